@@ -1,0 +1,215 @@
+"""The run executor: claims queued runs, executes them, and fails orphans.
+
+How it works
+------------
+* Buttons and crons only *queue* runs and ``_trigger()`` the executor crons, so
+  a queued run starts within seconds on whichever cron worker is free.
+* A pass claims one run at a time with ``UPDATE … WHERE id = (SELECT … FOR
+  UPDATE SKIP LOCKED)`` in its own short transaction: any number of workers on
+  any number of hosts share the queue and never take the same run twice.
+* The run executes in a second transaction while a :class:`RunHeartbeat` keeps
+  ``heartbeat_at`` fresh and holds an advisory lock keyed by the run.
+* Every pass first fails runs whose heartbeat is older than
+  ``ipai_ops.heartbeat_timeout`` seconds (default 120) *and* whose advisory
+  lock is free — their worker is gone (killed, crashed, restarted).
+
+Long runs and ``limit_time_real``
+---------------------------------
+In multi-process mode (``workers > 0``) Odoo kills a cron worker after
+``limit_time_real_cron`` seconds (``-1``: use ``limit_time_real``, 120 by
+default). A backup or clone can take longer, so set ``limit_time_real_cron = 0``
+on the hosts that run crons (see odoo.conf.example). A run killed anyway is
+failed cleanly by the next pass, never left "running" or marked done.
+"""
+
+import logging
+import os
+import socket
+import time
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import SQL, config
+
+from ipai_ops.errors import OpsError
+
+from ..heartbeat import RunHeartbeat, worker_alive
+
+_logger = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL = 10  # seconds between two heartbeats of a running run
+DEFAULT_HEARTBEAT_TIMEOUT = 120  # seconds of silence before a run's worker is presumed dead
+PASS_BUDGET = 300  # seconds one executor pass keeps claiming new runs before yielding
+EXPECTED_ERRORS = (OpsError, UserError, ValidationError, AccessError)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def cron_time_limit() -> int | None:
+    """Seconds after which Odoo kills this cron worker, or None when it never does."""
+    if not config["workers"]:
+        return None  # threaded server: cron threads are not killed
+    limit = config["limit_time_real_cron"]
+    if limit == -1:
+        limit = config["limit_time_real"]
+    return limit or None
+
+
+class IpaiOpsRun(models.Model):
+    _inherit = "ipai.ops.run"
+
+    @api.model
+    def _cron_process_runs(self):
+        """Called from a cron: fail orphaned runs, then execute queued ones."""
+        self._fail_orphaned_runs()
+        deadline = time.monotonic() + PASS_BUDGET
+        while time.monotonic() < deadline:
+            with self.env.registry.cursor() as cr:
+                run_id = self._claim_next_run_id(cr, worker_name())
+            if not run_id:
+                return
+            self._execute_run_id(run_id)
+        if self.sudo().search_count([("state", "=", "queued")], limit=1):
+            self._trigger_executor()
+
+    @api.model
+    def _claim_next_run_id(self, cr, worker: str) -> int | None:
+        """Mark the next queued run as running by ``worker`` and return its id.
+
+        ``SKIP LOCKED``: a run another transaction is claiming is passed over, not
+        waited for, so concurrent claimers each get a different run (or none).
+        The caller commits ``cr`` to make the claim visible.
+        """
+        cr.execute(
+            SQL(
+                """
+                UPDATE ipai_ops_run
+                   SET state = 'running', worker = %(worker)s,
+                       started_at = now() AT TIME ZONE 'UTC',
+                       heartbeat_at = now() AT TIME ZONE 'UTC'
+                 WHERE id = (SELECT id FROM ipai_ops_run
+                              WHERE state = 'queued'
+                              ORDER BY priority, id
+                              LIMIT 1
+                              FOR UPDATE SKIP LOCKED)
+             RETURNING id
+                """,
+                worker=worker,
+            )
+        )
+        row = cr.fetchone()
+        return row[0] if row else None
+
+    @api.model
+    def _execute_run_id(self, run_id: int) -> None:
+        """Execute a claimed run in its own transaction and record how it ended."""
+        with self.env.registry.cursor() as cr:
+            run = self.with_env(self.env(cr=cr)).sudo().browse(run_id)
+            with RunHeartbeat(cr.dbname, run_id, HEARTBEAT_INTERVAL):
+                run._execute()
+
+    def _execute(self) -> None:
+        self.ensure_one()
+        spec = self._run_kinds()[self.kind]
+        limit = cron_time_limit()
+        self._log_event_now("info", self.env._("Started on %(worker)s.", worker=self.worker))
+        if limit:
+            self._log_event_now(
+                "warning",
+                self.env._(
+                    "This worker is killed after %(limit)s s (limit_time_real_cron); set "
+                    "limit_time_real_cron = 0 so long operations can finish.",
+                    limit=limit,
+                ),
+            )
+        try:
+            with self.env.cr.savepoint():
+                outcome = getattr(self, spec["method"])() or {}
+        except EXPECTED_ERRORS as exc:
+            self._finish_failed(exc, spec)
+        except Exception as exc:
+            _logger.exception("run %s (%s) crashed", self.name, self.kind)
+            self._finish_failed(exc, spec, unexpected=True)
+        else:
+            self._finish_done(outcome)
+
+    def _still_ours(self) -> bool:
+        """False when the run was failed by another worker while we were executing it."""
+        self.invalidate_recordset(["state"])
+        return self.state == "running"
+
+    def _finish_done(self, outcome: dict) -> None:
+        if not self._still_ours():
+            return
+        summary = outcome.get("summary") or self.env._("Done.")
+        self.write(
+            {
+                "state": "done",
+                "finished_at": fields.Datetime.now(),
+                "summary": self._redact(summary)[:250],
+                "result": outcome.get("result") or False,
+            }
+        )
+        self._log_event("info", summary, outcome.get("result"))
+
+    def _finish_failed(self, error: Exception, spec: dict, unexpected: bool = False) -> None:
+        if not self._still_ours():
+            return
+        message = str(error) or type(error).__name__
+        if unexpected:
+            message = self.env._(
+                "Unexpected error (%(type)s): %(message)s",
+                type=type(error).__name__,
+                message=message,
+            )
+        message = self._redact(message)
+        self.write(
+            {
+                "state": "failed",
+                "finished_at": fields.Datetime.now(),
+                "error": message,
+                "summary": message.splitlines()[0][:250],
+            }
+        )
+        self._log_event("error", message)
+        if spec.get("on_failure"):
+            getattr(self, spec["on_failure"])(error)
+
+    @api.model
+    def _fail_orphaned_runs(self) -> None:
+        """Fail running runs whose worker is gone (stale heartbeat, advisory lock free)."""
+        timeout = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("ipai_ops.heartbeat_timeout", DEFAULT_HEARTBEAT_TIMEOUT)
+        )
+        limit = fields.Datetime.now() - timedelta(seconds=timeout)
+        stale = self.sudo().search([("state", "=", "running"), ("heartbeat_at", "<", limit)])
+        for run in stale:
+            if worker_alive(self.env.cr, run.id):
+                continue
+            message = self.env._(
+                "The worker %(worker)s stopped without finishing (no heartbeat for %(timeout)s s):"
+                " it was killed, crashed or lost its database connection. Nothing was marked "
+                "done; queue the operation again.",
+                worker=run.worker or "?",
+                timeout=timeout,
+            )
+            spec = run._run_kinds().get(run.kind, {})
+            run._finish_failed(RuntimeError(message), spec)
+
+    @api.model
+    def _trigger_executor(self) -> None:
+        """Ask every executor cron (every lane) to run as soon as a cron worker is free."""
+        lanes = (
+            self.env["ir.cron"]
+            .sudo()
+            .search(
+                [("model_id.model", "=", self._name), ("code", "=like", "%_cron_process_runs%")]
+            )
+        )
+        for cron in lanes:
+            cron._trigger()

@@ -1,0 +1,64 @@
+from psycopg2 import IntegrityError
+
+from odoo.exceptions import ValidationError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import OpsCase
+
+
+@tagged("post_install", "-at_install")
+class TestEnvironmentRules(OpsCase):
+    def _new_environment(self, **values):
+        base = {
+            "name": "Extra",
+            "project_id": self.project_a.id,
+            "stage": "development",
+            "server_id": self.server.id,
+            "database_name": "a_extra",
+        }
+        base.update(values)
+        return self.env["ipai.ops.environment"].create(base)
+
+    def test_hostile_database_names_are_rejected_with_a_reason(self):
+        cases = {
+            'x"; DROP DATABASE prod; --': "not allowed",
+            "a'b": "not allowed",
+            "semi;colon": "not allowed",
+            "n" * 64: "at most 63 bytes",
+            "é" * 40: "at most 63 bytes",
+            "template1": "reserved",
+        }
+        for name, reason in cases.items():
+            with self.subTest(name=name), self.assertRaisesRegex(ValidationError, reason):
+                self._new_environment(database_name=name)
+
+    def test_one_production_per_project(self):
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertRaises(IntegrityError),
+            self.env.cr.savepoint(),
+        ):
+            self._new_environment(stage="production", database_name="a_prod2")
+        # an archived production does not count
+        self.envs_a["production"].active = False
+        self.env.flush_all()
+        self._new_environment(stage="production", database_name="a_prod2")
+
+    def test_a_database_belongs_to_one_environment_per_server(self):
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertRaises(IntegrityError),
+            self.env.cr.savepoint(),
+        ):
+            self._new_environment(database_name="a_staging")
+
+    def test_project_codes_are_short_and_lowercase(self):
+        for code in ("Has Space", "UPPER", "x" * 33, "-dash"):
+            with self.subTest(code=code), self.assertRaises(ValidationError):
+                self.env["ipai.ops.project"].create({"name": code, "code": code})
+
+    def test_kanban_overview_shows_stage_and_state(self):
+        overview = self.project_a.environment_overview
+        self.assertIn("Project A production (Production, Not checked yet)", overview)
+        self.assertEqual(self.project_a.production_environment_id, self.envs_a["production"])

@@ -1,0 +1,32 @@
+# Fed to `odoo-bin shell` by setup/run.sh: a demo project on the local cluster.
+# `env` is provided by the shell. The password comes from PGPASSWORD, as for Odoo itself.
+import os
+
+server = env["ipai.ops.db.server"].create(  # noqa: F821
+    {
+        "name": "Local PostgreSQL",
+        "host": os.environ["PGHOST"],
+        "port": int(os.environ.get("PGPORT", "5432")),
+        "login": os.environ.get("PGUSER", "odoo"),
+        "password": os.environ.get("PGPASSWORD") or False,
+        "sslmode": "disable",
+    }
+)
+project = env["ipai.ops.project"].create({"name": "Demo", "code": "demo"})  # noqa: F821
+for name, stage, database in (
+    ("Production", "production", os.environ["IPAI_OPS_DEMO_DB"]),
+    ("Staging", "staging", "demo_staging"),
+    ("Development", "development", "demo_dev"),
+):
+    env["ipai.ops.environment"].create(  # noqa: F821
+        {
+            "name": name,
+            "project_id": project.id,
+            "stage": stage,
+            "server_id": server.id,
+            "database_name": database,
+        }
+    )
+server.action_test_connection()
+env.cr.commit()  # noqa: F821
+print(f"demo project {project.name!r} with {len(project.environment_ids)} environments")

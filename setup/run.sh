@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# `make run`: Odoo 19 on 127.0.0.1:8069 with the ipai_ops_* addons installed in a
+# control-plane database ("ipai_ops"), and a demo project whose production
+# environment is a real Odoo database on the same PostgreSQL.
+#
+# PostgreSQL: the server in PGHOST/PGPORT/PGUSER(/PGPASSWORD) when PGHOST is set,
+# otherwise a local cluster kept under var/pg (started, or reused if running).
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$PROJECT_ROOT"
+
+ODOO=$(odoo_src)
+if [ -z "$ODOO" ]; then
+    die "no Odoo 19 configured. Point the project at an Odoo 19.0 source tree with
+    export ODOO_SRC=/path/to/odoo     (or: echo ODOO_SRC=/path/to/odoo >> $IPAI_OPS_CONFIG)
+and run 'make run' again — or use 'docker compose up', the other way to try ipai-ops."
+fi
+"$PROJECT_ROOT/setup/bootstrap.sh"
+
+if [ -z "${PGHOST:-}" ]; then
+    # shellcheck disable=SC1090
+    source "$("$PROJECT_ROOT/setup/pg_cluster.sh" start "$PROJECT_ROOT/var/pg")"
+    say "local PostgreSQL on 127.0.0.1:$PGPORT (data in var/pg)"
+fi
+
+CONTROL_DB=${IPAI_OPS_DB:-ipai_ops}
+DEMO_DB=${IPAI_OPS_DEMO_DB:-demo_production}
+ADDONS=$(find addons -mindepth 1 -maxdepth 1 -type d -name 'ipai_ops_*' -printf '%f\n' | sort | paste -sd, -)
+mkdir -p var/odoo-data var/log
+
+# odoo [server|shell] OPTIONS…: odoo-bin on this project's addons and PostgreSQL.
+# The password stays in PGPASSWORD (libpq reads it), out of the argument list.
+odoo() {
+    local command=server
+    case "${1:-}" in server | shell) command=$1 && shift ;; esac
+    "$PY" "$ODOO/odoo-bin" "$command" \
+        --addons-path="$ODOO/addons,$ODOO/odoo/addons,$PROJECT_ROOT/addons" \
+        --data-dir="$PROJECT_ROOT/var/odoo-data" --db_host="$PGHOST" --db_port="${PGPORT:-5432}" \
+        --db_user="${PGUSER:-$USER}" --http-interface=127.0.0.1 "$@"
+}
+
+database_exists() {
+    [ "$("$PY" -c 'import sys, psycopg2
+conn = psycopg2.connect(dbname="postgres")
+cur = conn.cursor()
+cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (sys.argv[1],))
+print("yes" if cur.fetchone() else "no")' "$1")" = yes ]
+}
+
+if ! database_exists "$DEMO_DB"; then
+    say "creating the demo production database $DEMO_DB (Odoo with mail)"
+    odoo -d "$DEMO_DB" -i mail --stop-after-init --log-level=warn
+fi
+if ! database_exists "$CONTROL_DB"; then
+    say "creating the control-plane database $CONTROL_DB with $ADDONS"
+    odoo -d "$CONTROL_DB" -i "$ADDONS" --stop-after-init --log-level=warn
+    say "adding the demo project"
+    IPAI_OPS_DEMO_DB="$DEMO_DB" odoo shell -d "$CONTROL_DB" --log-level=warn --no-http \
+        < "$PROJECT_ROOT/setup/demo_project.py"
+else
+    odoo -d "$CONTROL_DB" -u "$ADDONS" --stop-after-init --log-level=warn
+fi
+
+say "Odoo 19 on http://127.0.0.1:8069 — log in as admin / admin (database $CONTROL_DB)"
+odoo server -d "$CONTROL_DB" --db-filter="^$CONTROL_DB\$" --http-port=8069 \
+    --limit-time-real-cron=0 --max-cron-threads=2

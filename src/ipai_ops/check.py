@@ -1,0 +1,82 @@
+"""The ``check`` operation: what is in an environment's database right now.
+
+Reachability, size, and — when it is an Odoo database — the Odoo version and
+how many modules are installed. It only reads; it is safe on production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .connection import ServerSpec, connection
+from .identifiers import validate_database_name
+
+_ODOO_QUERY = """
+SELECT (SELECT latest_version FROM ir_module_module WHERE name = 'base'),
+       (SELECT count(*) FROM ir_module_module WHERE state = 'installed'),
+       (SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'),
+       (SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized')
+"""
+
+
+@dataclass(frozen=True)
+class DatabaseReport:
+    """What ``check_database`` found."""
+
+    database: str
+    server_version: str
+    size_bytes: int
+    is_odoo: bool
+    odoo_version: str | None = None
+    installed_modules: int | None = None
+    database_uuid: str | None = None
+    neutralized: bool = False
+
+    def summary(self) -> str:
+        size = format_bytes(self.size_bytes)
+        if not self.is_odoo:
+            return f"{self.database}: reachable, {size}, not an Odoo database."
+        marker = ", neutralized" if self.neutralized else ""
+        return (
+            f"{self.database}: reachable, {size}, Odoo {self.odoo_version} with "
+            f"{self.installed_modules} installed modules{marker}."
+        )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_database(spec: ServerSpec, database: str) -> DatabaseReport:
+    """Connect to ``database`` on ``spec``'s server and report what it holds."""
+    validate_database_name(database)
+    with connection(spec.for_database(database)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT current_setting('server_version'), pg_database_size(current_database()),"
+            " to_regclass('public.ir_module_module') IS NOT NULL"
+            " AND to_regclass('public.ir_config_parameter') IS NOT NULL"
+        )
+        server_version, size, is_odoo = cur.fetchone()
+        if not is_odoo:
+            return DatabaseReport(database, server_version, size, is_odoo=False)
+        cur.execute(_ODOO_QUERY)
+        version, modules, uuid, neutralized = cur.fetchone()
+    return DatabaseReport(
+        database,
+        server_version,
+        size,
+        is_odoo=True,
+        odoo_version=version,
+        installed_modules=modules,
+        database_uuid=uuid,
+        neutralized=(neutralized or "").lower() in ("1", "true", "t"),
+    )
+
+
+def format_bytes(size: int) -> str:
+    """1536 -> '1.5 KiB': sizes as administrators read them."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

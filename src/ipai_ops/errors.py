@@ -1,0 +1,38 @@
+"""The engine's exceptions.
+
+Every expected failure is an :class:`OpsError` with a message written for the
+person who has to fix it. Callers turn them into a ``UserError`` (addons) or a
+clean message and exit code (CLI); nothing here is meant to reach a user as a
+traceback.
+"""
+
+
+class OpsError(Exception):
+    """Base of every expected engine failure."""
+
+    #: exit code of the ``ipai-ops`` command for this failure
+    exit_code = 1
+
+
+class InvalidName(OpsError, ValueError):
+    """A database or other identifier that we refuse to use."""
+
+    exit_code = 4
+
+
+class ConnectionFailed(OpsError):
+    """The PostgreSQL server could not be reached or refused us."""
+
+    exit_code = 3
+
+
+class ServerUnreachable(ConnectionFailed):
+    """Nothing answers at the configured host and port."""
+
+
+class AuthenticationFailed(ConnectionFailed):
+    """The server answered but did not accept the role or its password."""
+
+
+class DatabaseMissing(ConnectionFailed):
+    """The server is reachable but the database does not exist."""
