@@ -101,3 +101,22 @@ def run_sql(spec: ServerSpec, database: str, statement: str, params=None):
         with conn.cursor() as cur:
             cur.execute(statement, params)
             return cur.fetchall() if cur.description else None
+
+
+@pytest.fixture
+def odoo_db(spec, scratch_db, tmp_path):
+    """An Odoo-shaped database with 300 partners and a 40-file filestore."""
+    from odoo_like import populate, write_filestore  # noqa: PLC0415 - test helper module
+
+    name = scratch_db()
+    populate(spec, name, partners=300, messages=600)
+    filestore = tmp_path / "filestore" / name
+    write_filestore(filestore, spec, name, files=40, size=5000)
+    return name, filestore
+
+
+@pytest.fixture
+def target(tmp_path):
+    from ipai_ops.storage import LocalTarget  # noqa: PLC0415
+
+    return LocalTarget(tmp_path / "backups")

@@ -6,7 +6,8 @@ string or URI) or from the usual ``PG*`` variables; put the password in
 ``PGPASSWORD`` or ``~/.pgpass`` rather than on the command line.
 
 Exit codes: 0 success, 1 operation failed, 2 usage error, 3 connection failed,
-4 invalid name or input.
+4 invalid name or input, 5 backup corrupt, 6 backup not found,
+7 production database protected, 8 database already exists.
 """
 
 from __future__ import annotations
@@ -16,24 +17,105 @@ import json
 import sys
 
 from . import __version__
+from .backup import BACKUP_KINDS, backup_database
 from .check import check_database
 from .connection import ServerSpec
 from .errors import OpsError
 from .probe import probe_server
+from .prune import prune_target
+from .restore import restore_backup
+from .retention import RetentionPolicy
+from .storage import LocalTarget
+from .verify import verify_set
 
 
 def _spec(args: argparse.Namespace) -> ServerSpec:
     return ServerSpec.from_dsn(args.dsn) if args.dsn else ServerSpec()
 
 
-def _cmd_probe(args: argparse.Namespace) -> tuple[dict, str]:
+def _progress(args: argparse.Namespace):
+    if args.json or args.quiet:
+        return None
+    return lambda message: print(f"… {message}", file=sys.stderr, flush=True)
+
+
+def _cmd_probe(args):
     caps = probe_server(_spec(args))
     return caps.as_dict(), "\n".join(caps.findings())
 
 
-def _cmd_check(args: argparse.Namespace) -> tuple[dict, str]:
+def _cmd_check(args):
     report = check_database(_spec(args), args.database)
     return report.as_dict(), report.summary()
+
+
+def _cmd_backup(args):
+    result = backup_database(
+        _spec(args),
+        args.database,
+        LocalTarget(args.target),
+        filestore=args.filestore,
+        kind=args.kind,
+        jobs=args.jobs,
+        progress=_progress(args),
+    )
+    return {"set_id": result.set_id, "manifest": result.manifest}, result.summary
+
+
+def _cmd_restore(args):
+    result = restore_backup(
+        _spec(args),
+        LocalTarget(args.target),
+        args.set_id,
+        args.database,
+        filestore=args.filestore,
+        mode="replace" if args.replace else "new",
+        force_disconnect=args.force_disconnect,
+        allow_production=args.allow_production,
+        jobs=args.jobs,
+        progress=_progress(args),
+    )
+    return vars(result), result.summary
+
+
+def _cmd_list(args):
+    target = LocalTarget(args.target)
+    rows = []
+    for set_id in target.list_sets():
+        manifest = target.read_manifest(set_id)
+        files = manifest.get("filestore") or {}
+        rows.append(
+            {
+                "set_id": set_id,
+                "database": manifest["database"],
+                "kind": manifest["kind"],
+                "started_at": manifest["started_at"],
+                "dump_bytes": manifest["dump"]["bytes"],
+                "filestore_files": files.get("file_count", 0),
+                "filestore_bytes": files.get("bytes", 0),
+            }
+        )
+    text = "\n".join(
+        f"{r['set_id']}  {r['kind']:<10} {r['dump_bytes'] / 1024**2:9.1f} MiB dump"
+        f"  {r['filestore_files']:7d} files"
+        for r in rows
+    )
+    return {"sets": rows}, text or "No backups on this target."
+
+
+def _cmd_verify(args):
+    _manifest, report = verify_set(LocalTarget(args.target), args.set_id, deep=args.deep)
+    return vars(report), report.summary
+
+
+def _cmd_prune(args):
+    policy = RetentionPolicy(args.daily, args.weekly, args.monthly, args.manual_days)
+    report = prune_target(LocalTarget(args.target), policy)
+    return vars(report), report.summary
+
+
+def _add_target(parser):
+    parser.add_argument("--target", required=True, help="storage target directory")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,12 +123,51 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ipai-ops {__version__}")
     parser.add_argument("--dsn", help="libpq connection string or URI (default: PG* variables)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--quiet", action="store_true", help="no progress messages")
     commands = parser.add_subparsers(dest="command", required=True)
+
     probe = commands.add_parser("probe", help="what the server offers (version, extensions, role)")
     probe.set_defaults(handler=_cmd_probe)
     check = commands.add_parser("check", help="what a database holds (size, Odoo version)")
     check.add_argument("database")
     check.set_defaults(handler=_cmd_check)
+
+    backup = commands.add_parser("backup", help="back up a database and its filestore")
+    backup.add_argument("database")
+    _add_target(backup)
+    backup.add_argument("--filestore", help="the database's filestore directory")
+    backup.add_argument("--kind", choices=BACKUP_KINDS, default="manual")
+    backup.add_argument("--jobs", type=int, help="parallel dump jobs")
+    backup.set_defaults(handler=_cmd_backup)
+
+    restore = commands.add_parser("restore", help="restore a backup set")
+    restore.add_argument("set_id")
+    restore.add_argument("database", help="database to create (or replace)")
+    _add_target(restore)
+    restore.add_argument("--filestore", help="filestore directory to create (or replace)")
+    restore.add_argument("--replace", action="store_true", help="replace an existing database")
+    restore.add_argument("--force-disconnect", action="store_true")
+    restore.add_argument("--allow-production", action="store_true")
+    restore.add_argument("--jobs", type=int, help="parallel restore jobs")
+    restore.set_defaults(handler=_cmd_restore)
+
+    listing = commands.add_parser("list", help="the backup sets on a target")
+    _add_target(listing)
+    listing.set_defaults(handler=_cmd_list)
+
+    verify = commands.add_parser("verify", help="check a set against its manifest")
+    verify.add_argument("set_id")
+    _add_target(verify)
+    verify.add_argument("--deep", action="store_true", help="re-hash every filestore blob")
+    verify.set_defaults(handler=_cmd_verify)
+
+    prune = commands.add_parser("prune", help="apply GFS retention and collect unused blobs")
+    _add_target(prune)
+    prune.add_argument("--daily", type=int, default=7)
+    prune.add_argument("--weekly", type=int, default=4)
+    prune.add_argument("--monthly", type=int, default=3)
+    prune.add_argument("--manual-days", type=int, default=30)
+    prune.set_defaults(handler=_cmd_prune)
     return parser
 
 

@@ -36,3 +36,35 @@ class AuthenticationFailed(ConnectionFailed):
 
 class DatabaseMissing(ConnectionFailed):
     """The server is reachable but the database does not exist."""
+
+
+class ClientToolError(OpsError):
+    """A PostgreSQL client tool is missing, too old, or failed."""
+
+
+class StorageError(OpsError):
+    """The storage target is unusable: missing, refused, full or corrupt."""
+
+
+class BackupCorrupt(StorageError):
+    """A backup set does not match its manifest (truncated, altered or incomplete)."""
+
+    exit_code = 5
+
+
+class BackupNotFound(StorageError):
+    """No backup set with that id on the storage target."""
+
+    exit_code = 6
+
+
+class ProtectedDatabase(OpsError):
+    """The operation would drop or overwrite a production database."""
+
+    exit_code = 7
+
+
+class DatabaseExists(OpsError):
+    """The operation would create a database that already exists."""
+
+    exit_code = 8

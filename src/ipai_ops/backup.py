@@ -1,0 +1,201 @@
+"""The ``backup`` operation: database + filestore + manifest, published atomically.
+
+1. The database is dumped with ``pg_dump`` in directory format, in parallel
+   (``-j``), compressed (zstd when the client has it, else gzip level 1).
+2. The filestore goes into the target's content-addressed blob store; what an
+   earlier backup of the same filestore already stored is not read again.
+3. The dump's table of contents is read back (``pg_restore --list``), every
+   dump file is hashed, the manifest (versions, modules, sizes, durations, a
+   SHA-256 of every stored file) is written, everything is flushed to disk, and
+   only then is the set published by one rename.
+
+A failure or a kill at any point leaves no published set; the next backup on
+the target removes the leftovers of one whose process died.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__
+from .connection import ServerSpec
+from .errors import BackupCorrupt
+from .filestore import capture_filestore
+from .identifiers import validate_database_name
+from .pgtools import client_major, find_client, run_tool
+from .source import SourceInfo, inspect_source
+from .storage import MANIFEST, LocalTarget, sha256_file
+
+FORMAT = "ipai-ops-backup/1"
+BACKUP_KINDS = ("scheduled", "manual", "pre-update", "import")
+MAX_DUMP_JOBS = 4  # parallel pg_dump/pg_restore workers at most; each is a server backend
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    set_id: str
+    manifest: dict
+
+    @property
+    def summary(self) -> str:
+        dump = self.manifest["dump"]
+        files = self.manifest.get("filestore") or {}
+        text = f"Backup {self.set_id}: dump {dump['bytes'] / 1024**2:.1f} MiB"
+        if files:
+            text += (
+                f", filestore {files['file_count']} files "
+                f"({files['new_blobs']} new, {files['new_bytes'] / 1024**2:.1f} MiB stored)"
+            )
+        return text + f" in {self.manifest['seconds']:.1f} s."
+
+
+def default_jobs() -> int:
+    return max(1, min(os.cpu_count() or 1, MAX_DUMP_JOBS))
+
+
+def new_set_id(database: str, now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{database}-{stamp}-{secrets.token_hex(2)}"
+
+
+def compression_for(pg_dump: str) -> str:
+    return "zstd:3" if client_major(pg_dump) >= 16 else "1"
+
+
+def backup_database(
+    spec: ServerSpec,
+    database: str,
+    target: LocalTarget,
+    *,
+    filestore: str | os.PathLike | None = None,
+    kind: str = "manual",
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> BackupResult:
+    """Back up ``database`` (and its ``filestore``) into ``target``; return the published set."""
+    validate_database_name(database)
+    if kind not in BACKUP_KINDS:
+        raise ValueError(f"unknown backup kind {kind!r}")
+    say = progress or (lambda _message: None)
+    target.ensure()
+    target.refuse_overlap(filestore)
+    started = time.monotonic()
+    with target.lock(exclusive=False):
+        for leftover in target.clean_leftovers():
+            say(f"Removed the leftovers of an interrupted run: {leftover}")
+        source = inspect_source(spec, database)
+        pg_dump = find_client("pg_dump", source.server_major)
+        set_id = new_set_id(database)
+        with target.partial(set_id) as partial:
+            manifest = _new_manifest(set_id, kind, source, pg_dump)
+            say(f"Dumping {database} ({source.size_bytes / 1024**2:.0f} MiB) with {pg_dump}")
+            manifest["dump"] = _dump(spec, source, pg_dump, partial, jobs or default_jobs())
+            if filestore:
+                say(f"Storing the filestore {filestore}")
+                manifest["filestore"] = _capture(target, Path(filestore), database)
+            say("Verifying the dump's table of contents")
+            manifest["dump"]["toc_entries"] = verify_toc(
+                spec, source.server_major, partial / "dump"
+            )
+            manifest["seconds"] = round(time.monotonic() - started, 3)
+            manifest["finished_at"] = datetime.now(timezone.utc).isoformat()
+            _write_manifest(partial, manifest)
+            target.publish(partial, set_id)
+    say(f"Published {set_id}")
+    return BackupResult(set_id, manifest)
+
+
+def _new_manifest(set_id: str, kind: str, source: SourceInfo, pg_dump: str) -> dict:
+    return {
+        "format": FORMAT,
+        "id": set_id,
+        "kind": kind,
+        "database": source.database,
+        "started_at": datetime.now(timezone.utc).isoformat(),
+        "engine": f"ipai-ops {__version__}",
+        "server": {"version": source.server_version, "version_num": source.server_version_num},
+        "client": {"pg_dump": pg_dump, "major": client_major(pg_dump)},
+        "source": {
+            "encoding": source.encoding,
+            "collate": source.collate,
+            "ctype": source.ctype,
+            "size_bytes": source.size_bytes,
+        },
+        "odoo": source.odoo,
+    }
+
+
+def _dump(spec: ServerSpec, source: SourceInfo, pg_dump: str, partial: Path, jobs: int) -> dict:
+    started = time.monotonic()
+    dump_dir = partial / "dump"
+    compression = compression_for(pg_dump)
+    run_tool(
+        [
+            pg_dump,
+            "--format=directory",
+            f"--jobs={jobs}",
+            f"--compress={compression}",
+            f"--file={dump_dir}",
+            f"--dbname={source.database}",
+        ],
+        spec,
+        check_message="pg_dump",
+    )
+    files = {}
+    for path in sorted(dump_dir.iterdir()):
+        digest, size = sha256_file(path)
+        files[path.name] = {"size": size, "sha256": digest}
+    return {
+        "format": "directory",
+        "compression": compression,
+        "jobs": jobs,
+        "files": files,
+        "bytes": sum(f["size"] for f in files.values()),
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
+def _capture(target: LocalTarget, root: Path, database: str) -> dict:
+    started = time.monotonic()
+    previous = previous_filestore_entries(target, database, root)
+    capture = capture_filestore(root, target, previous)
+    return capture.as_manifest(root, time.monotonic() - started)
+
+
+def previous_filestore_entries(target: LocalTarget, database: str, root: Path) -> dict:
+    """The newest earlier set's filestore entries of the same database and path, by path."""
+    for set_id in reversed(target.list_sets()):
+        if not set_id.startswith(f"{database}-"):
+            continue
+        manifest = target.read_manifest(set_id)
+        files = manifest.get("filestore")
+        if manifest.get("database") == database and files and files["path"] == str(root):
+            return {entry[0]: entry for entry in files["files"]}
+    return {}
+
+
+def verify_toc(spec: ServerSpec, server_major: int, dump_dir: Path) -> int:
+    """Read the dump's table of contents back; return its number of entries."""
+    pg_restore = find_client("pg_restore", server_major)
+    out = run_tool([pg_restore, "--list", str(dump_dir)], spec, check_message="pg_restore --list")
+    entries = [line for line in out.stdout.decode().splitlines() if line and line[0] != ";"]
+    if not entries:
+        raise BackupCorrupt(f"The dump in {dump_dir} has an empty table of contents.")
+    return len(entries)
+
+
+def _write_manifest(partial: Path, manifest: dict) -> None:
+    data = json.dumps(manifest, indent=1, sort_keys=True).encode()
+    with open(partial / MANIFEST, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -1,0 +1,73 @@
+"""The engine's own guard around production databases.
+
+Role checks live in Odoo; this is the second line, enforced wherever the engine
+runs (the CLI included): a database whose comment carries the production marker
+is never dropped, renamed away or overwritten unless the caller explicitly says
+it is allowed to (an approved production restore). The control plane sets the
+marker on every production environment's database.
+"""
+
+from __future__ import annotations
+
+from psycopg2 import sql
+
+from .errors import ProtectedDatabase
+from .identifiers import database_identifier
+
+PRODUCTION_MARKER = "ipai-ops:production"
+
+
+def is_production(conn, database: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            (database,),
+        )
+        row = cur.fetchone()
+    return bool(row and row[0] and row[0].startswith(PRODUCTION_MARKER))
+
+
+def mark_production(conn, database: str, production: bool = True) -> None:
+    """Set (or clear) the production marker; needs ownership of the database."""
+    comment = sql.Literal(PRODUCTION_MARKER) if production else sql.SQL("NULL")
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(database_identifier(database), comment)
+        )
+
+
+def refuse_production(conn, database: str, action: str, *, allow: bool = False) -> None:
+    if not allow and is_production(conn, database):
+        raise ProtectedDatabase(
+            f"Refusing to {action} {database!r}: it is a production database "
+            f"(marked {PRODUCTION_MARKER!r})."
+        )
+
+
+def terminate_sessions(conn, database: str) -> int:
+    """Disconnect every other session of ``database``; return how many there were."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        )
+        return cur.fetchone()[0]
+
+
+def session_count(conn, database: str) -> int:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        )
+        return cur.fetchone()[0]
+
+
+def drop_database(conn, database: str, *, allow_production: bool = False) -> None:
+    """Drop a database (and its sessions), unless it is marked production."""
+    refuse_production(conn, database, "drop", allow=allow_production)
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database_identifier(database))
+        )

@@ -1,0 +1,84 @@
+"""The ``prune`` operation: apply retention to a target, then collect unreferenced blobs.
+
+Sets are deleted first (each disappears atomically by rename), then blobs that no
+remaining set references. It holds the target's exclusive lock, so no backup is
+writing blobs meanwhile; and it never deletes a blob a remaining set refers to,
+nor the newest backup of any database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .retention import BackupRef, RetentionPolicy, backups_to_keep
+from .storage import LocalTarget
+
+
+@dataclass
+class PruneReport:
+    deleted_sets: list[str] = field(default_factory=list)
+    kept_sets: list[str] = field(default_factory=list)
+    deleted_blobs: int = 0
+    freed_bytes: int = 0
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"Pruned {len(self.deleted_sets)} backup(s), kept {len(self.kept_sets)}; removed "
+            f"{self.deleted_blobs} unreferenced blob(s), {self.freed_bytes / 1024**2:.1f} MiB."
+        )
+
+
+def refs_by_database(target: LocalTarget) -> dict[str, list[BackupRef]]:
+    """Every published set of ``target`` as retention input, grouped by database."""
+    grouped: dict[str, list[BackupRef]] = {}
+    for set_id in target.list_sets():
+        manifest = target.read_manifest(set_id)
+        ref = BackupRef(set_id, datetime.fromisoformat(manifest["started_at"]), manifest["kind"])
+        grouped.setdefault(manifest["database"], []).append(ref)
+    return grouped
+
+
+def prune_target(
+    target: LocalTarget,
+    policy: RetentionPolicy,
+    *,
+    now: datetime | None = None,
+    only: set[str] | None = None,
+) -> PruneReport:
+    """Apply ``policy`` per database on ``target``; ``only`` limits deletions to those sets."""
+    now = now or datetime.now(timezone.utc)
+    report = PruneReport()
+    with target.lock(exclusive=True):
+        target.clean_leftovers()
+        for refs in refs_by_database(target).values():
+            keep = backups_to_keep(refs, policy, now)
+            for ref in refs:
+                if ref.key in keep or (only is not None and ref.key not in only):
+                    report.kept_sets.append(ref.key)
+                else:
+                    target.delete_set(ref.key)
+                    report.deleted_sets.append(ref.key)
+        report.deleted_blobs, report.freed_bytes = collect_garbage(target)
+    return report
+
+
+def referenced_blobs(target: LocalTarget) -> set[str]:
+    referenced = set()
+    for set_id in target.list_sets():
+        files = target.read_manifest(set_id).get("filestore") or {}
+        referenced.update(entry[3] for entry in files.get("files", []))
+    return referenced
+
+
+def collect_garbage(target: LocalTarget) -> tuple[int, int]:
+    """Delete blobs no published set references. Call with the exclusive lock held."""
+    referenced = referenced_blobs(target)
+    deleted = freed = 0
+    for digest, path in list(target.iter_blobs()):
+        if digest not in referenced:
+            freed += path.stat().st_size
+            path.unlink()
+            deleted += 1
+    return deleted, freed

@@ -1,0 +1,264 @@
+"""The ``restore`` operation: a backup set into a new database, or in place of one.
+
+The target database is never dropped or modified before the restored copy is
+complete and verified:
+
+1. the set is verified against its manifest (checksums) — a corrupt or
+   truncated backup fails here, before anything is touched;
+2. the dump is restored into a scratch database (``<name>-restoring-<hex>``)
+   with ``pg_restore --exit-on-error``, in parallel, and checked (Odoo tables,
+   installed modules as in the manifest); the filestore is written beside the
+   destination under a temporary name;
+3. only then is the copy put in place by renames. In ``replace`` mode the old
+   database and filestore are kept under ``<name>-old-<timestamp>`` until an
+   administrator discards them.
+
+A copy restored as a *new* database gets a new ``database.uuid`` (Odoo uses it
+to tell databases apart, e.g. for its publisher warranty and IAP accounts).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from psycopg2 import sql
+
+from .connection import ServerSpec, connection
+from .errors import BackupCorrupt, DatabaseExists, OpsError, StorageError
+from .filestore import restore_filestore
+from .guards import drop_database, refuse_production, session_count, terminate_sessions
+from .identifiers import database_exists, database_identifier, validate_database_name
+from .pgtools import find_client, run_tool
+from .storage import LocalTarget
+from .verify import verify_set
+
+RESTORE_MODES = ("new", "replace")
+NAME_STEM = 40  # characters of the target name kept in scratch/old names (63-byte limit)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    database: str
+    set_id: str
+    old_database: str | None
+    filestore: str | None
+    old_filestore: str | None
+    seconds: float
+
+    @property
+    def summary(self) -> str:
+        text = f"Restored {self.set_id} into {self.database} in {self.seconds:.1f} s"
+        if self.old_database:
+            text += f"; the previous database is kept as {self.old_database}"
+        return text + "."
+
+
+def scratch_name(database: str, label: str) -> str:
+    return validate_database_name(f"{database[:NAME_STEM]}-{label}-{secrets.token_hex(3)}")
+
+
+def restore_backup(
+    spec: ServerSpec,
+    target: LocalTarget,
+    set_id: str,
+    database: str,
+    *,
+    filestore: str | os.PathLike | None = None,
+    mode: str = "new",
+    new_uuid: bool | None = None,
+    force_disconnect: bool = False,
+    allow_production: bool = False,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> RestoreResult:
+    """Restore backup ``set_id`` from ``target`` as ``database`` (and its ``filestore`` dir)."""
+    validate_database_name(database)
+    if mode not in RESTORE_MODES:
+        raise ValueError(f"unknown restore mode {mode!r}")
+    say = progress or (lambda _message: None)
+    started = time.monotonic()
+    manifest, _report = verify_set(target, set_id)
+    say(f"Backup {set_id} matches its manifest")
+    dest = Path(filestore).expanduser().resolve() if filestore else None
+    admin = spec.for_database(spec.dbname or "postgres")
+    with connection(admin) as conn:
+        _check_destination(
+            conn,
+            database,
+            dest,
+            mode=mode,
+            force_disconnect=force_disconnect,
+            allow_production=allow_production,
+        )
+        scratch = scratch_name(database, "restoring")
+        scratch_files = (
+            dest.with_name(f".{dest.name}.restoring-{secrets.token_hex(3)}") if dest else None
+        )
+        try:
+            _create_like(conn, scratch, manifest["source"])
+            say(f"Restoring the dump into {scratch}")
+            _pg_restore(spec, target, set_id, manifest=manifest, database=scratch, jobs=jobs)
+            _check_restored(spec.for_database(scratch), manifest)
+            if new_uuid if new_uuid is not None else mode == "new":
+                _new_database_uuid(spec.for_database(scratch))
+            if dest and manifest.get("filestore"):
+                say(f"Writing the filestore ({manifest['filestore']['file_count']} files)")
+                restore_filestore(manifest["filestore"]["files"], target, scratch_files)
+            old_db, old_files = _put_in_place(
+                conn,
+                scratch,
+                database,
+                scratch_files=scratch_files,
+                dest=dest,
+                mode=mode,
+                force_disconnect=force_disconnect,
+            )
+        except BaseException:
+            drop_database(conn, scratch)
+            if scratch_files:
+                shutil.rmtree(scratch_files, ignore_errors=True)
+            raise
+    return RestoreResult(
+        database,
+        set_id,
+        old_db,
+        str(dest) if dest else None,
+        str(old_files) if old_files else None,
+        round(time.monotonic() - started, 3),
+    )
+
+
+def _check_destination(conn, database, dest, *, mode, force_disconnect, allow_production) -> None:
+    exists = database_exists(conn, database)
+    if mode == "new":
+        if exists:
+            raise DatabaseExists(
+                f"Database {database!r} already exists; restore into a new name or use replace."
+            )
+        if dest and dest.exists():
+            raise StorageError(f"The filestore directory {dest} already exists.")
+        return
+    if not exists:
+        raise OpsError(f"Database {database!r} does not exist; there is nothing to replace.")
+    refuse_production(conn, database, "replace", allow=allow_production)
+    sessions = session_count(conn, database)
+    if sessions and not force_disconnect:
+        raise OpsError(
+            f"{sessions} session(s) are connected to {database!r}; replacing it disconnects "
+            "them — confirm with force_disconnect."
+        )
+
+
+def _create_like(conn, name: str, source: dict) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}"
+            ).format(
+                database_identifier(name),
+                sql.Literal(source["encoding"]),
+                sql.Literal(source["collate"]),
+                sql.Literal(source["ctype"]),
+            )
+        )
+
+
+def _pg_restore(spec, target, set_id, *, manifest, database, jobs) -> None:
+    pg_restore = find_client("pg_restore", manifest["server"]["version_num"] // 10000)
+    run_tool(
+        [
+            pg_restore,
+            f"--dbname={database}",
+            f"--jobs={jobs or manifest['dump'].get('jobs') or 1}",
+            "--no-owner",
+            "--exit-on-error",
+            str(target.set_path(set_id) / "dump"),
+        ],
+        spec,
+        check_message="pg_restore",
+    )
+
+
+def _check_restored(spec: ServerSpec, manifest: dict) -> None:
+    odoo = manifest.get("odoo")
+    if not odoo:
+        return
+    with connection(spec) as conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('public.ir_module_module') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            raise BackupCorrupt("The restored database has no Odoo module table.")
+        cur.execute("SELECT count(*) FROM ir_module_module WHERE state = 'installed'")
+        installed = cur.fetchone()[0]
+    if installed != len(odoo["modules"]):
+        raise BackupCorrupt(
+            f"The restored database has {installed} installed modules; the backup recorded "
+            f"{len(odoo['modules'])}."
+        )
+
+
+def _new_database_uuid(spec: ServerSpec) -> None:
+    with connection(spec) as conn, conn.cursor() as cur:
+        cur.execute(
+            "UPDATE ir_config_parameter SET value = gen_random_uuid()::text"
+            " WHERE key = 'database.uuid'"
+        )
+
+
+def _put_in_place(conn, scratch, database, *, scratch_files, dest, mode, force_disconnect):
+    """Rename the verified copy into place; in replace mode keep the old one aside."""
+    old_db = old_files = None
+    if mode == "replace":
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        old_db = validate_database_name(f"{database[:NAME_STEM]}-old-{stamp}")
+        _rename_away(conn, database, old_db, force_disconnect)
+        if dest and dest.exists():
+            old_files = dest.with_name(f"{dest.name}-old-{stamp}")
+            os.rename(dest, old_files)
+    try:
+        _rename(conn, scratch, database)
+    except Exception:
+        if old_db:  # put the original back where it was
+            _rename(conn, old_db, database)
+            _allow_connections(conn, database, True)
+        raise
+    if scratch_files and scratch_files.exists():
+        os.rename(scratch_files, dest)
+    return old_db, old_files
+
+
+def _rename_away(conn, database: str, new_name: str, force_disconnect: bool) -> None:
+    _allow_connections(conn, database, False)  # no new session can slip in
+    try:
+        if force_disconnect:
+            terminate_sessions(conn, database)
+        _rename(conn, database, new_name)
+    except Exception:
+        _allow_connections(conn, database, True)
+        raise
+
+
+def _rename(conn, old: str, new: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                database_identifier(old), database_identifier(new)
+            )
+        )
+
+
+def _allow_connections(conn, database: str, allowed: bool) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
+                database_identifier(database), sql.SQL("true" if allowed else "false")
+            )
+        )

@@ -1,0 +1,58 @@
+"""What we record about a database before backing it up or cloning it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .connection import ServerSpec, connection
+
+_DATABASE_QUERY = """
+SELECT current_setting('server_version'), current_setting('server_version_num')::int,
+       pg_encoding_to_char(d.encoding), d.datcollate, d.datctype,
+       pg_database_size(d.datname),
+       to_regclass('public.ir_module_module') IS NOT NULL
+  FROM pg_database d
+ WHERE d.datname = current_database()
+"""
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    database: str
+    server_version: str
+    server_version_num: int
+    encoding: str
+    collate: str
+    ctype: str
+    size_bytes: int
+    odoo: dict | None  # {"version", "base_version", "uuid", "modules": {name: version}}
+
+    @property
+    def server_major(self) -> int:
+        return self.server_version_num // 10000
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def inspect_source(spec: ServerSpec, database: str) -> SourceInfo:
+    """Server version, locale, size and — for Odoo databases — version and modules."""
+    with connection(spec.for_database(database)) as conn, conn.cursor() as cur:
+        cur.execute(_DATABASE_QUERY)
+        version, version_num, encoding, collate, ctype, size, is_odoo = cur.fetchone()
+        odoo = _odoo_info(cur) if is_odoo else None
+    return SourceInfo(database, version, version_num, encoding, collate, ctype, size, odoo)
+
+
+def _odoo_info(cur) -> dict:
+    cur.execute("SELECT name, latest_version FROM ir_module_module WHERE state = 'installed'")
+    modules = dict(cur.fetchall())
+    cur.execute("SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'")
+    row = cur.fetchone()
+    base = modules.get("base") or ""
+    return {
+        "version": ".".join(base.split(".")[:2]) if base else None,
+        "base_version": base or None,
+        "uuid": row[0] if row else None,
+        "modules": modules,
+    }

@@ -1,0 +1,62 @@
+"""The ``verify`` operation: does a published backup set still match its manifest?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import BackupCorrupt
+from .storage import LocalTarget, sha256_file
+
+MAX_LISTED_PROBLEMS = 10
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    set_id: str
+    dump_files: int
+    blobs_checked: int
+    deep: bool
+
+    @property
+    def summary(self) -> str:
+        how = "content re-hashed" if self.deep else "sizes checked"
+        return (
+            f"Backup {self.set_id} is intact: {self.dump_files} dump files match their "
+            f"checksums, {self.blobs_checked} filestore blobs present ({how})."
+        )
+
+
+def verify_set(
+    target: LocalTarget, set_id: str, *, deep: bool = False
+) -> tuple[dict, VerifyReport]:
+    """Check every dump file's SHA-256 and every blob's presence (``deep``: its content).
+
+    :return: the manifest and a report
+    :raises BackupCorrupt: listing what does not match
+    """
+    manifest = target.read_manifest(set_id)
+    dump_dir = target.set_path(set_id) / "dump"
+    problems = []
+    expected = manifest.get("dump", {}).get("files", {})
+    present = {p.name for p in dump_dir.iterdir()} if dump_dir.is_dir() else set()
+    problems += [f"dump file {name} is missing" for name in sorted(set(expected) - present)]
+    problems += [f"unexpected dump file {name}" for name in sorted(present - set(expected))]
+    for name in sorted(set(expected) & present):
+        digest, size = sha256_file(dump_dir / name)
+        if (digest, size) != (expected[name]["sha256"], expected[name]["size"]):
+            problems.append(f"dump file {name} does not match its checksum")
+    blobs = {entry[3]: entry[1] for entry in (manifest.get("filestore") or {}).get("files", [])}
+    for digest, size in blobs.items():
+        if not target.has_blob(digest, size):
+            problems.append(f"filestore blob {digest[:12]}… is missing or truncated")
+        elif deep and sha256_file(target.blob_path(digest))[0] != digest:
+            problems.append(f"filestore blob {digest[:12]}… does not match its checksum")
+    if not expected:
+        problems.append("the manifest lists no dump files")
+    if problems:
+        shown = "; ".join(problems[:MAX_LISTED_PROBLEMS])
+        more = len(problems) - MAX_LISTED_PROBLEMS
+        raise BackupCorrupt(
+            f"Backup {set_id} is corrupt: {shown}" + (f" (and {more} more)" if more > 0 else "")
+        )
+    return manifest, VerifyReport(set_id, len(expected), len(blobs), deep)

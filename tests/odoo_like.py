@@ -1,0 +1,150 @@
+"""Generate an Odoo-shaped database and filestore on the real test cluster.
+
+Used by the engine tests (small) and the benchmarks (large). The tables carry the
+names and the kinds of columns Odoo has where it matters to us: modules,
+parameters (database.uuid), partners with personal data, attachments whose
+files live in a content-addressed filestore.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from ipai_ops.connection import ServerSpec
+
+SCHEMA = """
+CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar NOT NULL UNIQUE,
+    state varchar, latest_version varchar);
+CREATE TABLE ir_config_parameter (id serial PRIMARY KEY, key varchar NOT NULL UNIQUE, value text);
+CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar, email varchar, phone varchar,
+    street varchar, city varchar, comment text, active boolean DEFAULT true,
+    create_date timestamp DEFAULT now(), write_date timestamp DEFAULT now());
+CREATE INDEX res_partner_email_idx ON res_partner (email);
+CREATE INDEX res_partner_name_idx ON res_partner (name);
+CREATE TABLE ir_attachment (id serial PRIMARY KEY, name varchar, store_fname varchar,
+    checksum varchar, file_size integer, mimetype varchar, res_model varchar, res_id integer);
+CREATE TABLE mail_message (id serial PRIMARY KEY, model varchar, res_id integer,
+    author_id integer REFERENCES res_partner(id), body text, date timestamp DEFAULT now());
+"""
+
+MODULES = [
+    ("base", "19.0.1.3"),
+    ("web", "19.0.1.0"),
+    ("mail", "19.0.1.19"),
+    ("contacts", "19.0.1.0"),
+]
+
+
+def create_database(spec: ServerSpec, name: str) -> None:
+    conn = psycopg2.connect(**spec.for_database("postgres").connect_kwargs())
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    conn.close()
+
+
+def populate(spec: ServerSpec, name: str, *, partners: int, messages: int, body_bytes: int = 200):
+    """Fill a fresh database with the Odoo-shaped schema and generated rows."""
+    conn = psycopg2.connect(**spec.for_database(name).connect_kwargs())
+    with conn, conn.cursor() as cur:
+        cur.execute(SCHEMA)
+        cur.executemany(
+            "INSERT INTO ir_module_module (name, state, latest_version)"
+            " VALUES (%s, 'installed', %s)",
+            MODULES,
+        )
+        cur.execute(
+            "INSERT INTO ir_module_module (name, state) VALUES ('sale', 'uninstalled');"
+            "INSERT INTO ir_config_parameter (key, value) VALUES"
+            " ('database.uuid', gen_random_uuid()::text), ('web.base.url', 'http://prod.example')"
+        )
+        cur.execute(
+            """
+            INSERT INTO res_partner (name, email, phone, street, city, comment)
+            SELECT 'Partner ' || i, 'partner' || i || '@customer.example',
+                   '+1 555 ' || lpad(i::text, 7, '0'), i || ' Main Street', 'City ' || (i %% 97),
+                   repeat(md5(i::text), 3)
+              FROM generate_series(1, %s) AS i
+            """,
+            (partners,),
+        )
+        cur.execute(
+            """
+            INSERT INTO mail_message (model, res_id, author_id, body)
+            SELECT 'res.partner', 1 + i %% %s, 1 + i %% %s,
+                   repeat(md5(random()::text), greatest(1, %s / 32))
+              FROM generate_series(1, %s) AS i
+            """,
+            (partners, partners, body_bytes, messages),
+        )
+    conn.close()
+
+
+def write_filestore(
+    root: Path,
+    spec: ServerSpec | None,
+    database: str | None,
+    *,
+    files: int,
+    size: int,
+    seed: str = "",
+) -> list[str]:
+    """Write ``files`` content-addressed files of ``size`` bytes; register them as attachments."""
+    names = []
+    rows = []
+    for i in range(files):
+        content = hashlib.sha256(f"{seed}{i}".encode()).digest() * (size // 32 + 1)
+        content = content[: size - 8] + i.to_bytes(8, "big") if size >= 8 else content[:size]
+        sha1 = hashlib.sha1(content).hexdigest()
+        fname = f"{sha1[:2]}/{sha1}"
+        path = root / fname
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        names.append(fname)
+        rows.append((f"file{i}.bin", fname, sha1, size))
+    if spec and database:
+        conn = psycopg2.connect(**spec.for_database(database).connect_kwargs())
+        with conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO ir_attachment (name, store_fname, checksum, file_size, mimetype,"
+                " res_model, res_id) VALUES (%s, %s, %s, %s, 'application/octet-stream',"
+                " 'res.partner', 1)",
+                rows,
+            )
+        conn.close()
+    return names
+
+
+def table_fingerprints(spec: ServerSpec, database: str) -> dict[str, tuple[int, str]]:
+    """Row count and an MD5 over the ordered rows of every table: equal means same content."""
+    conn = psycopg2.connect(**spec.for_database(database).connect_kwargs())
+    result = {}
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+        )
+        for (table,) in cur.fetchall():
+            cur.execute(
+                sql.SQL(
+                    "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.id),''))"
+                    " FROM {} t"
+                ).format(sql.Identifier(table))
+            )
+            result[table] = cur.fetchone()
+    conn.close()
+    return result
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Relative path -> SHA-1 of every file below root."""
+    out = {}
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            path = Path(folder) / name
+            out[str(path.relative_to(root))] = hashlib.sha1(path.read_bytes()).hexdigest()
+    return out
