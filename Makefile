@@ -7,6 +7,9 @@ test:  ## install what is missing, lint, start a throwaway PostgreSQL, run engin
 run:  ## local PostgreSQL + Odoo 19 on 127.0.0.1:8069 with the addons and a demo project
 	@bash setup/run.sh
 
+bench:  ## benchmarks, each beside its baseline (BENCH=backup, ARGS="--db-mb 256")
+	@bash setup/bench.sh
+
 lint:
 	@bash setup/bootstrap.sh && bash setup/lint.sh
 

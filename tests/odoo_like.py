@@ -26,10 +26,19 @@ CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar, email varchar, ph
     create_date timestamp DEFAULT now(), write_date timestamp DEFAULT now());
 CREATE INDEX res_partner_email_idx ON res_partner (email);
 CREATE INDEX res_partner_name_idx ON res_partner (name);
+CREATE INDEX res_partner_phone_idx ON res_partner (phone);
+CREATE INDEX res_partner_city_idx ON res_partner (city);
+CREATE INDEX res_partner_street_idx ON res_partner (street);
+CREATE INDEX res_partner_create_date_idx ON res_partner (create_date);
+CREATE INDEX res_partner_name_email_idx ON res_partner (name, email);
+CREATE INDEX res_partner_active_idx ON res_partner (active, name);
 CREATE TABLE ir_attachment (id serial PRIMARY KEY, name varchar, store_fname varchar,
     checksum varchar, file_size integer, mimetype varchar, res_model varchar, res_id integer);
 CREATE TABLE mail_message (id serial PRIMARY KEY, model varchar, res_id integer,
     author_id integer REFERENCES res_partner(id), body text, date timestamp DEFAULT now());
+CREATE INDEX mail_message_res_idx ON mail_message (model, res_id);
+CREATE INDEX mail_message_author_idx ON mail_message (author_id);
+CREATE INDEX mail_message_date_idx ON mail_message (date);
 """
 
 MODULES = [
@@ -77,7 +86,8 @@ def populate(spec: ServerSpec, name: str, *, partners: int, messages: int, body_
             """
             INSERT INTO mail_message (model, res_id, author_id, body)
             SELECT 'res.partner', 1 + i %% %s, 1 + i %% %s,
-                   repeat(md5(random()::text), greatest(1, %s / 32))
+                   (SELECT string_agg(md5(i::text || '-' || g::text), '')
+                      FROM generate_series(1, greatest(1, %s / 32)) AS g)
               FROM generate_series(1, %s) AS i
             """,
             (partners, partners, body_bytes, messages),

@@ -216,3 +216,17 @@ def test_manifest_is_readable_json_with_versions(spec, odoo_db, target):
     assert on_disk["client"]["major"] >= on_disk["server"]["version_num"] // 10000
     assert on_disk["source"]["size_bytes"] > 0
     assert on_disk["seconds"] > 0
+
+
+def test_restore_works_when_the_connection_names_the_target_database(
+    spec, odoo_db, target, admin_conn
+):
+    """A DSN pointing at the database to create must not be used for server-wide work."""
+    name, filestore = odoo_db
+    result = backup_database(spec, name, target, filestore=filestore)
+    copy = f"{name}_copy"
+    try:
+        restore_backup(spec.for_database(copy), target, result.set_id, copy)
+        assert database_exists(admin_conn, copy)
+    finally:
+        drop_database(admin_conn, copy)

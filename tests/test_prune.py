@@ -33,3 +33,16 @@ def test_prune_with_nothing_to_delete_is_harmless(spec, odoo_db, target):
     only = backup_database(spec, name, target, filestore=filestore)
     report = prune_target(target, RetentionPolicy())
     assert (report.deleted_sets, report.kept_sets, report.deleted_blobs) == ([], [only.set_id], 0)
+
+
+def test_replicated_set_verifies_on_the_second_target(spec, odoo_db, target, tmp_path):
+    from ipai_ops.replicate import replicate_set  # noqa: PLC0415
+    from ipai_ops.storage import LocalTarget  # noqa: PLC0415
+
+    name, filestore = odoo_db
+    result = backup_database(spec, name, target, filestore=filestore)
+    offsite = LocalTarget(tmp_path / "offsite")
+    assert replicate_set(target, offsite, result.set_id) == 40 * 5000
+    assert offsite.list_sets() == [result.set_id]
+    verify_set(offsite, result.set_id, deep=True)
+    assert replicate_set(target, offsite, result.set_id) == 0  # already there

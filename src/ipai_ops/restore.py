@@ -3,12 +3,13 @@
 The target database is never dropped or modified before the restored copy is
 complete and verified:
 
-1. the set is verified against its manifest (checksums) — a corrupt or
-   truncated backup fails here, before anything is touched;
-2. the dump is restored into a scratch database (``<name>-restoring-<hex>``)
-   with ``pg_restore --exit-on-error``, in parallel, and checked (Odoo tables,
-   installed modules as in the manifest); the filestore is written beside the
-   destination under a temporary name;
+1. the dump is restored into a scratch database (``<name>-restoring-<hex>``)
+   with ``pg_restore --exit-on-error`` while the set is verified against its
+   manifest (checksums); a corrupt or truncated backup fails here, having touched
+   nothing but the scratch database, which is dropped;
+2. the restored copy is checked (Odoo tables, installed modules as in the
+   manifest); the filestore is written beside the destination under a
+   temporary name;
 3. only then is the copy put in place by renames. In ``replace`` mode the old
    database and filestore are kept under ``<name>-old-<timestamp>`` until an
    administrator discards them.
@@ -24,6 +25,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,7 +33,7 @@ from pathlib import Path
 from psycopg2 import sql
 
 from .connection import ServerSpec, connection
-from .errors import BackupCorrupt, DatabaseExists, OpsError, StorageError
+from .errors import BackupCorrupt, ClientToolError, DatabaseExists, OpsError, StorageError
 from .filestore import restore_filestore
 from .guards import drop_database, refuse_production, session_count, terminate_sessions
 from .identifiers import database_exists, database_identifier, validate_database_name
@@ -86,10 +88,10 @@ def restore_backup(
         raise ValueError(f"unknown restore mode {mode!r}")
     say = progress or (lambda _message: None)
     started = time.monotonic()
-    manifest, _report = verify_set(target, set_id)
-    say(f"Backup {set_id} matches its manifest")
+    manifest = target.read_manifest(set_id)
     dest = Path(filestore).expanduser().resolve() if filestore else None
-    admin = spec.for_database(spec.dbname or "postgres")
+    # server-wide work happens from a maintenance database, never from the one we replace
+    admin = spec if spec.dbname and spec.dbname != database else spec.for_database("postgres")
     with connection(admin) as conn:
         _check_destination(
             conn,
@@ -105,8 +107,8 @@ def restore_backup(
         )
         try:
             _create_like(conn, scratch, manifest["source"])
-            say(f"Restoring the dump into {scratch}")
-            _pg_restore(spec, target, set_id, manifest=manifest, database=scratch, jobs=jobs)
+            say(f"Restoring the dump into {scratch} while checking it against its manifest")
+            _verified_restore(spec, target, set_id, manifest=manifest, database=scratch, jobs=jobs)
             _check_restored(spec.for_database(scratch), manifest)
             if new_uuid if new_uuid is not None else mode == "new":
                 _new_database_uuid(spec.for_database(scratch))
@@ -170,6 +172,23 @@ def _create_like(conn, name: str, source: dict) -> None:
                 sql.Literal(source["ctype"]),
             )
         )
+
+
+def _verified_restore(spec, target, set_id, *, manifest, database, jobs) -> None:
+    """pg_restore into the scratch database while the set's checksums are verified.
+
+    Both must succeed before anything else happens; the scratch database is not the
+    target, so checking in parallel costs no safety and saves the hashing time.
+    A corrupt set is reported as such even when pg_restore stumbled on it first.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        verification = pool.submit(verify_set, target, set_id)
+        try:
+            _pg_restore(spec, target, set_id, manifest=manifest, database=database, jobs=jobs)
+        except ClientToolError:
+            verification.result()  # raises BackupCorrupt when that is the cause
+            raise
+        verification.result()
 
 
 def _pg_restore(spec, target, set_id, *, manifest, database, jobs) -> None:

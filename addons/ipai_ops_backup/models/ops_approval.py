@@ -1,0 +1,100 @@
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+APPROVAL_VALIDITY = timedelta(hours=24)
+APPROVAL_STATES = [
+    ("pending", "Waiting for approval"),
+    ("approved", "Approved"),
+    ("rejected", "Rejected"),
+    ("expired", "Expired"),
+]
+
+
+class IpaiOpsApproval(models.Model):
+    """A second project admin's consent to a run that touches production.
+
+    The run waits (state ``waiting``) until another admin of the project approves it
+    within 24 hours; the requester can never approve their own request.
+    """
+
+    _name = "ipai.ops.approval"
+    _description = "Operations: approval"
+    _order = "id desc"
+
+    run_id = fields.Many2one("ipai.ops.run", required=True, readonly=True, ondelete="restrict")
+    environment_id = fields.Many2one(related="run_id.environment_id", store=True)
+    project_id = fields.Many2one(related="run_id.project_id", store=True, index=True)
+    requester_id = fields.Many2one("res.users", required=True, readonly=True)
+    approver_id = fields.Many2one("res.users", readonly=True)
+    state = fields.Selection(APPROVAL_STATES, default="pending", required=True, readonly=True)
+    expires_at = fields.Datetime(
+        required=True, readonly=True, default=lambda self: fields.Datetime.now() + APPROVAL_VALIDITY
+    )
+    decided_at = fields.Datetime(readonly=True)
+    description = fields.Char(related="run_id.summary")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su:
+            raise AccessError(self.env._("Approvals are requested by the operation itself."))
+        return super().create(vals_list)
+
+    def _check_can_decide(self):
+        self.ensure_one()
+        if self.state != "pending":
+            raise UserError(self.env._("This request was already %(state)s.", state=self.state))
+        if self.expires_at < fields.Datetime.now():
+            self._expire()
+            raise UserError(self.env._("This request expired; it must be made again."))
+        if self.env.user == self.requester_id:
+            raise AccessError(
+                self.env._("You asked for this operation: another project admin must approve it.")
+            )
+        if self.project_id._effective_role(self.env.user) != "admin":
+            raise AccessError(self.env._("Only the project's admins may approve this operation."))
+
+    def action_approve(self):
+        for approval in self:
+            approval._check_can_decide()
+            approval.sudo().write(
+                {
+                    "state": "approved",
+                    "approver_id": self.env.uid,
+                    "decided_at": fields.Datetime.now(),
+                }
+            )
+            run = approval.run_id.sudo()
+            run.write({"state": "queued"})
+            run._log_event("info", self.env._("Approved by %(user)s.", user=self.env.user.name))
+            run._trigger_executor()
+        return True
+
+    def action_reject(self):
+        for approval in self:
+            approval._check_can_decide()
+            approval.sudo().write(
+                {
+                    "state": "rejected",
+                    "approver_id": self.env.uid,
+                    "decided_at": fields.Datetime.now(),
+                }
+            )
+            run = approval.run_id.sudo()
+            run.write({"state": "cancelled", "finished_at": fields.Datetime.now()})
+            run._log_event("warning", self.env._("Rejected by %(user)s.", user=self.env.user.name))
+        return True
+
+    def _expire(self):
+        for approval in self.sudo():
+            approval.write({"state": "expired", "decided_at": fields.Datetime.now()})
+            approval.run_id.write({"state": "cancelled", "finished_at": fields.Datetime.now()})
+            approval.run_id._log_event("warning", self.env._("Approval expired after 24 hours."))
+
+    @api.model
+    def _cron_expire_approvals(self):
+        """Called from a cron: cancel runs whose approval window has passed."""
+        self.sudo().search(
+            [("state", "=", "pending"), ("expires_at", "<", fields.Datetime.now())]
+        )._expire()

@@ -1,0 +1,154 @@
+from datetime import timedelta
+
+from odoo import api, fields, models
+
+FRESHNESS_LIMIT = timedelta(hours=26)  # a daily backup may be late, not missing
+
+
+class IpaiOpsEnvironment(models.Model):
+    _inherit = "ipai.ops.environment"
+
+    backup_enabled = fields.Boolean(
+        string="Daily backups",
+        compute="_compute_backup_enabled",
+        store=True,
+        readonly=False,
+        help="Production environments are backed up every day; staging ones when enabled.",
+    )
+    backup_target_id = fields.Many2one("ipai.ops.backup.target", string="Storage target")
+    offsite_target_id = fields.Many2one(
+        "ipai.ops.backup.target", string="Off-site target", help="Receives a copy of each backup."
+    )
+    retention_daily = fields.Integer(default=7)
+    retention_weekly = fields.Integer(default=4)
+    retention_monthly = fields.Integer(default=3)
+    retention_manual_days = fields.Integer(string="Keep manual backups (days)", default=30)
+    backup_ids = fields.One2many("ipai.ops.backup", "environment_id", string="Backups")
+    last_backup_date = fields.Datetime(
+        string="Last successful backup", compute="_compute_last_backup", store=True
+    )
+    backup_count = fields.Integer(compute="_compute_last_backup", store=True)
+
+    @api.depends("stage")
+    def _compute_backup_enabled(self):
+        for environment in self:
+            environment.backup_enabled = environment.stage == "production"
+
+    @api.depends("backup_ids.state", "backup_ids.finished_at")
+    def _compute_last_backup(self):
+        for environment in self:
+            done = environment.backup_ids.filtered(lambda b: b.state == "done")
+            environment.backup_count = len(done)
+            environment.last_backup_date = max(done.mapped("finished_at"), default=False)
+
+    def _retention_policy(self):
+        from ipai_ops.retention import RetentionPolicy  # noqa: PLC0415 - engine import
+
+        self.ensure_one()
+        return RetentionPolicy(
+            self.retention_daily,
+            self.retention_weekly,
+            self.retention_monthly,
+            self.retention_manual_days,
+        )
+
+    def action_backup_now(self):
+        self.ensure_one()
+        self._queue_run("backup", {"kind": "manual"})
+        return self.action_open_runs()
+
+    def action_open_backups(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "ipai_ops_backup.action_ipai_ops_backup"
+        )
+        action["domain"] = [("environment_id", "=", self.id)]
+        return action
+
+    @api.model
+    def _cron_schedule_backups(self):
+        """Called from a cron (hourly): queue today's backups, flag stale environments."""
+        hour = int(self.env["ir.config_parameter"].sudo().get_param("ipai_ops_backup.hour", 2))
+        now = fields.Datetime.now()
+        due_after = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+        if now < due_after:
+            due_after -= timedelta(days=1)
+        Run = self.env["ipai.ops.run"].sudo()
+        for environment in self.sudo().search([("backup_enabled", "=", True)]):
+            already = Run.search_count(
+                [
+                    ("environment_id", "=", environment.id),
+                    ("kind", "=", "backup"),
+                    ("queued_at", ">=", due_after),
+                    ("state", "in", ("queued", "running", "done")),
+                ]
+            )
+            if not already:
+                environment._queue_system_run("backup", {"kind": "scheduled"})
+            environment._check_backup_freshness(now)
+
+    def _check_backup_freshness(self, now):
+        self.ensure_one()
+        if self.last_backup_date and now - self.last_backup_date <= FRESHNESS_LIMIT:
+            return
+        if self.create_date and now - self.create_date <= FRESHNESS_LIMIT:
+            return  # a new environment has had no chance yet
+        self._alert_backup_problem(
+            self.env._("%(env)s has no successful backup in the last 26 hours.", env=self.name)
+        )
+
+    def _queue_system_run(self, kind: str, params: dict):
+        """Queue a run on behalf of the system (crons): no user role applies."""
+        run = (
+            self.env["ipai.ops.run"]
+            .sudo()
+            .create({"kind": kind, "environment_id": self.id, "params": params})
+        )
+        run._log_event("info", self.env._("Queued by the schedule."))
+        run._trigger_executor()
+        return run
+
+    def _alert_backup_problem(self, message: str) -> None:
+        """Post on the chatter and give each project admin one open to-do about it."""
+        self.ensure_one()
+        environment = self.sudo()
+        environment.message_post(body=message, subtype_xmlid="mail.mt_note")
+        activity_type = self.env.ref("ipai_ops_backup.mail_activity_backup_problem")
+        admins = environment.project_id.member_ids.filtered(lambda m: m.role == "admin").user_id
+        for user in admins or self.env.ref("base.user_admin"):
+            open_ones = environment.activity_ids.filtered(
+                lambda a, u=user: a.activity_type_id == activity_type and a.user_id == u
+            )
+            if not open_ones:
+                environment.activity_schedule(
+                    activity_type_id=activity_type.id, summary=message[:120], user_id=user.id
+                )
+
+    def _request_approved_run(self, kind: str, params: dict):
+        """Queue a run that waits for a second project admin's approval."""
+        self.ensure_one()
+        self._check_may_run(kind)
+        run = (
+            self.env["ipai.ops.run"]
+            .sudo()
+            .create(
+                {
+                    "kind": kind,
+                    "environment_id": self.id,
+                    "requester_id": self.env.uid,
+                    "params": params,
+                    "state": "waiting",
+                }
+            )
+        )
+        run._log_event(
+            "warning",
+            self.env._(
+                "Requested by %(user)s; waiting for another project admin's approval.",
+                user=self.env.user.name,
+            ),
+        )
+        self.env["ipai.ops.approval"].sudo().create(
+            {"run_id": run.id, "requester_id": self.env.uid}
+        )
+        return run.sudo(False)

@@ -1,0 +1,2 @@
+from . import test_backup_runs
+from . import test_approval

@@ -1,0 +1,142 @@
+from contextlib import closing
+from datetime import timedelta
+from pathlib import Path
+
+from psycopg2 import sql
+
+from odoo import fields, sql_db
+from odoo.exceptions import AccessError
+from odoo.tests import tagged
+
+from .common import BackupCase
+
+
+@tagged("post_install", "-at_install")
+class TestBackupRuns(BackupCase):
+    def test_backup_now_publishes_a_verified_set(self):
+        self.production.with_user(self.members_a["admin"]).action_backup_now()
+        self.process_runs()
+        backup = self.production.backup_ids
+        self.assertEqual(len(backup), 1)
+        self.assertEqual(backup.state, "done", backup.error or backup.run_id.error)
+        self.assertEqual(backup.kind, "manual")
+        self.assertTrue((Path(self.target_dir) / "sets" / backup.set_id / "manifest.json").exists())
+        self.assertEqual(backup.odoo_version, "19.0")
+        self.assertGreater(backup.module_count, 3)
+        self.assertGreater(backup.dump_mb, 0)
+        self.assertEqual(self.production.backup_count, 1)
+        self.assertTrue(self.production.last_backup_date)
+
+    def test_cron_queues_one_backup_per_day(self):
+        Environment = self.env["ipai.ops.environment"]
+        Environment._cron_schedule_backups()
+        Environment._cron_schedule_backups()
+        runs = self.production.run_ids.filtered(lambda r: r.kind == "backup")
+        self.assertEqual(len(runs), 1, "the second pass the same day queues nothing")
+        self.assertEqual(runs.params, {"kind": "scheduled"})
+        self.process_runs()
+        self.assertEqual(self.production.backup_ids.kind, "scheduled")
+        self.assertEqual(self.production.backup_ids.state, "done")
+        # staging is not backed up unless enabled
+        self.assertFalse(self.envs_a["staging"].run_ids.filtered(lambda r: r.kind == "backup"))
+
+    def test_retention_prunes_expired_manual_backups(self):
+        self.production.retention_manual_days = 0
+        for _i in range(3):
+            self.production._queue_system_run("backup", {"kind": "manual"})
+            self.process_runs()
+        backups = self.production.backup_ids
+        self.assertEqual(backups.mapped("state"), ["done"] * 3)
+        self.production._queue_system_run("prune", {})
+        self.process_runs()
+        self.assertEqual(sorted(backups.mapped("state")), ["done", "pruned", "pruned"])
+        newest = backups.sorted("id")[-1]
+        self.assertEqual(newest.state, "done", "the newest backup is never pruned")
+        sets = sorted(p.name for p in (Path(self.target_dir) / "sets").iterdir())
+        self.assertEqual(sets, [newest.set_id])
+
+    def test_restore_into_a_new_environment_and_drill(self):
+        self.production._queue_system_run("backup", {"kind": "manual"})
+        self.process_runs()
+        backup = self.production.backup_ids
+        new_db = f"{self.env.cr.dbname[:40]}-restored"
+        self.addCleanup(self._drop, new_db)
+        wizard = (
+            self.env["ipai.ops.restore.wizard"]
+            .with_user(self.members_a["tester"])
+            .create(
+                {
+                    "backup_id": backup.id,
+                    "mode": "new",
+                    "new_name": "Restored copy",
+                    "new_stage": "staging",
+                    "new_database": new_db,
+                }
+            )
+        )
+        wizard.action_confirm()
+        self.process_runs()
+        with self.assertRaises(AccessError):  # a developer may not create staging copies
+            wizard.with_user(self.members_a["developer"]).copy().action_confirm()
+        copy = self.env["ipai.ops.environment"].search([("database_name", "=", new_db)])
+        run = copy.run_ids
+        self.assertEqual(run.state, "done", run.error)
+        self.assertEqual(copy.stage, "staging")
+        self.assertTrue(Path(copy.filestore_path).is_dir())
+        self.addCleanup(self._remove_tree, copy.filestore_path)
+
+        self.env["ipai.ops.backup"]._cron_queue_drills()
+        self.process_runs()
+        self.assertEqual(backup.drill_state, "passed", backup.drill_message)
+        self.assertIn("modules", backup.drill_message)
+
+    def test_failure_is_loud_and_deduplicated(self):
+        self.production.database_name = "a_prod_missing"
+        admin = self.members_a["admin"]
+        for _attempt in range(2):
+            self.production._queue_system_run("backup", {"kind": "manual"})
+            self.process_runs()
+        runs = self.production.run_ids.filtered(lambda r: r.kind == "backup")
+        self.assertEqual(runs.mapped("state"), ["failed", "failed"])
+        failed = self.production.backup_ids
+        self.assertEqual(failed.mapped("state"), ["failed", "failed"], "failures are listed")
+        self.assertIn("does not exist", failed[0].error)
+        messages = self.production.message_ids.mapped("body")
+        self.assertTrue(
+            any("Backup of" in str(body) and "failed" in str(body) for body in messages)
+        )
+        activities = self.production.activity_ids.filtered(lambda a: a.user_id == admin)
+        self.assertEqual(len(activities), 1, "one open to-do per admin, not one per failure")
+
+    def test_stale_environment_is_flagged(self):
+        three_days_later = fields.Datetime.now() + timedelta(days=3)
+        self.production._check_backup_freshness(three_days_later)
+        self.assertIn("26 hours", self.production.activity_ids.summary)
+        self.production._check_backup_freshness(three_days_later)
+        self.assertEqual(len(self.production.activity_ids), 1)
+
+    def test_roles_for_backups(self):
+        with self.assertRaises(AccessError):
+            self.production.with_user(self.members_a["tester"]).action_backup_now()
+        self.envs_a["development"].with_user(self.members_a["developer"])._queue_run(
+            "backup", {"kind": "manual"}
+        )
+        with self.assertRaises(AccessError):
+            self.envs_a["staging"].with_user(self.members_a["developer"])._queue_run("backup")
+        with self.assertRaises(AccessError):
+            self.env["ipai.ops.backup"].with_user(self.ops_admin).create(
+                {"environment_id": self.production.id}
+            )
+
+    def _drop(self, database):
+        sql_db.close_db(database)
+        with closing(sql_db.db_connect("postgres").cursor()) as cr:
+            cr._cnx.autocommit = True
+            cr.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+            )
+
+    def _remove_tree(self, path):
+        import shutil  # noqa: PLC0415
+
+        shutil.rmtree(path, ignore_errors=True)

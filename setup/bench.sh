@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `make bench [BENCH=backup] [ARGS=…]`: run benchmarks against a PostgreSQL cluster
+# with durable settings (fsync on) kept under var/bench-pg.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$PROJECT_ROOT"
+"$PROJECT_ROOT/setup/bootstrap.sh"
+# shellcheck disable=SC1090
+source "$("$PROJECT_ROOT/setup/pg_cluster.sh" start "$PROJECT_ROOT/var/bench-pg")"
+mkdir -p var/bench
+for script in bench/${BENCH:-*}.py; do
+    [ "$(basename "$script")" = common.py ] && continue
+    say "benchmark $(basename "$script" .py)"
+    # shellcheck disable=SC2086
+    (cd bench && "$PY" "$(basename "$script")" ${ARGS:-} --workdir "$PROJECT_ROOT/var/bench")
+done
