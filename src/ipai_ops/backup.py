@@ -27,7 +27,7 @@ from pathlib import Path
 from . import __version__
 from .connection import ServerSpec
 from .errors import BackupCorrupt
-from .filestore import capture_filestore
+from .filestore import FilestoreCapture, capture_filestore
 from .identifiers import validate_database_name
 from .pgtools import client_major, find_client, run_tool
 from .source import SourceInfo, inspect_source
@@ -80,8 +80,14 @@ def backup_database(
     kind: str = "manual",
     jobs: int | None = None,
     progress: Progress | None = None,
+    imported_filestore: FilestoreCapture | None = None,
+    record_as: str | None = None,
 ) -> BackupResult:
-    """Back up ``database`` (and its ``filestore``) into ``target``; return the published set."""
+    """Back up ``database`` (and its ``filestore``) into ``target``; return the published set.
+
+    :param imported_filestore: blobs already stored for this set (zip import)
+    :param record_as: the database name the set is filed under (default: ``database``)
+    """
     validate_database_name(database)
     if kind not in BACKUP_KINDS:
         raise ValueError(f"unknown backup kind {kind!r}")
@@ -94,14 +100,17 @@ def backup_database(
             say(f"Removed the leftovers of an interrupted run: {leftover}")
         source = inspect_source(spec, database)
         pg_dump = find_client("pg_dump", source.server_major)
-        set_id = new_set_id(database)
+        set_id = new_set_id(record_as or database)
         with target.partial(set_id) as partial:
             manifest = _new_manifest(set_id, kind, source, pg_dump)
+            manifest["database"] = record_as or database
             say(f"Dumping {database} ({source.size_bytes / 1024**2:.0f} MiB) with {pg_dump}")
             manifest["dump"] = _dump(spec, source, pg_dump, partial, jobs or default_jobs())
             if filestore:
                 say(f"Storing the filestore {filestore}")
                 manifest["filestore"] = _capture(target, Path(filestore), database)
+            elif imported_filestore:
+                manifest["filestore"] = imported_filestore.as_manifest(Path("imported"), 0)
             say("Verifying the dump's table of contents")
             manifest["dump"]["toc_entries"] = verify_toc(
                 spec, source.server_major, partial / "dump"

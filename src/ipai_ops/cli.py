@@ -21,6 +21,7 @@ from .backup import BACKUP_KINDS, backup_database
 from .check import check_database
 from .connection import ServerSpec
 from .errors import OpsError
+from .odoo_zip import export_zip, import_zip
 from .probe import probe_server
 from .prune import prune_target
 from .restore import restore_backup
@@ -114,6 +115,26 @@ def _cmd_prune(args):
     return vars(report), report.summary
 
 
+def _cmd_export_zip(args):
+    target = LocalTarget(args.target)
+    if args.output == "-":
+        files = export_zip(target, args.set_id, sys.stdout.buffer)
+    else:
+        with open(args.output, "wb") as out:
+            files = export_zip(target, args.set_id, out)
+    return {"set_id": args.set_id, "output": args.output, "files": files}, (
+        f"Wrote {args.set_id} as an Odoo zip ({files} filestore files) to {args.output}."
+    )
+
+
+def _cmd_import_zip(args):
+    result = import_zip(
+        _spec(args), args.zip, LocalTarget(args.target), database=args.database,
+        progress=_progress(args),
+    )  # fmt: skip
+    return {"set_id": result.set_id, "manifest": result.manifest}, result.summary
+
+
 def _add_target(parser):
     parser.add_argument("--target", required=True, help="storage target directory")
 
@@ -125,13 +146,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--quiet", action="store_true", help="no progress messages")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_server_commands(commands)
+    _add_backup_commands(commands)
+    _add_set_commands(commands)
+    return parser
 
+
+def _add_server_commands(commands) -> None:
     probe = commands.add_parser("probe", help="what the server offers (version, extensions, role)")
     probe.set_defaults(handler=_cmd_probe)
     check = commands.add_parser("check", help="what a database holds (size, Odoo version)")
     check.add_argument("database")
     check.set_defaults(handler=_cmd_check)
 
+
+def _add_backup_commands(commands) -> None:
     backup = commands.add_parser("backup", help="back up a database and its filestore")
     backup.add_argument("database")
     _add_target(backup)
@@ -151,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--jobs", type=int, help="parallel restore jobs")
     restore.set_defaults(handler=_cmd_restore)
 
+    imp = commands.add_parser("import-zip", help="turn an Odoo backup zip into a backup set")
+    imp.add_argument("zip", help="zip from Odoo.sh, Odoo Online or a database manager")
+    _add_target(imp)
+    imp.add_argument("--database", help="file the set under this database name")
+    imp.set_defaults(handler=_cmd_import_zip)
+
+
+def _add_set_commands(commands) -> None:
     listing = commands.add_parser("list", help="the backup sets on a target")
     _add_target(listing)
     listing.set_defaults(handler=_cmd_list)
@@ -161,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--deep", action="store_true", help="re-hash every filestore blob")
     verify.set_defaults(handler=_cmd_verify)
 
+    export = commands.add_parser("export-zip", help="write a set as the zip Odoo imports")
+    export.add_argument("set_id")
+    _add_target(export)
+    export.add_argument("--output", required=True, help="zip file to write, - for stdout")
+    export.set_defaults(handler=_cmd_export_zip)
+
     prune = commands.add_parser("prune", help="apply GFS retention and collect unused blobs")
     _add_target(prune)
     prune.add_argument("--daily", type=int, default=7)
@@ -168,7 +211,6 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--monthly", type=int, default=3)
     prune.add_argument("--manual-days", type=int, default=30)
     prune.set_defaults(handler=_cmd_prune)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,7 @@ from .filestore import restore_filestore
 from .guards import drop_database, refuse_production, session_count, terminate_sessions
 from .identifiers import database_exists, database_identifier, validate_database_name
 from .pgtools import find_client, run_tool
+from .source import count_users
 from .storage import LocalTarget
 from .verify import verify_set
 
@@ -161,17 +162,16 @@ def _check_destination(conn, database, dest, *, mode, force_disconnect, allow_pr
 
 
 def _create_like(conn, name: str, source: dict) -> None:
-    with conn.cursor() as cur:
-        cur.execute(
-            sql.SQL(
-                "CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}"
-            ).format(
-                database_identifier(name),
-                sql.Literal(source["encoding"]),
-                sql.Literal(source["collate"]),
-                sql.Literal(source["ctype"]),
-            )
+    """Create an empty database with the source's encoding and (when known) locale."""
+    statement = sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING {}").format(
+        database_identifier(name), sql.Literal(source["encoding"])
+    )
+    if source.get("collate"):
+        statement += sql.SQL(" LC_COLLATE {} LC_CTYPE {}").format(
+            sql.Literal(source["collate"]), sql.Literal(source["ctype"])
         )
+    with conn.cursor() as cur:
+        cur.execute(statement)
 
 
 def _verified_restore(spec, target, set_id, *, manifest, database, jobs) -> None:
@@ -217,10 +217,15 @@ def _check_restored(spec: ServerSpec, manifest: dict) -> None:
             raise BackupCorrupt("The restored database has no Odoo module table.")
         cur.execute("SELECT count(*) FROM ir_module_module WHERE state = 'installed'")
         installed = cur.fetchone()[0]
+        users = count_users(cur)
     if installed != len(odoo["modules"]):
         raise BackupCorrupt(
             f"The restored database has {installed} installed modules; the backup recorded "
             f"{len(odoo['modules'])}."
+        )
+    if odoo.get("users") is not None and users != odoo["users"]:
+        raise BackupCorrupt(
+            f"The restored database has {users} users; the backup recorded {odoo['users']}."
         )
 
 

@@ -49,10 +49,21 @@ def _odoo_info(cur) -> dict:
     modules = dict(cur.fetchall())
     cur.execute("SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'")
     row = cur.fetchone()
+    users = count_users(cur)
     base = modules.get("base") or ""
     return {
         "version": ".".join(base.split(".")[:2]) if base else None,
         "base_version": base or None,
         "uuid": row[0] if row else None,
         "modules": modules,
+        "users": users,
     }
+
+
+def count_users(cur) -> int | None:
+    """Number of res_users rows, or None when the table does not exist."""
+    cur.execute("SELECT to_regclass('public.res_users') IS NOT NULL")
+    if not cur.fetchone()[0]:
+        return None
+    cur.execute("SELECT count(*) FROM res_users")
+    return cur.fetchone()[0]

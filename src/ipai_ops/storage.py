@@ -31,6 +31,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 from .errors import BackupCorrupt, BackupNotFound, StorageError
 
@@ -71,7 +72,7 @@ def sync_filesystem(path: Path) -> None:
         os.close(fd)
 
 
-def _raise_storage(exc: OSError, what: str) -> None:
+def _raise_storage(exc: OSError, what: str) -> NoReturn:
     if exc.errno == errno.ENOSPC:
         raise StorageError(f"The storage target is full while {what}; nothing was published.")
     raise StorageError(f"Storage error while {what}: {exc}")
@@ -219,11 +220,19 @@ class LocalTarget:
 
         :return: (sha256, size, whether a new blob was written)
         """
+        try:
+            with open(source, "rb") as src:
+                return self.store_stream(src, what=str(source))
+        except OSError as exc:
+            _raise_storage(exc, f"reading {source}")
+
+    def store_stream(self, src, what: str = "a file") -> tuple[str, int, bool]:
+        """Like :meth:`store_blob`, from an open binary stream (a zip member, say)."""
         tmp = self.blobs_dir / f".incoming-{os.getpid()}-{secrets.token_hex(4)}"
         digest = hashlib.sha256()
         size = 0
         try:
-            with open(source, "rb") as src, open(tmp, "wb") as dst:
+            with open(tmp, "wb") as dst:
                 while chunk := src.read(CHUNK):
                     digest.update(chunk)
                     dst.write(chunk)
@@ -237,7 +246,7 @@ class LocalTarget:
             os.rename(tmp, final)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            _raise_storage(exc, f"storing {source}")
+            _raise_storage(exc, f"storing {what}")
         return hexdigest, size, True
 
     def open_blob(self, digest: str):

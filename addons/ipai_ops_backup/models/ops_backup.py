@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
+from odoo.addons.ipai_ops_core.roles import required_role, role_allows
+
 BACKUP_STATES = [
     ("running", "Running"),
     ("done", "Done"),
@@ -78,6 +80,29 @@ class IpaiOpsBackup(models.Model):
                 "module_count": len(odoo.get("modules") or {}),
             }
         )
+
+    def _check_may_download(self) -> None:
+        """A download is all of the environment's data: the role that may restore it."""
+        self.ensure_one()
+        environment = self.environment_id
+        role = environment.project_id._effective_role(self.env.user)
+        if self.state != "done" or not role_allows(role, environment.stage):
+            raise AccessError(
+                self.env._(
+                    "Downloading a backup of %(env)s needs the %(role)s role in its project.",
+                    env=environment.display_name,
+                    role=required_role(environment.stage),
+                )
+            )
+
+    def action_download(self):
+        self.ensure_one()
+        self._check_may_download()
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/ipai_ops/backup/{self.id}/download",
+            "target": "self",
+        }
 
     def action_restore(self):
         self.ensure_one()

@@ -10,6 +10,7 @@ from ipai_ops.guards import drop_database
 from ipai_ops.prune import prune_target
 from ipai_ops.replicate import replicate_set
 from ipai_ops.restore import restore_backup, scratch_name
+from ipai_ops.source import count_users
 
 
 class IpaiOpsRun(models.Model):
@@ -196,11 +197,7 @@ class IpaiOpsRun(models.Model):
         with connection(spec) as conn, conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM ir_module_module WHERE state = 'installed'")
             modules = cur.fetchone()[0]
-            cur.execute(
-                "SELECT CASE WHEN to_regclass('public.res_users') IS NULL THEN NULL"
-                " ELSE (SELECT count(*) FROM res_users) END"
-            )
-            users = cur.fetchone()[0]
+            users = count_users(cur)
         if modules != self.backup_id.module_count:
             raise UserError(
                 self.env._(

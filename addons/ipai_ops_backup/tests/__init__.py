@@ -1,2 +1,3 @@
 from . import test_backup_runs
 from . import test_approval
+from . import test_download

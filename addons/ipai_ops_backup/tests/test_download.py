@@ -1,0 +1,88 @@
+import io
+import shutil
+import tempfile
+import zipfile
+from contextlib import closing
+from pathlib import Path
+
+from psycopg2 import sql
+
+from odoo import SUPERUSER_ID, api, sql_db
+from odoo.modules.registry import Registry
+from odoo.service import db as odoo_db
+from odoo.tests import HttpCase, tagged
+
+from odoo.addons.ipai_ops_core.tests.common import OpsCase
+
+
+@tagged("post_install", "-at_install")
+class TestDownloadAsOdooZip(HttpCase, OpsCase):
+    """A backup downloaded as an Odoo zip restores through Odoo's own restore_db,
+    and the restored database accepts a login."""
+
+    def setUp(self):
+        super().setUp()
+        self.target_dir = tempfile.mkdtemp(prefix="ipai-ops-test-target-")
+        self.addCleanup(shutil.rmtree, self.target_dir, ignore_errors=True)
+        target = self.env["ipai.ops.backup.target"].create(
+            {"name": "Download target", "path": self.target_dir}
+        )
+        self.production = self.envs_a["production"]
+        self.production.write(
+            {
+                "backup_target_id": target.id,
+                "filestore_path": self.env["ir.attachment"]._filestore(),
+            }
+        )
+        self.production._queue_system_run("backup", {"kind": "manual"})
+        self.env.flush_all()
+        self.env["ipai.ops.run"]._cron_process_runs()
+        self.env.invalidate_all()
+        self.backup = self.production.backup_ids
+        self.assertEqual(self.backup.state, "done", self.backup.error)
+        self.url = f"/ipai_ops/backup/{self.backup.id}/download"
+
+    def test_download_restores_with_odoo_and_logs_in(self):
+        self.authenticate("a_admin", "a_admin")
+        response = self.url_open(self.url, timeout=300)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.headers["Content-Type"], "application/zip")
+        archive = zipfile.ZipFile(io.BytesIO(response.content))
+        self.assertIn("dump.sql", archive.namelist())
+        self.assertIn("manifest.json", archive.namelist())
+
+        restored = f"{self.env.cr.dbname[:40]}-fromzip"
+        zip_path = Path(self.target_dir) / "download.zip"
+        zip_path.write_bytes(response.content)
+        self.addCleanup(self._drop, restored)
+        odoo_db.restore_db(restored, str(zip_path), copy=True)
+        registry = Registry(restored)
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            # the dump holds committed data only: the test users live in this test's
+            # transaction, the installation's administrator is in the backup
+            auth = env["res.users"].authenticate(
+                {"type": "password", "login": "admin", "password": "admin"},
+                {"interactive": False},
+            )
+            self.assertTrue(auth["uid"])
+            uuid = env["ir.config_parameter"].get_param("database.uuid")
+        self.assertNotEqual(uuid, self.env["ir.config_parameter"].get_param("database.uuid"))
+
+    def test_roles_gate_the_download(self):
+        self.authenticate("a_tester", "a_tester")  # production needs the admin role
+        self.assertEqual(self.url_open(self.url).status_code, 403)
+        self.authenticate("b_admin", "b_admin")  # another project's admin
+        self.assertEqual(self.url_open(self.url).status_code, 403)
+
+    def _drop(self, database):
+        Registry.delete(database)
+        sql_db.close_db(database)
+        with closing(sql_db.db_connect("postgres").cursor()) as cr:
+            cr._cnx.autocommit = True
+            cr.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+            )
+        shutil.rmtree(
+            Path(self.env["ir.attachment"]._filestore()).parent / database, ignore_errors=True
+        )
