@@ -23,6 +23,11 @@ class IpaiOpsEnvironment(models.Model):
     retention_weekly = fields.Integer(default=4)
     retention_monthly = fields.Integer(default=3)
     retention_manual_days = fields.Integer(string="Keep manual backups (days)", default=30)
+    backup_before_update = fields.Boolean(
+        default=True,
+        help="Operations that change the database's code or data (module updates) first "
+        "take a backup, and do not start unless it succeeded.",
+    )
     backup_ids = fields.One2many("ipai.ops.backup", "environment_id", string="Backups")
     last_backup_date = fields.Datetime(
         string="Last successful backup", compute="_compute_last_backup", store=True
@@ -56,6 +61,18 @@ class IpaiOpsEnvironment(models.Model):
         self.ensure_one()
         self._queue_run("backup", {"kind": "manual"})
         return self.action_open_runs()
+
+    def _queue_after_backup(self, kind: str, params: dict | None = None):
+        """Queue ``kind`` behind a fresh 'before update' backup, when the environment asks
+        for one; the operation is cancelled if that backup fails.
+
+        This is the hook module updates go through.
+        """
+        self.ensure_one()
+        if not (self.backup_before_update and self.backup_target_id):
+            return self._queue_run(kind, params)
+        backup = self._queue_run("backup", {"kind": "pre-update"})
+        return self._queue_run(kind, params, after=backup)
 
     def action_open_backups(self):
         self.ensure_one()

@@ -115,6 +115,24 @@ class TestBackupRuns(BackupCase):
         self.production._check_backup_freshness(three_days_later)
         self.assertEqual(len(self.production.activity_ids), 1)
 
+    def test_operation_waits_for_its_pre_update_backup(self):
+        admin = self.members_a["admin"]
+        # `check` stands in for a module update: any operation can be queued this way
+        operation = self.production.with_user(admin)._queue_after_backup("check")
+        backup_run = operation.after_run_id
+        self.assertEqual(backup_run.kind, "backup")
+        self.assertEqual(backup_run.params, {"kind": "pre-update"})
+        self.process_runs()
+        self.assertEqual(backup_run.state, "done")
+        self.assertEqual(self.production.backup_ids.kind, "pre-update")
+        self.assertEqual(operation.state, "done")
+
+        self.production.database_name = "a_prod_missing"
+        operation = self.production.with_user(admin)._queue_after_backup("check")
+        self.process_runs()
+        self.assertEqual(operation.after_run_id.state, "failed")
+        self.assertEqual(operation.state, "cancelled", "no update without its backup")
+
     def test_roles_for_backups(self):
         with self.assertRaises(AccessError):
             self.production.with_user(self.members_a["tester"]).action_backup_now()

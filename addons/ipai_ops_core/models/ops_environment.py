@@ -118,9 +118,10 @@ class IpaiOpsEnvironment(models.Model):
             )
         )
 
-    def _queue_run(self, kind: str, params: dict | None = None):
+    def _queue_run(self, kind: str, params: dict | None = None, after=None):
         """Queue an operation after checking the user's role; the executor runs it soon.
 
+        :param after: a run that must be done before this one starts
         :return: the queued ``ipai.ops.run``, as seen by the current user
         """
         self.ensure_one()
@@ -135,6 +136,7 @@ class IpaiOpsEnvironment(models.Model):
                     "environment_id": self.id,
                     "requester_id": self.env.uid,
                     "params": params or {},
+                    "after_run_id": after.id if after else False,
                 }
             )
         )

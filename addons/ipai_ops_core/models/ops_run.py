@@ -39,6 +39,13 @@ class IpaiOpsRun(models.Model):
     requester_id = fields.Many2one("res.users", readonly=True, ondelete="set null")
     state = fields.Selection(RUN_STATES, default="queued", required=True, readonly=True, index=True)
     priority = fields.Integer(default=10, readonly=True, help="Lower runs first.")
+    after_run_id = fields.Many2one(
+        "ipai.ops.run",
+        string="Runs after",
+        readonly=True,
+        ondelete="restrict",
+        help="This run starts only once that one is done, and is cancelled if it is not.",
+    )
     queued_at = fields.Datetime(default=fields.Datetime.now, readonly=True)
     started_at = fields.Datetime(readonly=True)
     finished_at = fields.Datetime(readonly=True)

@@ -64,9 +64,10 @@ class IpaiOpsRun(models.Model):
     @api.model
     def _cron_process_runs(self):
         """Called from a cron: fail orphaned runs, then execute queued ones."""
-        self._fail_orphaned_runs()
+        self._in_own_transaction("_fail_orphaned_runs")
         deadline = time.monotonic() + PASS_BUDGET
         while time.monotonic() < deadline:
+            self._in_own_transaction("_cancel_runs_whose_predecessor_failed")
             with self.env.registry.cursor() as cr:
                 run_id = self._claim_next_run_id(cr, worker_name())
             if not run_id:
@@ -74,6 +75,13 @@ class IpaiOpsRun(models.Model):
             self._execute_run_id(run_id)
         if self.sudo().search_count([("state", "=", "queued")], limit=1):
             self._trigger_executor()
+
+    @api.model
+    def _in_own_transaction(self, method: str) -> None:
+        """Run a bookkeeping step in a short transaction of its own, committed at once,
+        rather than in the cron's, which lasts as long as the whole pass."""
+        with self.env.registry.cursor() as cr:
+            getattr(self.with_env(self.env(cr=cr)), method)()
 
     @api.model
     def _claim_next_run_id(self, cr, worker: str) -> int | None:
@@ -90,11 +98,14 @@ class IpaiOpsRun(models.Model):
                    SET state = 'running', worker = %(worker)s,
                        started_at = now() AT TIME ZONE 'UTC',
                        heartbeat_at = now() AT TIME ZONE 'UTC'
-                 WHERE id = (SELECT id FROM ipai_ops_run
-                              WHERE state = 'queued'
-                              ORDER BY priority, id
+                 WHERE id = (SELECT run.id
+                               FROM ipai_ops_run run
+                          LEFT JOIN ipai_ops_run before ON before.id = run.after_run_id
+                              WHERE run.state = 'queued'
+                                AND (run.after_run_id IS NULL OR before.state = 'done')
+                              ORDER BY run.priority, run.id
                               LIMIT 1
-                              FOR UPDATE SKIP LOCKED)
+                                FOR UPDATE OF run SKIP LOCKED)
              RETURNING id
                 """,
                 worker=worker,
@@ -200,6 +211,23 @@ class IpaiOpsRun(models.Model):
             )
             spec = run._run_kinds().get(run.kind, {})
             run._finish_failed(RuntimeError(message), spec)
+
+    @api.model
+    def _cancel_runs_whose_predecessor_failed(self) -> None:
+        """A run queued after another (a backup before an update) never runs without it."""
+        doomed = self.sudo().search(
+            [("state", "=", "queued"), ("after_run_id.state", "in", ("failed", "cancelled"))]
+        )
+        for run in doomed:
+            run.write({"state": "cancelled", "finished_at": fields.Datetime.now()})
+            run._log_event(
+                "error",
+                self.env._(
+                    "Cancelled: %(before)s, which had to succeed first, %(state)s.",
+                    before=run.after_run_id.name,
+                    state=run.after_run_id.state,
+                ),
+            )
 
     @api.model
     def _trigger_executor(self) -> None:

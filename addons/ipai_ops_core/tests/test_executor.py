@@ -173,3 +173,41 @@ class TestConcurrentClaims(OpsCase):
                 [self.run_ids],
             )
             self.assertEqual(worker_2.fetchall(), [("w1", 2), ("w2", 1)])
+
+
+@tagged("post_install", "-at_install")
+class TestRunOrder(OpsCase):
+    """A run queued after another waits for it, and never runs if it failed."""
+
+    def setUp(self):
+        super().setUp()
+        self.registry_enter_test_mode()
+
+    def _process(self):
+        self.env.flush_all()
+        self.env["ipai.ops.run"]._cron_process_runs()
+        self.env.invalidate_all()
+
+    def test_dependent_runs_after_its_predecessor_succeeds(self):
+        admin = self.members_a["admin"]
+        first = self.envs_a["production"].with_user(admin)._queue_run("check")
+        second = self.envs_a["production"].with_user(admin)._queue_run("check", after=first)
+        second.sudo().priority = 1  # would be claimed first if it did not have to wait
+        Run = self.env["ipai.ops.run"]
+        self.env.flush_all()
+        claimed = Run._claim_next_run_id(self.env.cr, "w")
+        self.assertEqual(claimed, first.id, "the dependent run is not claimable yet")
+        self.env.invalidate_all()
+        Run._execute_run_id(claimed)
+        self._process()
+        self.assertEqual((first.state, second.state), ("done", "done"))
+        self.assertLess(first.finished_at, second.finished_at + timedelta(seconds=1))
+
+    def test_dependent_is_cancelled_when_predecessor_fails(self):
+        developer = self.members_a["developer"]
+        failing = self.envs_a["development"].with_user(developer)._queue_run("check")  # no db
+        after = self.envs_a["development"].with_user(developer)._queue_run("check", after=failing)
+        self._process()
+        self.assertEqual(failing.state, "failed")
+        self.assertEqual(after.state, "cancelled")
+        self.assertIn("had to succeed first", after.event_ids[-1].message)
