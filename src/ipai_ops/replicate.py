@@ -8,11 +8,16 @@ from .storage import LocalTarget
 from .verify import verify_set
 
 
-def replicate_set(source: LocalTarget, destination: LocalTarget, set_id: str) -> int:
-    """Copy ``set_id`` and the blobs ``destination`` lacks; publish it there atomically.
+def replicate_set(source: LocalTarget, destination, set_id: str) -> int:
+    """Copy ``set_id`` and the blobs ``destination`` lacks; publish it there.
+
+    ``destination`` is another local target (published atomically) or a
+    :class:`~ipai_ops.remote.RemoteTarget` (manifest uploaded last).
 
     :return: bytes of blobs copied
     """
+    if not isinstance(destination, LocalTarget):
+        return destination.push_set(source, set_id)
     manifest, _report = verify_set(source, set_id)
     destination.ensure()
     copied = 0

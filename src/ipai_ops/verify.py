@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import BackupCorrupt
 from .storage import LocalTarget, sha256_file
@@ -35,16 +36,8 @@ def verify_set(
     :raises BackupCorrupt: listing what does not match
     """
     manifest = target.read_manifest(set_id)
-    dump_dir = target.set_path(set_id) / "dump"
-    problems = []
     expected = manifest.get("dump", {}).get("files", {})
-    present = {p.name for p in dump_dir.iterdir()} if dump_dir.is_dir() else set()
-    problems += [f"dump file {name} is missing" for name in sorted(set(expected) - present)]
-    problems += [f"unexpected dump file {name}" for name in sorted(present - set(expected))]
-    for name in sorted(set(expected) & present):
-        digest, size = sha256_file(dump_dir / name)
-        if (digest, size) != (expected[name]["sha256"], expected[name]["size"]):
-            problems.append(f"dump file {name} does not match its checksum")
+    problems = dump_problems(target.set_path(set_id) / "dump", expected)
     blobs = {entry[3]: entry[1] for entry in (manifest.get("filestore") or {}).get("files", [])}
     for digest, size in blobs.items():
         if not target.has_blob(digest, size):
@@ -53,10 +46,26 @@ def verify_set(
             problems.append(f"filestore blob {digest[:12]}… does not match its checksum")
     if not expected:
         problems.append("the manifest lists no dump files")
+    raise_if_problems(set_id, problems)
+    return manifest, VerifyReport(set_id, len(expected), len(blobs), deep)
+
+
+def dump_problems(dump_dir: Path, expected: dict) -> list[str]:
+    """What is missing, extra or altered in a dump directory, by its manifest entry."""
+    present = {p.name for p in dump_dir.iterdir()} if dump_dir.is_dir() else set()
+    problems = [f"dump file {name} is missing" for name in sorted(set(expected) - present)]
+    problems += [f"unexpected dump file {name}" for name in sorted(present - set(expected))]
+    for name in sorted(set(expected) & present):
+        digest, size = sha256_file(dump_dir / name)
+        if (digest, size) != (expected[name]["sha256"], expected[name]["size"]):
+            problems.append(f"dump file {name} does not match its checksum")
+    return problems
+
+
+def raise_if_problems(set_id: str, problems: list[str]) -> None:
     if problems:
         shown = "; ".join(problems[:MAX_LISTED_PROBLEMS])
         more = len(problems) - MAX_LISTED_PROBLEMS
         raise BackupCorrupt(
             f"Backup {set_id} is corrupt: {shown}" + (f" (and {more} more)" if more > 0 else "")
         )
-    return manifest, VerifyReport(set_id, len(expected), len(blobs), deep)

@@ -1,13 +1,15 @@
+import json
 import os
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ipai_ops.remote import RemoteTarget
 from ipai_ops.storage import LocalTarget
 
 
 class IpaiOpsBackupTarget(models.Model):
-    """Where backup sets are stored (a directory, local or mounted)."""
+    """Where backup sets are stored: a directory, or a remote fsspec URL for off-site copies."""
 
     _name = "ipai.ops.backup.target"
     _description = "Operations: backup storage target"
@@ -15,22 +17,50 @@ class IpaiOpsBackupTarget(models.Model):
 
     name = fields.Char(required=True)
     active = fields.Boolean(default=True)
-    path = fields.Char(
+    kind = fields.Selection(
+        [("local", "Directory"), ("remote", "Remote (fsspec URL)")],
+        default="local",
         required=True,
+        help="Backups are written to a directory; a remote target receives off-site copies "
+        "(s3://, sftp://, gs://… with the matching fsspec package installed).",
+    )
+    path = fields.Char(
         help="Absolute directory on the Odoo server where backup sets and deduplicated "
         "filestore blobs are written. Must not be inside any filestore.",
+    )
+    url = fields.Char(string="URL", help="e.g. s3://bucket/odoo-backups")
+    storage_options = fields.Text(
+        groups="ipai_ops_core.group_ops_admin",
+        help="Options for the fsspec file system (credentials, endpoint…) as a JSON object, "
+        'e.g. {"key": "…", "secret": "…", "endpoint_url": "https://…"}.',
     )
 
     _path_uniq = models.Constraint("UNIQUE(path)", "Another storage target uses this directory.")
 
-    @api.constrains("path")
-    def _check_path(self):
+    @api.constrains("kind", "path", "url", "storage_options")
+    def _check_location(self):
         for target in self:
-            if not os.path.isabs(target.path or ""):
+            if target.kind == "local" and not os.path.isabs(target.path or ""):
                 raise ValidationError(
-                    self.env._("The storage target's path must be an absolute directory.")
+                    self.env._("A directory target needs an absolute directory path.")
                 )
+            if target.kind == "remote" and "://" not in (target.url or ""):
+                raise ValidationError(self.env._("A remote target needs a URL such as s3://…"))
+            target.sudo()._options()
 
-    def _engine_target(self) -> LocalTarget:
+    def _options(self) -> dict:
+        try:
+            options = json.loads(self.storage_options or "{}")
+        except ValueError:
+            options = None
+        if not isinstance(options, dict):
+            raise ValidationError(self.env._("Storage options must be a JSON object."))
+        return options
+
+    def _engine_target(self):
+        """The engine's view of this target (LocalTarget or RemoteTarget)."""
         self.ensure_one()
-        return LocalTarget(self.sudo().path)
+        target = self.sudo()
+        if target.kind == "remote":
+            return RemoteTarget(target.url, **target._options())
+        return LocalTarget(target.path)

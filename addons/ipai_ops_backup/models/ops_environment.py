@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
 FRESHNESS_LIMIT = timedelta(hours=26)  # a daily backup may be late, not missing
 
@@ -15,7 +16,9 @@ class IpaiOpsEnvironment(models.Model):
         readonly=False,
         help="Production environments are backed up every day; staging ones when enabled.",
     )
-    backup_target_id = fields.Many2one("ipai.ops.backup.target", string="Storage target")
+    backup_target_id = fields.Many2one(
+        "ipai.ops.backup.target", string="Storage target", domain=[("kind", "=", "local")]
+    )
     offsite_target_id = fields.Many2one(
         "ipai.ops.backup.target", string="Off-site target", help="Receives a copy of each backup."
     )
@@ -33,6 +36,17 @@ class IpaiOpsEnvironment(models.Model):
         string="Last successful backup", compute="_compute_last_backup", store=True
     )
     backup_count = fields.Integer(compute="_compute_last_backup", store=True)
+
+    @api.constrains("backup_target_id")
+    def _check_backup_target(self):
+        for environment in self:
+            if environment.backup_target_id.kind == "remote":
+                raise ValidationError(
+                    self.env._(
+                        "Backups are written to a directory target; use the remote one as the "
+                        "off-site target."
+                    )
+                )
 
     @api.depends("stage")
     def _compute_backup_enabled(self):

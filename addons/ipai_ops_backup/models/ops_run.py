@@ -8,6 +8,7 @@ from ipai_ops.backup import backup_database
 from ipai_ops.connection import connection
 from ipai_ops.guards import drop_database
 from ipai_ops.prune import prune_target
+from ipai_ops.remote import RemoteTarget
 from ipai_ops.replicate import replicate_set
 from ipai_ops.restore import restore_backup, scratch_name
 from ipai_ops.source import count_users
@@ -135,9 +136,10 @@ class IpaiOpsRun(models.Model):
         backup = self.env["ipai.ops.backup"].browse(params["backup_id"])
         environment = self.environment_id
         mode = params.get("mode", "new")
+        target = self._local_copy_of(backup)
         result = restore_backup(
             environment.server_id._engine_spec(),
-            backup.target_id._engine_target(),
+            target,
             backup.set_id,
             environment.database_name,
             filestore=environment.filestore_path or None,
@@ -148,6 +150,18 @@ class IpaiOpsRun(models.Model):
         )
         environment.write({"state": "ready"})
         return {"summary": result.summary, "result": {"old_database": result.old_database}}
+
+    def _local_copy_of(self, backup):
+        """The backup's local target, fetching the set from the off-site copy if it is gone."""
+        local = backup.target_id._engine_target()
+        if backup.set_id not in local.list_sets() and backup.offsite_done:
+            offsite = backup.environment_id.offsite_target_id._engine_target()
+            self._log_event_now("warning", self.env._("Fetching the off-site copy of the backup."))
+            if isinstance(offsite, RemoteTarget):
+                offsite.fetch_set(backup.set_id, local)
+            else:
+                replicate_set(offsite, local, backup.set_id)
+        return local
 
     def _approved(self) -> bool:
         approvals = self.env["ipai.ops.approval"].search([("run_id", "=", self.id)])
@@ -173,7 +187,7 @@ class IpaiOpsRun(models.Model):
         try:
             result = restore_backup(
                 spec,
-                backup.target_id._engine_target(),
+                self._local_copy_of(backup),
                 backup.set_id,
                 scratch,
                 progress=lambda message: self._log_event_now("info", message),

@@ -1,3 +1,4 @@
+import shutil
 from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
@@ -5,7 +6,7 @@ from pathlib import Path
 from psycopg2 import sql
 
 from odoo import fields, sql_db
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
 from .common import BackupCase
@@ -155,6 +156,31 @@ class TestBackupRuns(BackupCase):
             )
 
     def _remove_tree(self, path):
-        import shutil  # noqa: PLC0415
-
         shutil.rmtree(path, ignore_errors=True)
+
+
+@tagged("post_install", "-at_install")
+class TestOffsiteCopies(BackupCase):
+    def test_offsite_copy_serves_a_restore_when_the_local_set_is_lost(self):
+        offsite_dir = Path(self.target_dir) / "offsite"
+        offsite = self.env["ipai.ops.backup.target"].create(
+            {"name": "Off-site", "kind": "remote", "url": f"file://{offsite_dir}"}
+        )
+        self.production.offsite_target_id = offsite
+        self.production._queue_system_run("backup", {"kind": "manual"})
+        self.process_runs()
+        backup = self.production.backup_ids
+        self.assertTrue(backup.offsite_done)
+        self.assertTrue((offsite_dir / "sets" / backup.set_id / "manifest.json").exists())
+
+        shutil.rmtree(Path(self.target_dir) / "sets" / backup.set_id)  # the local copy is lost
+        self.env["ipai.ops.backup"]._cron_queue_drills()
+        self.process_runs()
+        self.assertEqual(backup.drill_state, "passed", backup.drill_message)
+
+    def test_remote_target_cannot_be_the_primary(self):
+        remote = self.env["ipai.ops.backup.target"].create(
+            {"name": "Remote", "kind": "remote", "url": "memory://x"}
+        )
+        with self.assertRaises(ValidationError):
+            self.production.backup_target_id = remote
