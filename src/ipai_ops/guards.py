@@ -9,9 +9,10 @@ marker on every production environment's database.
 
 from __future__ import annotations
 
+import psycopg2
 from psycopg2 import sql
 
-from .errors import ProtectedDatabase
+from .errors import OpsError, ProtectedDatabase
 from .identifiers import database_identifier
 
 PRODUCTION_MARKER = "ipai-ops:production"
@@ -30,10 +31,18 @@ def is_production(conn, database: str) -> bool:
 def mark_production(conn, database: str, production: bool = True) -> None:
     """Set (or clear) the production marker; needs ownership of the database."""
     comment = sql.Literal(PRODUCTION_MARKER) if production else sql.SQL("NULL")
-    with conn.cursor() as cur:
-        cur.execute(
-            sql.SQL("COMMENT ON DATABASE {} IS {}").format(database_identifier(database), comment)
-        )
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                    database_identifier(database), comment
+                )
+            )
+    except psycopg2.Error as exc:
+        raise OpsError(
+            f"Could not mark {database!r} as production ({exc.pgerror or exc}); "
+            "the role needs to own the database."
+        ) from None
 
 
 def refuse_production(conn, database: str, action: str, *, allow: bool = False) -> None:

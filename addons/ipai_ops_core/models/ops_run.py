@@ -2,7 +2,9 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ipai_ops.check import check_database
-from ipai_ops.errors import ConnectionFailed
+from ipai_ops.connection import connection
+from ipai_ops.errors import ConnectionFailed, OpsError
+from ipai_ops.guards import mark_production
 
 RUN_STATES = [
     ("queued", "Queued"),
@@ -107,6 +109,8 @@ class IpaiOpsRun(models.Model):
     def _execute_check(self) -> dict:
         environment = self.environment_id.sudo()
         report = check_database(environment._engine_spec(), environment.database_name)
+        if environment.stage == "production":
+            self._mark_production(environment)
         environment.write(
             {
                 "state": "ready",
@@ -118,6 +122,14 @@ class IpaiOpsRun(models.Model):
             }
         )
         return {"summary": report.summary(), "result": report.as_dict()}
+
+    def _mark_production(self, environment) -> None:
+        """Let the engine itself refuse to drop or replace this database, whoever asks."""
+        try:
+            with connection(environment.server_id._engine_spec()) as conn:
+                mark_production(conn, environment.database_name)
+        except OpsError as exc:
+            self._log_event_now("warning", str(exc))
 
     def _on_check_failed(self, error: Exception) -> None:
         if isinstance(error, ConnectionFailed):

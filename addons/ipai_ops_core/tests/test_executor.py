@@ -4,6 +4,10 @@ from datetime import timedelta
 from odoo import SUPERUSER_ID, api, fields, sql_db
 from odoo.tests import tagged
 
+from ipai_ops.connection import connection
+from ipai_ops.errors import ProtectedDatabase
+from ipai_ops.guards import drop_database, is_production, mark_production
+
 from ..heartbeat import ADVISORY_LOCK_NAMESPACE
 from .common import OpsCase, server_values
 
@@ -31,10 +35,19 @@ class TestExecutor(OpsCase):
         self.assertGreater(production.installed_modules, 3)
         self.assertGreater(production.database_size_mb, 1)
         self.assertEqual(run.result["database"], self.env.cr.dbname)
+        with connection(production.server_id._engine_spec()) as conn:
+            self.addCleanup(self._unmark, production)
+            self.assertTrue(is_production(conn, production.database_name))
+            with self.assertRaises(ProtectedDatabase):
+                drop_database(conn, production.database_name)
         messages = run.event_ids.mapped("message")
         self.assertIn("Queued", messages[0])
         self.assertTrue(any(m.startswith("Started on") for m in messages), messages)
         self.assertIn("installed modules", messages[-1])
+
+    def _unmark(self, environment):
+        with connection(environment.server_id._engine_spec()) as conn:
+            mark_production(conn, environment.database_name, production=False)
 
     def test_unreachable_server_fails_the_run_clearly(self):
         server = self.env["ipai.ops.db.server"].create(
