@@ -158,3 +158,63 @@ def tree_digest(root: Path) -> dict[str, str]:
             path = Path(folder) / name
             out[str(path.relative_to(root))] = hashlib.sha1(path.read_bytes()).hexdigest()
     return out
+
+
+OPERATIONS_SCHEMA = """
+ALTER TABLE res_partner ADD COLUMN is_company boolean DEFAULT false,
+    ADD COLUMN email_normalized varchar, ADD COLUMN mobile varchar, ADD COLUMN vat varchar;
+UPDATE res_partner SET email_normalized = lower(email);
+CREATE TABLE res_company (id serial PRIMARY KEY, name varchar, partner_id integer);
+INSERT INTO res_partner (name, email, is_company)
+    VALUES ('My Company', 'info@company.example', true);
+INSERT INTO res_company (name, partner_id) SELECT 'My Company', max(id) FROM res_partner;
+CREATE TABLE res_users (id serial PRIMARY KEY, login varchar UNIQUE, password varchar,
+    partner_id integer);
+INSERT INTO res_users (id, login, password, partner_id) VALUES
+    (1, '__system__', NULL, 1), (2, 'admin', 'secret-admin-hash', 2),
+    (3, 'partner3@customer.example', 'hash3', 3);
+CREATE TABLE ir_model_data (id serial, module varchar, name varchar, model varchar, res_id int);
+CREATE TABLE ir_cron (id serial PRIMARY KEY, name varchar, active boolean);
+INSERT INTO ir_cron (name, active) VALUES ('autovacuum', true), ('mail queue', true),
+    ('backup', true), ('fetch mail', true);
+INSERT INTO ir_model_data (module, name, model, res_id) VALUES
+    ('base', 'autovacuum_job', 'ir.cron', 1), ('mail', 'ir_cron_mail_scheduler', 'ir.cron', 2);
+CREATE TABLE mail_mail (id serial PRIMARY KEY, state varchar, email_to varchar, email_cc varchar);
+INSERT INTO mail_mail (state, email_to) VALUES ('outgoing', 'partner1@customer.example'),
+    ('exception', 'partner2@customer.example'), ('sent', 'partner3@customer.example');
+CREATE TABLE ir_mail_server (id serial PRIMARY KEY, name varchar, smtp_host varchar,
+    smtp_port int, smtp_encryption varchar, smtp_authentication varchar, active boolean,
+    sequence int);
+INSERT INTO ir_mail_server (name, smtp_host, smtp_port, smtp_encryption, smtp_authentication,
+    active, sequence) VALUES ('Production SMTP', 'smtp.prod.example', 587, 'starttls', 'login',
+    true, 1);
+CREATE TABLE fetchmail_server (id serial PRIMARY KEY, name varchar, active boolean);
+INSERT INTO fetchmail_server (name, active) VALUES ('Inbox', true);
+CREATE TABLE payment_provider (id serial PRIMARY KEY, code varchar, state varchar);
+INSERT INTO payment_provider (code, state) VALUES ('stripe', 'enabled'), ('demo', 'test');
+CREATE TABLE iap_account (id serial PRIMARY KEY, account_token varchar);
+INSERT INTO iap_account (account_token) VALUES ('0123456789abcdef');
+CREATE TABLE ir_act_server (id serial PRIMARY KEY, state varchar, webhook_url varchar);
+INSERT INTO ir_act_server (state, webhook_url) VALUES ('webhook', 'https://hooks.example/prod');
+ALTER TABLE mail_message ADD COLUMN email_from varchar, ADD COLUMN reply_to varchar;
+UPDATE mail_message SET email_from = 'partner' || author_id || '@customer.example';
+"""
+
+
+def add_operations_tables(spec: ServerSpec, name: str) -> None:
+    """Mail queue, servers, crons, payments, users…: what neutralization and masking touch."""
+    conn = psycopg2.connect(**spec.for_database(name).connect_kwargs())
+    with conn, conn.cursor() as cur:
+        cur.execute(OPERATIONS_SCHEMA)
+    conn.close()
+
+
+def fake_addons_path(root: Path, modules: list[str], scripts: dict[str, str]) -> Path:
+    """An addons directory holding a manifest per module and the given neutralize.sql."""
+    for module in modules:
+        folder = root / module
+        (folder / "data").mkdir(parents=True, exist_ok=True)
+        (folder / "__manifest__.py").write_text(f"{{'name': {module!r}}}\n")
+        if module in scripts:
+            (folder / "data" / "neutralize.sql").write_text(scripts[module])
+    return root

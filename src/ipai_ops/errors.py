@@ -68,3 +68,15 @@ class DatabaseExists(OpsError):
     """The operation would create a database that already exists."""
 
     exit_code = 8
+
+
+class NeutralizationFailed(OpsError):
+    """A copy could not be neutralized, or a guarantee does not hold afterwards."""
+
+    exit_code = 9
+
+
+class MaskingFailed(OpsError):
+    """Personal data could not be masked, or an original value survived."""
+
+    exit_code = 10

@@ -1,0 +1,193 @@
+"""The ``clone`` operation: a new database copied from a live one, never disturbing it.
+
+* ``template``: ``CREATE DATABASE … TEMPLATE source`` — fastest, and used only when
+  the source has no other session. PostgreSQL refuses to copy a database others
+  are connected to; we never disconnect them to make it work.
+* ``dump``: ``pg_dump -Fd -j`` of a consistent snapshot + ``pg_restore -j``:
+  online, production's sessions keep working (they only cannot run DDL on a
+  table while it is being read).
+* ``auto`` (default): template when the source is idle, else dump.
+
+The copy is built under a scratch name; ``prepare`` (neutralization, masking) runs
+on it before it gets its final name, so nobody can log into an unneutralized copy,
+and any failure drops it. The filestore is copied by hard links (Odoo never
+changes a file in place), or by plain copy across file systems.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from .connection import ServerSpec, connection
+from .errors import DatabaseExists, OpsError, StorageError
+from .filestore import walk_files
+from .guards import drop_database, refuse_production, session_count
+from .identifiers import database_exists, database_identifier, validate_database_name
+from .pgtools import find_client, run_tool
+from .restore import _create_like, _rename, scratch_name
+from .source import inspect_source
+from .storage import sync_filesystem
+
+CLONE_METHODS = ("auto", "template", "dump")
+Prepare = Callable[[str], object]
+
+
+@dataclass(frozen=True)
+class CloneResult:
+    database: str
+    method: str
+    seconds: float
+    filestore: str | None
+    linked: int
+    copied: int
+    prepared: object = None
+
+    @property
+    def summary(self) -> str:
+        files = f", filestore {self.linked} linked / {self.copied} copied" if self.filestore else ""
+        return f"Cloned into {self.database} by {self.method} in {self.seconds:.1f} s{files}."
+
+
+def clone_database(
+    spec: ServerSpec,
+    source: str,
+    target: str,
+    *,
+    source_filestore: str | os.PathLike | None = None,
+    target_filestore: str | os.PathLike | None = None,
+    method: str = "auto",
+    jobs: int | None = None,
+    prepare: Prepare | None = None,
+    workdir: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> CloneResult:
+    """Copy ``source`` into a new database ``target`` on the same server."""
+    validate_database_name(source)
+    validate_database_name(target)
+    if method not in CLONE_METHODS:
+        raise ValueError(f"unknown clone method {method!r}")
+    say = progress or (lambda _message: None)
+    started = time.monotonic()
+    dest = Path(target_filestore).expanduser().resolve() if target_filestore else None
+    with connection(spec.for_database("postgres")) as conn:
+        if database_exists(conn, target):
+            raise DatabaseExists(f"Database {target!r} already exists; a clone needs a new name.")
+        if dest and dest.exists():
+            raise StorageError(f"The filestore directory {dest} already exists.")
+        scratch = scratch_name(target, "cloning")
+        files_tmp = dest.with_name(f".{dest.name}.cloning") if dest else None
+        try:
+            used = _copy_database(
+                conn, spec, source, scratch, method=method, jobs=jobs, workdir=workdir, say=say
+            )
+            prepared = prepare(scratch) if prepare else None
+            linked = copied = 0
+            if dest and source_filestore:
+                say("Linking the filestore")
+                linked, copied = link_tree(Path(source_filestore), files_tmp)
+            _rename(conn, scratch, target)
+            if files_tmp and files_tmp.exists():
+                os.rename(files_tmp, dest)
+        except BaseException:
+            drop_database(conn, scratch)
+            if files_tmp:
+                shutil.rmtree(files_tmp, ignore_errors=True)
+            raise
+    return CloneResult(
+        target, used, round(time.monotonic() - started, 3), str(dest) if dest else None,
+        linked, copied, prepared,
+    )  # fmt: skip
+
+
+def _copy_database(conn, spec, source, scratch, *, method, jobs, workdir, say) -> str:
+    if method in ("auto", "template") and session_count(conn, source) == 0:
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                        database_identifier(scratch), database_identifier(source)
+                    )
+                )
+            say(f"Copied {source} as a template (it had no sessions)")
+            return "template"
+        except psycopg2.errors.ObjectInUse:
+            if method == "template":
+                raise OpsError(
+                    f"{source!r} gained a session; it cannot be used as a template."
+                ) from None
+    elif method == "template":
+        raise OpsError(
+            f"{source!r} has open sessions: copying it as a template would need to "
+            "disconnect them, which ipai-ops never does. Use the dump method."
+        )
+    say(f"Dumping {source} (online) and restoring it")
+    _dump_restore(conn, spec, source, scratch, jobs=jobs or 2, workdir=workdir)
+    return "dump"
+
+
+def _dump_restore(conn, spec, source, scratch, *, jobs, workdir) -> None:
+    info = inspect_source(spec, source)
+    pg_dump = find_client("pg_dump", info.server_major)
+    pg_restore = find_client("pg_restore", info.server_major)
+    _create_like(conn, scratch, {"encoding": info.encoding, "collate": info.collate,
+                                 "ctype": info.ctype})  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="ipai-ops-clone-", dir=workdir) as tmp:
+        dump_dir = os.path.join(tmp, "dump")
+        # uncompressed: the dump only lives until the restore has read it
+        dump = [pg_dump, "--format=directory", f"--jobs={jobs}", "--compress=0",
+                f"--file={dump_dir}", f"--dbname={source}"]  # fmt: skip
+        run_tool(dump, spec, check_message="pg_dump")
+        restore = [pg_restore, f"--dbname={scratch}", f"--jobs={jobs}", "--no-owner",
+                   "--exit-on-error", dump_dir]  # fmt: skip
+        run_tool(restore, spec, check_message="pg_restore")
+
+
+def link_tree(source: Path, destination: Path) -> tuple[int, int]:
+    """Recreate ``source``'s files under ``destination`` by hard links (copies across devices).
+
+    :return: (files linked, files copied)
+    """
+    if not source.is_dir():
+        raise StorageError(f"The filestore {source} does not exist.")
+    destination.mkdir(parents=True)
+    linked = copied = 0
+    can_link = True
+    made: set[Path] = set()
+    for relpath, _stat, path in walk_files(source):
+        out = destination / relpath
+        if out.parent not in made:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            made.add(out.parent)
+        if can_link:
+            try:
+                os.link(path, out)
+                linked += 1
+                continue
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                    raise
+                can_link = False  # another file system: copy from now on
+        shutil.copy2(path, out)
+        copied += 1
+    if copied:
+        sync_filesystem(destination)
+    return linked, copied
+
+
+def drop_clone(spec: ServerSpec, database: str, filestore: str | os.PathLike | None = None) -> None:
+    """Drop a staging or development copy and its filestore; never a production database."""
+    with connection(spec.for_database("postgres")) as conn:
+        refuse_production(conn, database, "drop")
+        drop_database(conn, database)
+    if filestore:
+        shutil.rmtree(filestore, ignore_errors=True)

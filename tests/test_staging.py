@@ -1,0 +1,177 @@
+"""Clone, neutralize and mask on the real cluster: production keeps working, the copy is safe."""
+
+import base64
+import hashlib
+import os
+
+import psycopg2
+import pytest
+from conftest import run_sql
+from odoo_like import MODULES, add_operations_tables, fake_addons_path, table_fingerprints
+
+from ipai_ops.clone import clone_database, drop_clone
+from ipai_ops.errors import MaskingFailed, NeutralizationFailed, ProtectedDatabase
+from ipai_ops.guards import drop_database, mark_production
+from ipai_ops.identifiers import database_exists
+from ipai_ops.mask import check_no_survivors, mask_database, raise_on_survivors
+from ipai_ops.neutralize import neutralize_database
+
+BASE_SCRIPT = "UPDATE ir_mail_server SET active = false;\n"
+MODULE_NAMES = [name for name, _version in MODULES]
+
+
+@pytest.fixture
+def production(spec, odoo_db):
+    name, filestore = odoo_db
+    add_operations_tables(spec, name)
+    return name, filestore
+
+
+@pytest.fixture
+def addons(tmp_path):
+    return [str(fake_addons_path(tmp_path / "addons", MODULE_NAMES, {"base": BASE_SCRIPT}))]
+
+
+def safe_copy(spec, addons, catcher=("127.0.0.1", 2525)):
+    def prepare(database):
+        report = neutralize_database(
+            spec, database, addons_paths=addons, base_url="https://staging.example",
+            mail_catcher=catcher,
+        )  # fmt: skip
+        masking = mask_database(spec, database, admin_password="staging-admin")
+        return report, masking
+
+    return prepare
+
+
+def test_online_clone_is_neutralized_masked_and_leaves_production_alone(
+    spec, production, addons, tmp_path, admin_conn
+):
+    name, filestore = production
+    before = table_fingerprints(spec, name)
+    holder = psycopg2.connect(**spec.for_database(name).connect_kwargs())
+    holder.cursor().execute("SELECT count(*) FROM res_partner")  # an open transaction on prod
+    copy = f"{name}_staging"
+    try:
+        result = clone_database(
+            spec, name, copy, source_filestore=filestore,
+            target_filestore=tmp_path / "filestore" / copy, prepare=safe_copy(spec, addons),
+        )  # fmt: skip
+        assert result.method == "dump", "production had a session: never the template path"
+        with holder.cursor() as cur:  # the production session still works
+            cur.execute("SELECT count(*) FROM res_partner")
+            assert cur.fetchone()[0] > 0
+        assert table_fingerprints(spec, name) == before
+
+        report, masking = result.prepared
+        assert report.ok and len(report.checks) >= 8
+        assert report.modules_neutralized == ["base"]
+        assert report.actions["mails_cancelled"] == 2
+        one = lambda q: run_sql(spec, copy, q)[0][0]  # noqa: E731
+        assert one("SELECT count(*) FROM mail_mail WHERE state = 'outgoing'") == 0
+        assert one("SELECT smtp_host FROM ir_mail_server WHERE active") == "127.0.0.1"
+        assert one("SELECT count(*) FROM ir_cron WHERE active") == 1
+        assert one("SELECT state FROM payment_provider WHERE code = 'stripe'") == "disabled"
+        assert one("SELECT value FROM ir_config_parameter WHERE key = 'web.base.url'") == (
+            "https://staging.example"
+        )
+        survivors = check_no_survivors(spec, spec, (name, copy))
+        assert survivors["res_partner.email"] == 0 and survivors["res_users.login"] == 0
+        raise_on_survivors(survivors)
+        assert masking.rows["res_partner"] > 300
+
+        # consistent: the same address masks to the same fake in every table
+        assert (
+            one(
+                "SELECT count(*) FROM res_users u JOIN res_partner p ON p.id = u.partner_id"
+                " WHERE u.id = 3 AND u.login = p.email"
+            )
+            == 1
+        )
+        assert one("SELECT login FROM res_users WHERE id = 2") == "admin"
+        assert verify_dev_password(one("SELECT password FROM res_users WHERE id = 2"))
+
+        src = next(p for p in filestore.rglob("*") if p.is_file())
+        dst = tmp_path / "filestore" / copy / src.relative_to(filestore)
+        assert os.stat(src).st_ino == os.stat(dst).st_ino, "the filestore is hard-linked"
+        assert result.linked == 40 and result.copied == 0
+    finally:
+        holder.close()
+        drop_database(admin_conn, copy)
+
+
+def verify_dev_password(stored: str) -> bool:
+    _empty, scheme, rounds, salt, checksum = stored.split("$")
+    decode = lambda s: base64.b64decode(s.replace(".", "+") + "=" * (-len(s) % 4))  # noqa: E731
+    expected = hashlib.pbkdf2_hmac("sha512", b"staging-admin", decode(salt), int(rounds))
+    return scheme == "pbkdf2-sha512" and decode(checksum) == expected
+
+
+def test_idle_source_is_copied_as_a_template(spec, production, addons, admin_conn):
+    name, _filestore = production
+    copy = f"{name}_tpl"
+    try:
+        result = clone_database(spec, name, copy, prepare=safe_copy(spec, addons))
+        assert result.method == "template"
+    finally:
+        drop_database(admin_conn, copy)
+
+
+def test_module_without_source_fails_the_clone_and_leaves_no_copy(
+    spec, production, tmp_path, admin_conn
+):
+    name, filestore = production
+    partial = [str(fake_addons_path(tmp_path / "partial", ["base", "web"], {}))]
+    copy = f"{name}_unsafe"
+    with pytest.raises(NeutralizationFailed, match="contacts, mail"):
+        clone_database(
+            spec, name, copy, source_filestore=filestore,
+            target_filestore=tmp_path / "fs-unsafe", prepare=safe_copy(spec, partial),
+        )  # fmt: skip
+    assert not database_exists(admin_conn, copy)
+    with admin_conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE %s", (f"{copy}-cloning-%",)
+        )
+        assert cur.fetchone()[0] == 0
+    assert not (tmp_path / "fs-unsafe").exists()
+
+
+def test_post_check_catches_a_guarantee_that_does_not_hold(spec, production, addons, admin_conn):
+    name, _filestore = production
+    run_sql(spec, name, """
+        CREATE FUNCTION keep_crons_on() RETURNS trigger AS $$
+        BEGIN NEW.active := true; RETURN NEW; END $$ LANGUAGE plpgsql;
+        CREATE TRIGGER keep_crons_on BEFORE UPDATE ON ir_cron
+            FOR EACH ROW EXECUTE FUNCTION keep_crons_on();
+    """)  # fmt: skip
+    copy = f"{name}_sneaky"
+    with pytest.raises(NeutralizationFailed, match="only allow-listed crons active"):
+        clone_database(spec, name, copy, prepare=safe_copy(spec, addons))
+    assert not database_exists(admin_conn, copy)
+
+
+def test_masking_check_detects_a_surviving_value(spec, production, admin_conn):
+    name, _filestore = production
+    copy = f"{name}_leaky"
+    try:
+        clone_database(spec, name, copy)
+        mask_database(spec, copy)
+        run_sql(
+            spec, copy, "UPDATE res_partner SET email = 'partner7@customer.example' WHERE id = 9"
+        )
+        with pytest.raises(MaskingFailed, match=r"res_partner\.email"):
+            raise_on_survivors(check_no_survivors(spec, spec, (name, copy)))
+    finally:
+        drop_database(admin_conn, copy)
+
+
+def test_production_copies_are_never_dropped_by_lifecycle(spec, production, admin_conn):
+    name, _filestore = production
+    mark_production(admin_conn, name)
+    try:
+        with pytest.raises(ProtectedDatabase):
+            drop_clone(spec, name)
+        assert database_exists(admin_conn, name)
+    finally:
+        mark_production(admin_conn, name, production=False)
