@@ -7,7 +7,8 @@ string or URI) or from the usual ``PG*`` variables; put the password in
 
 Exit codes: 0 success, 1 operation failed, 2 usage error, 3 connection failed,
 4 invalid name or input, 5 backup corrupt, 6 backup not found,
-7 production database protected, 8 database already exists.
+7 production database protected, 8 database already exists,
+9 neutralization failed, 10 masking failed.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ import sys
 from . import __version__
 from .backup import BACKUP_KINDS, backup_database
 from .check import check_database
+from .clone import CLONE_METHODS, clone_database
 from .connection import ServerSpec
 from .errors import OpsError
+from .mask import check_no_survivors, mask_database, raise_on_survivors
+from .neutralize import neutralize_database
 from .odoo_zip import export_zip, import_zip
 from .probe import probe_server
 from .prune import prune_target
@@ -135,6 +139,66 @@ def _cmd_import_zip(args):
     return {"set_id": result.set_id, "manifest": result.manifest}, result.summary
 
 
+def _catcher(value: str | None):
+    if not value:
+        return None
+    host, _, port = value.rpartition(":")
+    return (host or "127.0.0.1", int(port))
+
+
+def _prepare(args):
+    """Neutralize, then mask and prove no original value survived: the safe-copy recipe."""
+    spec = _spec(args)
+
+    def prepare(database: str) -> dict:
+        report = neutralize_database(
+            spec,
+            database,
+            addons_paths=args.addons_path,
+            base_url=args.base_url,
+            mail_catcher=_catcher(args.mail_catcher),
+        )
+        out = {"neutralization": vars(report)}
+        if not args.no_mask:
+            masking = mask_database(spec, database, admin_password=args.admin_password)
+            raise_on_survivors(check_no_survivors(spec, spec, (args.source, database)))
+            out["masking"] = vars(masking)
+        return out
+
+    return prepare
+
+
+def _cmd_clone(args):
+    result = clone_database(
+        _spec(args),
+        args.source,
+        args.target,
+        source_filestore=args.source_filestore,
+        target_filestore=args.target_filestore,
+        method=args.method,
+        prepare=_prepare(args),
+        progress=_progress(args),
+    )
+    return {**vars(result), "prepared": result.prepared}, result.summary
+
+
+def _cmd_neutralize(args):
+    report = neutralize_database(
+        _spec(args), args.database, addons_paths=args.addons_path, base_url=args.base_url,
+        mail_catcher=_catcher(args.mail_catcher),
+    )  # fmt: skip
+    return vars(report), report.summary
+
+
+def _cmd_mask(args):
+    report = mask_database(_spec(args), args.database, admin_password=args.admin_password)
+    if args.check_against:
+        spec = _spec(args)
+        report.survivors = check_no_survivors(spec, spec, (args.check_against, args.database))
+        raise_on_survivors(report.survivors)
+    return vars(report), report.summary
+
+
 def _add_target(parser):
     parser.add_argument("--target", required=True, help="storage target directory")
 
@@ -149,7 +213,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server_commands(commands)
     _add_backup_commands(commands)
     _add_set_commands(commands)
+    _add_staging_commands(commands)
     return parser
+
+
+def _add_neutralize_options(parser) -> None:
+    parser.add_argument(
+        "--addons-path", action="append", required=True, help="addons directory (repeatable)"
+    )
+    parser.add_argument("--base-url", help="web.base.url of the copy")
+    parser.add_argument("--mail-catcher", help="host:port of an SMTP catcher for outgoing mail")
+
+
+def _add_staging_commands(commands) -> None:
+    clone = commands.add_parser("clone", help="a neutralized, masked copy of a database")
+    clone.add_argument("source")
+    clone.add_argument("target")
+    clone.add_argument("--source-filestore")
+    clone.add_argument("--target-filestore")
+    clone.add_argument("--method", choices=CLONE_METHODS, default="auto")
+    _add_neutralize_options(clone)
+    clone.add_argument("--no-mask", action="store_true", help="keep personal data as is")
+    clone.add_argument("--admin-password", help="known password for the admin account")
+    clone.set_defaults(handler=_cmd_clone)
+
+    neutralize = commands.add_parser("neutralize", help="neutralize a copy and verify it")
+    neutralize.add_argument("database")
+    _add_neutralize_options(neutralize)
+    neutralize.set_defaults(handler=_cmd_neutralize)
+
+    mask = commands.add_parser("mask", help="mask personal data in a copy")
+    mask.add_argument("database")
+    mask.add_argument("--admin-password", help="known password for the admin account")
+    mask.add_argument("--check-against", metavar="SOURCE", help="prove no value of SOURCE survives")
+    mask.set_defaults(handler=_cmd_mask)
 
 
 def _add_server_commands(commands) -> None:

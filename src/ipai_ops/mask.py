@@ -23,6 +23,7 @@ from psycopg2 import sql
 
 from .connection import ServerSpec, connection
 from .errors import MaskingFailed
+from .guards import refuse_production
 
 STRATEGIES = ("email", "name", "phone", "null", "fixed", "keep")
 DEV_PASSWORD_ROUNDS = 25_000  # pbkdf2 rounds of the development admin password
@@ -176,6 +177,8 @@ def mask_database(
 
     :param admin_password: set the admin account's (id 2) password to this known value
     """
+    with connection(spec.for_database("postgres")) as admin:
+        refuse_production(admin, database, "mask")
     rules = DEFAULT_RULES if rules is None else rules
     secret = sql.Literal(secrets.token_hex(32))  # per clone, never stored
     report = MaskReport()

@@ -24,6 +24,7 @@ import psycopg2
 
 from .connection import ServerSpec, connection
 from .errors import NeutralizationFailed
+from .guards import refuse_production
 
 DEFAULT_CRON_ALLOWLIST = ("base.autovacuum_job",)
 CATCHER_NAME = "ipai-ops mail catcher"
@@ -83,6 +84,8 @@ def neutralize_database(
     cron_allowlist: tuple[str, ...] = DEFAULT_CRON_ALLOWLIST,
 ) -> NeutralizationReport:
     """Neutralize ``database`` (a copy) and verify it; raise NeutralizationFailed if unsafe."""
+    with connection(spec.for_database("postgres")) as admin:
+        refuse_production(admin, database, "neutralize")
     report = NeutralizationReport()
     conn = connection(spec.for_database(database), autocommit=False)
     with conn as db:
