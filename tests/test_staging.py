@@ -2,7 +2,10 @@
 
 import base64
 import hashlib
+import json
 import os
+import subprocess
+import sys
 
 import psycopg2
 import pytest
@@ -173,5 +176,30 @@ def test_production_copies_are_never_dropped_by_lifecycle(spec, production, admi
         with pytest.raises(ProtectedDatabase):
             drop_clone(spec, name)
         assert database_exists(admin_conn, name)
+    finally:
+        mark_production(admin_conn, name, production=False)
+
+
+def test_cli_clone_makes_a_safe_copy_and_refuses_production(spec, production, addons, admin_conn):
+    name, _filestore = production
+    copy = f"{name}_cli"
+    args = [sys.executable, "-m", "ipai_ops.cli", "--json", "clone", name, copy,
+            "--addons-path", addons[0], "--mail-catcher", "127.0.0.1:1025"]  # fmt: skip
+    try:
+        out = subprocess.run(args, capture_output=True, text=True, check=False)
+        assert out.returncode == 0, out.stdout + out.stderr
+        data = json.loads(out.stdout)
+        assert all(data["prepared"]["neutralization"]["checks"].values())
+        assert data["prepared"]["masking"]["rows"]["res_partner"] > 300
+    finally:
+        drop_database(admin_conn, copy)
+    mark_production(admin_conn, name)
+    try:
+        refused = subprocess.run(
+            [sys.executable, "-m", "ipai_ops.cli", "neutralize", name, "--addons-path", addons[0]],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert refused.returncode == 7 and "production" in refused.stderr
+        assert run_sql(spec, name, "SELECT count(*) FROM ir_cron WHERE active")[0][0] == 4
     finally:
         mark_production(admin_conn, name, production=False)
