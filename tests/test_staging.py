@@ -203,3 +203,32 @@ def test_cli_clone_makes_a_safe_copy_and_refuses_production(spec, production, ad
         assert run_sql(spec, name, "SELECT count(*) FROM ir_cron WHERE active")[0][0] == 4
     finally:
         mark_production(admin_conn, name, production=False)
+
+
+def test_clone_from_a_backup_is_prepared_before_it_gets_its_name(
+    spec, production, addons, target, tmp_path, admin_conn
+):
+    from ipai_ops.backup import backup_database  # noqa: PLC0415
+    from ipai_ops.clone import clone_from_backup  # noqa: PLC0415
+
+    name, filestore = production
+    result = backup_database(spec, name, target, filestore=filestore)
+    copy = f"{name}_from_backup"
+    seen = []
+
+    def prepare(database):
+        seen.append((database, database_exists(admin_conn, copy)))
+        return safe_copy(spec, addons)(database)
+
+    try:
+        done = clone_from_backup(
+            spec, target, result.set_id, copy, target_filestore=tmp_path / "fs" / copy,
+            prepare=prepare,
+        )  # fmt: skip
+        assert seen[0][0].startswith(f"{copy}-cloning-") and seen[0][1] is False
+        assert done.copied == 40
+        assert run_sql(spec, copy, "SELECT count(*) FROM mail_mail WHERE state = 'outgoing'") == [
+            (0,)
+        ]
+    finally:
+        drop_database(admin_conn, copy)

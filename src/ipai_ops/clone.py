@@ -34,7 +34,7 @@ from .filestore import walk_files
 from .guards import drop_database, refuse_production, session_count
 from .identifiers import database_exists, database_identifier, validate_database_name
 from .pgtools import find_client, run_tool
-from .restore import _create_like, _rename, scratch_name
+from .restore import _create_like, _rename, restore_backup, scratch_name
 from .source import inspect_source
 from .storage import sync_filesystem
 
@@ -191,3 +191,40 @@ def drop_clone(spec: ServerSpec, database: str, filestore: str | os.PathLike | N
         drop_database(conn, database)
     if filestore:
         shutil.rmtree(filestore, ignore_errors=True)
+
+
+def clone_from_backup(
+    spec: ServerSpec,
+    store,
+    set_id: str,
+    target: str,
+    *,
+    target_filestore: str | os.PathLike | None = None,
+    prepare: Prepare | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> CloneResult:
+    """Like :func:`clone_database`, from a backup set instead of a live database."""
+    validate_database_name(target)
+    started = time.monotonic()
+    dest = Path(target_filestore).expanduser().resolve() if target_filestore else None
+    with connection(spec.for_database("postgres")) as conn:
+        if database_exists(conn, target):
+            raise DatabaseExists(f"Database {target!r} already exists; a clone needs a new name.")
+        scratch = scratch_name(target, "cloning")
+        files_tmp = dest.with_name(f".{dest.name}.cloning") if dest else None
+        try:
+            restore_backup(spec, store, set_id, scratch, filestore=files_tmp, progress=progress)
+            prepared = prepare(scratch) if prepare else None
+            _rename(conn, scratch, target)
+            if files_tmp and files_tmp.exists():
+                os.rename(files_tmp, dest)
+        except BaseException:
+            drop_database(conn, scratch)
+            if files_tmp:
+                shutil.rmtree(files_tmp, ignore_errors=True)
+            raise
+    copied = len(list(walk_files(dest))) if dest and dest.exists() else 0
+    return CloneResult(
+        target, "backup", round(time.monotonic() - started, 3), str(dest) if dest else None,
+        0, copied, prepared,
+    )  # fmt: skip
