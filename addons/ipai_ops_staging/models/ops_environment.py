@@ -1,0 +1,84 @@
+from datetime import datetime
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError
+
+from odoo.addons.ipai_ops_backup.models.ops_run import default_filestore_for
+from odoo.addons.ipai_ops_core.roles import required_role, role_allows
+
+
+class IpaiOpsEnvironment(models.Model):
+    _inherit = "ipai.ops.environment"
+
+    is_build = fields.Boolean(
+        string="Copy of another environment", readonly=True, help="Built by ipai-ops from a source."
+    )
+    source_environment_id = fields.Many2one("ipai.ops.environment", readonly=True)
+    source_backup_id = fields.Many2one("ipai.ops.backup", readonly=True)
+    build_date = fields.Datetime(readonly=True)
+    neutralized = fields.Boolean(readonly=True)
+    neutralization_report = fields.Text(readonly=True)
+    masking_report = fields.Text(readonly=True)
+
+    def _check_may_create_copy(self, stage: str) -> None:
+        """Testers create staging copies, developers development ones (Odoo.sh's levels);
+        a copy of production (masked as it is) takes at least a tester."""
+        self.ensure_one()
+        role = self.project_id._effective_role(self.env.user)
+        if self.stage == "production" and not role_allows(role, "staging"):
+            stage = "staging"
+        if not role_allows(role, stage):
+            raise AccessError(
+                self.env._(
+                    "Creating a %(stage)s copy needs the %(role)s role in the project.",
+                    stage=stage,
+                    role=required_role(stage),
+                )
+            )
+
+    def _new_copy(self, stage: str, database: str | None = None, name: str | None = None,
+                  backup=None):  # fmt: skip
+        """Create the environment record of a copy of this one (the clone fills it)."""
+        self.ensure_one()
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        database = database or f"{self.project_id.code}-{stage}-{stamp}"
+        # the caller checked the role: testers create staging copies, developers dev ones
+        return (
+            self.env["ipai.ops.environment"]
+            .sudo()
+            .create(
+                {
+                    "name": name or f"{stage.capitalize()} {stamp}",
+                    "project_id": self.project_id.id,
+                    "stage": stage,
+                    "server_id": self.server_id.id,
+                    "database_name": database,
+                    "filestore_path": default_filestore_for(self, database),
+                    "addons_path": self.addons_path,
+                    "branch": self.branch,
+                    "backup_target_id": self.backup_target_id.id,
+                    "is_build": True,
+                    "source_environment_id": self.id,
+                    "source_backup_id": backup.id if backup else False,
+                }
+            )
+        )
+
+    def action_create_copy(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "ipai.ops.staging.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_source_environment_id": self.id},
+        }
+
+    @api.model
+    def _cron_nightly_staging(self):
+        """Called from a cron: rebuild staging from production for projects that ask."""
+        for project in self.env["ipai.ops.project"].sudo().search([("staging_nightly", "=", True)]):
+            production = project.production_environment_id
+            if production:
+                copy = production._new_copy("staging")
+                copy._queue_system_run("clone", {})

@@ -1,0 +1,34 @@
+from odoo import fields, models
+
+
+class IpaiOpsProject(models.Model):
+    _inherit = "ipai.ops.project"
+
+    staging_keep = fields.Integer(
+        string="Staging builds kept", default=3, help="Older staging builds are dropped."
+    )
+    staging_nightly = fields.Boolean(
+        string="Nightly staging build", help="Rebuild staging from production every night."
+    )
+    mail_catcher = fields.Char(
+        help="host:port of an SMTP catcher (e.g. Mailpit) receiving the copies' outgoing mail; "
+        "empty: outgoing mail goes nowhere."
+    )
+    cron_allowlist = fields.Char(
+        string="Crons kept active",
+        default="base.autovacuum_job",
+        help="Comma-separated XML ids of the crons a copy keeps running.",
+    )
+    dev_admin_password = fields.Char(
+        string="Admin password in copies",
+        default="admin",
+        groups="ipai_ops_core.group_ops_admin",
+        help="The admin account of every copy gets this password; other users' are cleared.",
+    )
+
+    def _mail_catcher(self):
+        host, _, port = (self.mail_catcher or "").rpartition(":")
+        return (host, int(port)) if host and port.isdigit() else None
+
+    def _cron_allowlist(self) -> tuple[str, ...]:
+        return tuple(x.strip() for x in (self.cron_allowlist or "").split(",") if x.strip())

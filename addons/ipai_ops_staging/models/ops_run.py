@@ -1,0 +1,135 @@
+from odoo import fields, models
+from odoo.exceptions import UserError
+
+from ipai_ops.clone import clone_database, clone_from_backup, drop_clone
+from ipai_ops.mask import check_no_survivors, mask_database, raise_on_survivors
+from ipai_ops.neutralize import neutralize_database
+
+
+class IpaiOpsRun(models.Model):
+    _inherit = "ipai.ops.run"
+
+    kind = fields.Selection(
+        selection_add=[("clone", "Copy (clone, neutralize, mask)")],
+        ondelete={"clone": "cascade"},
+    )
+
+    def _run_kinds(self) -> dict:
+        kinds = super()._run_kinds()
+        kinds["clone"] = {
+            "label": self.env._("Copy"),
+            "min_role": "developer",
+            "method": "_execute_clone",
+            "on_failure": "_on_clone_failed",
+        }
+        return kinds
+
+    def _execute_clone(self) -> dict:
+        """Build this run's environment as a safe copy of its source environment."""
+        copy = self.environment_id
+        source = copy.source_environment_id
+        if not source:
+            raise UserError(self.env._("%(env)s has no source to copy.", env=copy.name))
+        addons = [p.strip() for p in (copy.addons_path or "").split(",") if p.strip()]
+        if not addons:
+            raise UserError(
+                self.env._(
+                    "%(env)s has no addons path: every installed module's neutralize.sql must be "
+                    "found before the copy can be used. Set the environment's addons path.",
+                    env=copy.name,
+                )
+            )
+        reports = {}
+        prepare = self._safe_copy_preparation(copy, source, addons, reports)
+        spec = copy.server_id._engine_spec()
+        progress = lambda message: self._log_event_now("info", message)  # noqa: E731
+        if copy.source_backup_id:
+            store = self._local_copy_of(copy.source_backup_id)
+            result = clone_from_backup(
+                spec, store, copy.source_backup_id.set_id, copy.database_name,
+                target_filestore=copy.filestore_path or None, prepare=prepare, progress=progress,
+            )  # fmt: skip
+        else:
+            result = clone_database(
+                spec, source.database_name, copy.database_name,
+                source_filestore=source.filestore_path or None,
+                target_filestore=copy.filestore_path or None, prepare=prepare, progress=progress,
+            )  # fmt: skip
+        neutralization, masking = reports["neutralization"], reports.get("masking")
+        copy.write(
+            {
+                "neutralized": True,
+                "build_date": fields.Datetime.now(),
+                "state": "ready",
+                "neutralization_report": _lines(neutralization.checks, neutralization.summary),
+                "masking_report": (
+                    _lines({c: n == 0 for c, n in masking.survivors.items()}, masking.summary)
+                    if masking
+                    else False
+                ),
+            }
+        )
+        self._drop_old_builds(copy.project_id)
+        summary = f"{result.summary} {neutralization.summary}"
+        return {
+            "summary": summary,
+            "result": {"method": result.method, "checks": neutralization.checks},
+        }
+
+    def _safe_copy_preparation(self, copy, source, addons, reports):
+        """Neutralize, then (copies of production) mask and prove nothing survived."""
+        project = copy.project_id.sudo()
+        spec = copy.server_id._engine_spec()
+        rules = self.env["ipai.ops.mask.rule"]._engine_rules()
+
+        def prepare(database: str) -> None:
+            report = neutralize_database(
+                spec, database, addons_paths=addons, base_url=copy.base_url or None,
+                mail_catcher=project._mail_catcher(), cron_allowlist=project._cron_allowlist(),
+            )  # fmt: skip
+            reports["neutralization"] = report
+            self._log_event_now("info", report.summary, {"checks": report.checks})
+            if source.stage != "production":
+                return  # already masked when it was copied from production
+            masking = mask_database(
+                spec, database, rules, admin_password=project.dev_admin_password
+            )
+            masking.survivors = check_no_survivors(
+                spec, spec, (source.database_name, database), rules
+            )
+            raise_on_survivors(masking.survivors)
+            reports["masking"] = masking
+            self._log_event_now("info", masking.summary)
+
+        return prepare
+
+    def _drop_old_builds(self, project) -> None:
+        """Keep the project's newest staging builds; drop the others and their filestores."""
+        builds = self.env["ipai.ops.environment"].search(
+            [("project_id", "=", project.id), ("is_build", "=", True), ("stage", "=", "staging"),
+             ("neutralized", "=", True)],
+            order="build_date desc, id desc",
+        )  # fmt: skip
+        for old in builds[project.staging_keep :]:
+            drop_clone(old.server_id._engine_spec(), old.database_name, old.filestore_path or None)
+            old.write({"active": False, "state": "unreachable"})
+            self._log_event_now(
+                "info", self.env._("Dropped the old build %(db)s.", db=old.database_name)
+            )
+
+    def _on_clone_failed(self, error: Exception) -> None:
+        copy = self.environment_id
+        copy.write(
+            {"neutralized": False, "state": "unreachable", "last_check_summary": str(error)[:250]}
+        )
+        copy.message_post(
+            body=self.env._(
+                "The copy was not built, and nothing usable was left: %(error)s", error=error
+            )
+        )
+
+
+def _lines(results: dict[str, bool], summary: str) -> str:
+    """The summary, then one line per guarantee: ✔ holds, ✘ does not."""
+    marks = (f"{'✔' if ok else '✘'} {name}" for name, ok in results.items())
+    return "\n".join([summary, *marks])

@@ -1,0 +1,184 @@
+from contextlib import closing
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from odoo import SUPERUSER_ID, api, sql_db
+from odoo.exceptions import AccessError
+from odoo.modules.registry import Registry
+from odoo.tests import tagged
+from odoo.tools import config
+
+from odoo.addons.ipai_ops_backup.tests.common import BackupCase
+
+CUSTOMER_EMAIL = "jane.customer@customer.example"
+CUSTOMER_PHONE = "+32 470 12 34 56"
+
+
+@tagged("post_install", "-at_install")
+class TestSafeCopies(BackupCase):
+    """Copies of a real production Odoo database (this one: mail installed, an active mail
+    server, a queued mail, active crons, partners with e-mails and phones, attachments)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dbname = cls.env.cr.dbname
+        cls.committed = cls._commit_production_data()
+        cls.addClassCleanup(cls._remove_production_data)
+        cls.production.addons_path = ",".join(config["addons_path"])
+        cls.project_a.sudo().dev_admin_password = "staging-Admin-pw"
+
+    @classmethod
+    def _commit_production_data(cls):
+        """pg_dump sees committed data only: give production what a real one has."""
+        with closing(sql_db.db_connect(cls.dbname).cursor()) as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            server = env["ir.mail_server"].create(
+                {"name": "Production SMTP", "smtp_host": "smtp.prod.example", "smtp_port": 587}
+            )
+            partner = env["res.partner"].create(
+                {"name": "Jane Customer", "email": CUSTOMER_EMAIL, "phone": CUSTOMER_PHONE}
+            )
+            mail = env["mail.mail"].create(
+                {"email_to": CUSTOMER_EMAIL, "subject": "Your invoice", "body_html": "<p>Hi</p>"}
+            )
+            attachment = env["ir.attachment"].create({"name": "contract.txt", "raw": b"signed"})
+            cr.commit()  # pylint: disable=invalid-commit
+            return {"server": server.id, "partner": partner.id, "mail": mail.id,
+                    "attachment": attachment.id}  # fmt: skip
+
+    @classmethod
+    def _remove_production_data(cls):
+        with closing(sql_db.db_connect(cls.dbname).cursor()) as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["mail.mail"].browse(cls.committed["mail"]).unlink()
+            env["ir.attachment"].browse(cls.committed["attachment"]).unlink()
+            env["res.partner"].browse(cls.committed["partner"]).unlink()
+            env["ir.mail_server"].browse(cls.committed["server"]).unlink()
+            cr.commit()  # pylint: disable=invalid-commit
+
+    def _copy(self, user, stage="staging", **values):
+        wizard = (
+            self.env["ipai.ops.staging.wizard"]
+            .with_user(user)
+            .create({"source_environment_id": self.production.id, "stage": stage, **values})
+        )
+        run = self.env["ipai.ops.run"].browse(wizard.action_confirm()["res_id"])
+        self.addCleanup(self._drop, run.environment_id)
+        return run
+
+    def _drop(self, environment):
+        database = environment.database_name
+        Registry.delete(database)
+        sql_db.close_db(database)
+        with closing(sql_db.db_connect("postgres").cursor()) as cr:
+            cr._cnx.autocommit = True
+            cr.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+            )
+
+    def _query(self, database, query, params=None):
+        with closing(sql_db.db_connect(database).cursor()) as cr:
+            cr.execute(query, params)
+            return cr.fetchall()
+
+    def _fingerprint(self, database):
+        return self._query(
+            database,
+            "SELECT (SELECT count(*) FROM res_partner),"
+            " (SELECT md5(string_agg(email || coalesce(phone, ''), ',' ORDER BY id))"
+            "    FROM res_partner WHERE email IS NOT NULL),"
+            " (SELECT string_agg(state, ',' ORDER BY id) FROM mail_mail),"
+            " (SELECT count(*) FROM ir_cron WHERE active)",
+        )
+
+    def test_staging_copy_is_safe_and_production_untouched(self):
+        before = self._fingerprint(self.dbname)
+        holder = psycopg2.connect(**sql_db.connection_info_for(self.dbname)[1])
+        holder.cursor().execute("SELECT count(*) FROM res_partner")  # a session mid-transaction
+        try:
+            run = self._copy(self.members_a["tester"])
+            self.process_runs()
+            with holder.cursor() as cur:
+                cur.execute(
+                    "SELECT email FROM res_partner WHERE id = %s", [self.committed["partner"]]
+                )
+                self.assertEqual(cur.fetchone()[0], CUSTOMER_EMAIL, "production's session works")
+        finally:
+            holder.close()
+        copy = run.environment_id
+        self.assertEqual(run.state, "done", run.error)
+        self.assertEqual(self._fingerprint(self.dbname), before, "production is unchanged")
+        self.assertTrue(copy.neutralized)
+        self.assertIn("✔ no queued outgoing mail", copy.neutralization_report)
+        self.assertNotIn("✘", copy.neutralization_report + copy.masking_report)
+
+        db = copy.database_name
+        q = lambda query, params=None: self._query(db, query, params)  # noqa: E731
+        self.assertEqual(q("SELECT count(*) FROM mail_mail WHERE state = 'outgoing'"), [(0,)])
+        self.assertEqual(q("SELECT count(*) FROM ir_mail_server WHERE active"
+                           " AND smtp_host <> 'invalid'"), [(0,)])  # fmt: skip
+        self.assertEqual(
+            q("SELECT d.module || '.' || d.name FROM ir_cron c JOIN ir_model_data d"
+              " ON d.res_id = c.id AND d.model = 'ir.cron' WHERE c.active"),
+            [("base.autovacuum_job",)],
+        )  # fmt: skip
+        self.assertEqual(q("SELECT count(*) FROM res_partner WHERE email = %s OR phone = %s",
+                           [CUSTOMER_EMAIL, CUSTOMER_PHONE]), [(0,)])  # fmt: skip
+        self.assertEqual(
+            q("SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'"),
+            [("True",)],
+        )
+        self.assertNotEqual(
+            q("SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'"),
+            self._query(self.dbname, "SELECT value FROM ir_config_parameter"
+                                     " WHERE key = 'database.uuid'"),
+        )  # fmt: skip
+        registry = Registry(db)
+        with registry.cursor() as cr:
+            users = api.Environment(cr, SUPERUSER_ID, {})["res.users"]
+            auth = users.authenticate(
+                {"type": "password", "login": "admin", "password": "staging-Admin-pw"},
+                {"interactive": False},
+            )
+            self.assertEqual(auth["uid"], 2, "the admin logs in with the copies' password")
+
+    def test_installed_module_without_source_fails_and_leaves_nothing(self):
+        ours = str(Path(__file__).resolve().parents[2])  # the addons directory of ipai-ops
+        self.production.addons_path = ",".join(p for p in config["addons_path"] if p != ours)
+        run = self._copy(self.members_a["tester"])
+        self.process_runs()
+        self.assertEqual(run.state, "failed")
+        self.assertIn("no source in the addons path", run.error)
+        self.assertIn("ipai_ops_core", run.error)
+        copy = run.environment_id
+        self.assertFalse(copy.neutralized)
+        self.assertEqual(
+            self._query("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE %s",
+                        [f"{copy.database_name}%"]),
+            [(0,)],
+        )  # fmt: skip
+
+    def test_only_the_newest_builds_are_kept(self):
+        self.project_a.staging_keep = 1
+        first = self._copy(self.members_a["tester"], database_name=f"{self.dbname[:30]}-s1")
+        self.process_runs()
+        second = self._copy(self.members_a["tester"], database_name=f"{self.dbname[:30]}-s2")
+        self.process_runs()
+        self.assertEqual((first.state, second.state), ("done", "done"), second.error)
+        self.assertFalse(first.environment_id.active, "the older build is archived")
+        self.assertEqual(
+            self._query("postgres", "SELECT count(*) FROM pg_database WHERE datname = %s",
+                        [first.environment_id.database_name]),
+            [(0,)],
+        )  # fmt: skip
+
+    def test_roles_for_copies(self):
+        with self.assertRaises(AccessError):
+            self._copy(self.members_a["developer"], stage="staging")
+        with self.assertRaises(AccessError):  # a copy of production takes a tester
+            self._copy(self.members_a["developer"], stage="development")
+        with self.assertRaises(AccessError):
+            self._copy(self.admin_b)

@@ -1,0 +1,83 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+
+class IpaiOpsStagingWizard(models.TransientModel):
+    """Create a staging or development copy, saying first exactly what will happen."""
+
+    _name = "ipai.ops.staging.wizard"
+    _description = "Operations: create a copy"
+
+    source_environment_id = fields.Many2one("ipai.ops.environment", required=True)
+    project_id = fields.Many2one(related="source_environment_id.project_id")
+    stage = fields.Selection(
+        [("staging", "Staging"), ("development", "Development")], required=True, default="staging"
+    )
+    from_backup = fields.Boolean(string="From a backup", help="Instead of the live database.")
+    backup_id = fields.Many2one(
+        "ipai.ops.backup",
+        domain="[('environment_id', '=', source_environment_id), ('state', '=', 'done')]",
+    )
+    database_name = fields.Char(help="Default: <project>-<stage>-<date>-<time>.")
+    explanation = fields.Text(compute="_compute_explanation")
+
+    @api.depends("source_environment_id", "stage", "from_backup", "backup_id", "database_name")
+    def _compute_explanation(self):
+        for wizard in self:
+            source = wizard.source_environment_id
+            project = source.project_id
+            origin = (
+                self.env._("backup %(set)s", set=wizard.backup_id.set_id or "…")
+                if wizard.from_backup
+                else self.env._(
+                    "the live database %(db)s, online (its sessions are not disturbed)",
+                    db=source.database_name,
+                )
+            )
+            steps = [
+                self.env._(
+                    "1. Copy %(origin)s into a new database, under a scratch name.", origin=origin
+                ),
+                self.env._(
+                    "2. Neutralize it: every installed module's neutralize.sql from %(path)s, "
+                    "queued mails and SMS cancelled, outgoing mail to %(catcher)s, crons off "
+                    "except %(crons)s, payments, carriers, webhooks and IAP disabled; then "
+                    "check each guarantee.",
+                    path=source.addons_path or self.env._("(no addons path: the copy will fail)"),
+                    catcher=project.mail_catcher or self.env._("nowhere"),
+                    crons=project.cron_allowlist or "-",
+                ),
+            ]
+            if source.stage == "production":
+                rules = self.env["ipai.ops.mask.rule"].search_count([])
+                steps.append(
+                    self.env._(
+                        "3. Mask personal data with %(rules)s rules and prove no original value "
+                        "survived; the admin account keeps a known password.",
+                        rules=rules,
+                    )
+                )
+            steps.append(
+                self.env._(
+                    "Only then does it get its name%(db)s; the filestore is hard-linked. Staging "
+                    "keeps the %(keep)s newest builds.",
+                    db=f" {wizard.database_name}" if wizard.database_name else "",
+                    keep=project.staging_keep,
+                )
+            )
+            wizard.explanation = "\n".join(steps)
+
+    def action_confirm(self):
+        self.ensure_one()
+        source = self.source_environment_id
+        source._check_may_create_copy(self.stage)
+        if self.from_backup and not self.backup_id:
+            raise UserError(self.env._("Choose the backup to copy."))
+        copy = source._new_copy(
+            self.stage,
+            self.database_name or None,
+            backup=self.backup_id if self.from_backup else None,
+        )
+        run = copy.sudo(False)._queue_run("clone")
+        return {"type": "ir.actions.act_window", "res_model": "ipai.ops.run", "res_id": run.id,
+                "view_mode": "form"}  # fmt: skip
