@@ -232,3 +232,25 @@ def test_clone_from_a_backup_is_prepared_before_it_gets_its_name(
         ]
     finally:
         drop_database(admin_conn, copy)
+
+
+def test_filestore_falls_back_to_copies_across_file_systems(tmp_path):
+    """A tmpfs is another file system: no hard link can cross, the files are copied."""
+    from odoo_like import tree_digest, write_filestore  # noqa: PLC0415
+
+    from ipai_ops.clone import link_tree  # noqa: PLC0415
+
+    source = tmp_path / "fs"
+    write_filestore(source, None, None, files=12, size=300)
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "other-fs"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], check=True)
+    try:
+        linked, copied = link_tree(source, mount / "copy")
+        assert (linked, copied) == (0, 12)
+        assert tree_digest(mount / "copy") == tree_digest(source)
+        assert link_tree(source, tmp_path / "same-fs") == (12, 0)
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)

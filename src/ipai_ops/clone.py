@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -155,10 +156,27 @@ def _dump_restore(conn, spec, source, scratch, *, jobs, workdir) -> None:
 def link_tree(source: Path, destination: Path) -> tuple[int, int]:
     """Recreate ``source``'s files under ``destination`` by hard links (copies across devices).
 
+    GNU ``cp -al`` does it in C, several times faster than a Python loop over
+    thousands of files; the loop is the fallback (no such ``cp``, another file system).
+
     :return: (files linked, files copied)
     """
     if not source.is_dir():
         raise StorageError(f"The filestore {source} does not exist.")
+    if destination.exists():
+        raise StorageError(f"{destination} already exists.")
+    cp = shutil.which("cp")
+    if cp:
+        done = subprocess.run(  # noqa: S603 - argument list
+            [cp, "-al", "--", str(source), str(destination)], capture_output=True, check=False
+        )
+        if done.returncode == 0:
+            return sum(len(files) for _root, _dirs, files in os.walk(destination)), 0
+        shutil.rmtree(destination, ignore_errors=True)
+    return _link_or_copy_each(source, destination)
+
+
+def _link_or_copy_each(source: Path, destination: Path) -> tuple[int, int]:
     destination.mkdir(parents=True)
     linked = copied = 0
     can_link = True

@@ -32,6 +32,10 @@ class IpaiOpsEnvironment(models.Model):
         "take a backup, and do not start unless it succeeded.",
     )
     backup_ids = fields.One2many("ipai.ops.backup", "environment_id", string="Backups")
+    previous_database = fields.Char(
+        readonly=True, help="The database a restore replaced, kept until it is discarded."
+    )
+    previous_filestore = fields.Char(readonly=True)
     last_backup_date = fields.Datetime(
         string="Last successful backup", compute="_compute_last_backup", store=True
     )
@@ -87,6 +91,11 @@ class IpaiOpsEnvironment(models.Model):
             return self._queue_run(kind, params)
         backup = self._queue_run("backup", {"kind": "pre-update"})
         return self._queue_run(kind, params, after=backup)
+
+    def action_discard_previous(self):
+        self.ensure_one()
+        self._queue_run("discard", {"database": self.previous_database})
+        return self.action_open_runs()
 
     def action_open_backups(self):
         self.ensure_one()

@@ -1,4 +1,5 @@
 import os
+import shutil
 from pathlib import Path
 
 from odoo import fields, models
@@ -10,7 +11,7 @@ from ipai_ops.guards import drop_database
 from ipai_ops.prune import prune_target
 from ipai_ops.remote import RemoteTarget
 from ipai_ops.replicate import replicate_set
-from ipai_ops.restore import restore_backup, scratch_name
+from ipai_ops.restore import NAME_STEM, restore_backup, scratch_name
 from ipai_ops.source import count_users
 
 
@@ -23,12 +24,14 @@ class IpaiOpsRun(models.Model):
             ("restore", "Restore"),
             ("drill", "Restore drill"),
             ("prune", "Prune backups"),
+            ("discard", "Discard replaced database"),
         ],
         ondelete={
             "backup": "cascade",
             "restore": "cascade",
             "drill": "cascade",
             "prune": "cascade",
+            "discard": "cascade",
         },
     )
     state = fields.Selection(
@@ -57,6 +60,11 @@ class IpaiOpsRun(models.Model):
                     "min_role": "admin",
                     "method": "_execute_drill",
                     "on_failure": "_on_drill_failed",
+                },
+                "discard": {
+                    "label": self.env._("Discard the replaced database"),
+                    "min_role": "admin",
+                    "method": "_execute_discard",
                 },
                 "prune": {
                     "label": self.env._("Prune backups"),
@@ -148,8 +156,30 @@ class IpaiOpsRun(models.Model):
             allow_production=environment.stage == "production" and self._approved(),
             progress=lambda message: self._log_event_now("info", message),
         )
-        environment.write({"state": "ready"})
+        values = {"state": "ready"}
+        if result.old_database:
+            values |= {
+                "previous_database": result.old_database,
+                "previous_filestore": result.old_filestore or False,
+            }
+        environment.write(values)
         return {"summary": result.summary, "result": {"old_database": result.old_database}}
+
+    def _execute_discard(self) -> dict:
+        """Drop the database (and filestore) a restore replaced — and only that."""
+        environment = self.environment_id
+        database = (self.params or {}).get("database")
+        if not database or database != environment.previous_database:
+            raise UserError(self.env._("There is no replaced database to discard."))
+        if not database.startswith(f"{environment.database_name[:NAME_STEM]}-old-"):
+            raise UserError(self.env._("%(db)s is not a replaced copy.", db=database))
+        with connection(environment.server_id._engine_spec()) as conn:
+            # the replaced copy of a production database still carries its marker
+            drop_database(conn, database, allow_production=True)
+        if environment.previous_filestore:
+            shutil.rmtree(environment.previous_filestore, ignore_errors=True)
+        environment.write({"previous_database": False, "previous_filestore": False})
+        return {"summary": self.env._("Discarded %(db)s.", db=database)}
 
     def _local_copy_of(self, backup):
         """The backup's local target, fetching the set from the off-site copy if it is gone."""

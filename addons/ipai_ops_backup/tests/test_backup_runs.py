@@ -91,6 +91,45 @@ class TestBackupRuns(BackupCase):
         self.assertEqual(backup.drill_state, "passed", backup.drill_message)
         self.assertIn("modules", backup.drill_message)
 
+    def test_replace_keeps_the_old_database_until_discarded(self):
+        self.production._queue_system_run("backup", {"kind": "manual"})
+        self.process_runs()
+        backup = self.production.backup_ids
+        staging = self.envs_a["staging"]
+        staging.database_name = f"{self.env.cr.dbname[:40]}-stg"
+        self.addCleanup(self._drop, staging.database_name)
+        tester = self.members_a["tester"]
+        for mode in ("new", "replace"):  # create staging's database, then replace it
+            wizard = (
+                self.env["ipai.ops.restore.wizard"]
+                .with_user(tester)
+                .create(
+                    {"backup_id": backup.id, "mode": "replace", "target_environment_id": staging.id}
+                )
+            )
+            if mode == "new":
+                staging._queue_run("restore", {"backup_id": backup.id, "mode": "new"})
+            else:
+                wizard.action_confirm()
+            self.process_runs()
+        runs = staging.run_ids.filtered(lambda r: r.kind == "restore")
+        self.assertEqual(runs.mapped("state"), ["done", "done"], runs.mapped("error"))
+        old = staging.previous_database
+        self.assertTrue(old.startswith(f"{staging.database_name}-old-"))
+        self.addCleanup(self._drop, old)
+        with self.assertRaises(AccessError):  # discarding takes the project admin
+            staging.with_user(tester).action_discard_previous()
+        staging.with_user(self.members_a["admin"]).action_discard_previous()
+        self.process_runs()
+        self.assertFalse(staging.previous_database)
+        exists = self._exists(old)
+        self.assertFalse(exists, "the replaced database is dropped")
+
+    def _exists(self, database):
+        with closing(sql_db.db_connect("postgres").cursor()) as cr:
+            cr.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [database])
+            return cr.fetchone()[0]
+
     def test_failure_is_loud_and_deduplicated(self):
         self.production.database_name = "a_prod_missing"
         admin = self.members_a["admin"]
