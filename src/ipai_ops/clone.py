@@ -22,7 +22,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,44 @@ class CloneResult:
         return f"Cloned into {self.database} by {self.method} in {self.seconds:.1f} s{files}."
 
 
+@dataclass
+class _Build:
+    """A copy being built: its scratch database and filestore names."""
+
+    conn: object
+    scratch: str
+    files_tmp: Path | None
+
+
+@contextmanager
+def _building(spec: ServerSpec, target: str, dest: Path | None) -> Iterator[_Build]:
+    """Build a copy under scratch names; give it its real names only if the block succeeds.
+
+    On any failure (neutralization included) the scratch database and files are removed,
+    so no usable, unprepared copy is ever left behind.
+    """
+    with connection(spec.for_database("postgres")) as conn:
+        if database_exists(conn, target):
+            raise DatabaseExists(f"Database {target!r} already exists; a clone needs a new name.")
+        if dest and dest.exists():
+            raise StorageError(f"The filestore directory {dest} already exists.")
+        build = _Build(
+            conn,
+            scratch_name(target, "cloning"),
+            dest.with_name(f".{dest.name}.cloning") if dest else None,
+        )
+        try:
+            yield build
+            _rename(conn, build.scratch, target)
+            if build.files_tmp and build.files_tmp.exists():
+                os.rename(build.files_tmp, dest)
+        except BaseException:
+            drop_database(conn, build.scratch)
+            if build.files_tmp:
+                shutil.rmtree(build.files_tmp, ignore_errors=True)
+            raise
+
+
 def clone_database(
     spec: ServerSpec,
     source: str,
@@ -80,30 +119,16 @@ def clone_database(
     say = progress or (lambda _message: None)
     started = time.monotonic()
     dest = Path(target_filestore).expanduser().resolve() if target_filestore else None
-    with connection(spec.for_database("postgres")) as conn:
-        if database_exists(conn, target):
-            raise DatabaseExists(f"Database {target!r} already exists; a clone needs a new name.")
-        if dest and dest.exists():
-            raise StorageError(f"The filestore directory {dest} already exists.")
-        scratch = scratch_name(target, "cloning")
-        files_tmp = dest.with_name(f".{dest.name}.cloning") if dest else None
-        try:
-            used = _copy_database(
-                conn, spec, source, scratch, method=method, jobs=jobs, workdir=workdir, say=say
-            )
-            prepared = prepare(scratch) if prepare else None
-            linked = copied = 0
-            if dest and source_filestore:
-                say("Linking the filestore")
-                linked, copied = link_tree(Path(source_filestore), files_tmp)
-            _rename(conn, scratch, target)
-            if files_tmp and files_tmp.exists():
-                os.rename(files_tmp, dest)
-        except BaseException:
-            drop_database(conn, scratch)
-            if files_tmp:
-                shutil.rmtree(files_tmp, ignore_errors=True)
-            raise
+    with _building(spec, target, dest) as build:
+        used = _copy_database(
+            build.conn, spec, source, build.scratch, method=method, jobs=jobs, workdir=workdir,
+            say=say,
+        )  # fmt: skip
+        prepared = prepare(build.scratch) if prepare else None
+        linked = copied = 0
+        if dest and source_filestore:
+            say("Linking the filestore")
+            linked, copied = link_tree(Path(source_filestore), build.files_tmp)
     return CloneResult(
         target, used, round(time.monotonic() - started, 3), str(dest) if dest else None,
         linked, copied, prepared,
@@ -225,22 +250,11 @@ def clone_from_backup(
     validate_database_name(target)
     started = time.monotonic()
     dest = Path(target_filestore).expanduser().resolve() if target_filestore else None
-    with connection(spec.for_database("postgres")) as conn:
-        if database_exists(conn, target):
-            raise DatabaseExists(f"Database {target!r} already exists; a clone needs a new name.")
-        scratch = scratch_name(target, "cloning")
-        files_tmp = dest.with_name(f".{dest.name}.cloning") if dest else None
-        try:
-            restore_backup(spec, store, set_id, scratch, filestore=files_tmp, progress=progress)
-            prepared = prepare(scratch) if prepare else None
-            _rename(conn, scratch, target)
-            if files_tmp and files_tmp.exists():
-                os.rename(files_tmp, dest)
-        except BaseException:
-            drop_database(conn, scratch)
-            if files_tmp:
-                shutil.rmtree(files_tmp, ignore_errors=True)
-            raise
+    with _building(spec, target, dest) as build:
+        restore_backup(
+            spec, store, set_id, build.scratch, filestore=build.files_tmp, progress=progress
+        )
+        prepared = prepare(build.scratch) if prepare else None
     copied = len(list(walk_files(dest))) if dest and dest.exists() else 0
     return CloneResult(
         target, "backup", round(time.monotonic() - started, 3), str(dest) if dest else None,

@@ -57,15 +57,7 @@ class IpaiOpsApproval(models.Model):
 
     def action_approve(self):
         for approval in self:
-            approval._check_can_decide()
-            approval.sudo().write(
-                {
-                    "state": "approved",
-                    "approver_id": self.env.uid,
-                    "decided_at": fields.Datetime.now(),
-                }
-            )
-            run = approval.run_id.sudo()
+            run = approval._decide("approved")
             run.write({"state": "queued"})
             run._log_event("info", self.env._("Approved by %(user)s.", user=self.env.user.name))
             run._trigger_executor()
@@ -73,18 +65,18 @@ class IpaiOpsApproval(models.Model):
 
     def action_reject(self):
         for approval in self:
-            approval._check_can_decide()
-            approval.sudo().write(
-                {
-                    "state": "rejected",
-                    "approver_id": self.env.uid,
-                    "decided_at": fields.Datetime.now(),
-                }
-            )
-            run = approval.run_id.sudo()
+            run = approval._decide("rejected")
             run.write({"state": "cancelled", "finished_at": fields.Datetime.now()})
             run._log_event("warning", self.env._("Rejected by %(user)s.", user=self.env.user.name))
         return True
+
+    def _decide(self, state: str):
+        """Record the current user's decision; return the run it is about (as superuser)."""
+        self._check_can_decide()
+        self.sudo().write(
+            {"state": state, "approver_id": self.env.uid, "decided_at": fields.Datetime.now()}
+        )
+        return self.run_id.sudo()
 
     def _expire(self):
         for approval in self.sudo():

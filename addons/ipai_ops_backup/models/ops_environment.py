@@ -137,17 +137,6 @@ class IpaiOpsEnvironment(models.Model):
             self.env._("%(env)s has no successful backup in the last 26 hours.", env=self.name)
         )
 
-    def _queue_system_run(self, kind: str, params: dict):
-        """Queue a run on behalf of the system (crons): no user role applies."""
-        run = (
-            self.env["ipai.ops.run"]
-            .sudo()
-            .create({"kind": kind, "environment_id": self.id, "params": params})
-        )
-        run._log_event("info", self.env._("Queued by the schedule."))
-        run._trigger_executor()
-        return run
-
     def _alert_backup_problem(self, message: str) -> None:
         """Post on the chatter and give each project admin one open to-do about it."""
         self.ensure_one()
@@ -168,19 +157,7 @@ class IpaiOpsEnvironment(models.Model):
         """Queue a run that waits for a second project admin's approval."""
         self.ensure_one()
         self._check_may_run(kind)
-        run = (
-            self.env["ipai.ops.run"]
-            .sudo()
-            .create(
-                {
-                    "kind": kind,
-                    "environment_id": self.id,
-                    "requester_id": self.env.uid,
-                    "params": params,
-                    "state": "waiting",
-                }
-            )
-        )
+        run = self._create_run(kind, params, requester=self.env.user, state="waiting")
         run._log_event(
             "warning",
             self.env._(

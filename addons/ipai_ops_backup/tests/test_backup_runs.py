@@ -3,11 +3,11 @@ from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
-from psycopg2 import sql
-
 from odoo import fields, sql_db
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
+
+from odoo.addons.ipai_ops_core.tests.common import drop_database_now
 
 from .common import BackupCase
 
@@ -61,7 +61,7 @@ class TestBackupRuns(BackupCase):
         self.process_runs()
         backup = self.production.backup_ids
         new_db = f"{self.env.cr.dbname[:40]}-restored"
-        self.addCleanup(self._drop, new_db)
+        self.addCleanup(drop_database_now, new_db)
         wizard = (
             self.env["ipai.ops.restore.wizard"]
             .with_user(self.members_a["tester"])
@@ -97,7 +97,7 @@ class TestBackupRuns(BackupCase):
         backup = self.production.backup_ids
         staging = self.envs_a["staging"]
         staging.database_name = f"{self.env.cr.dbname[:40]}-stg"
-        self.addCleanup(self._drop, staging.database_name)
+        self.addCleanup(drop_database_now, staging.database_name)
         tester = self.members_a["tester"]
         for mode in ("new", "replace"):  # create staging's database, then replace it
             wizard = (
@@ -116,7 +116,7 @@ class TestBackupRuns(BackupCase):
         self.assertEqual(runs.mapped("state"), ["done", "done"], runs.mapped("error"))
         old = staging.previous_database
         self.assertTrue(old.startswith(f"{staging.database_name}-old-"))
-        self.addCleanup(self._drop, old)
+        self.addCleanup(drop_database_now, old)
         with self.assertRaises(AccessError):  # discarding takes the project admin
             staging.with_user(tester).action_discard_previous()
         staging.with_user(self.members_a["admin"]).action_discard_previous()
@@ -184,14 +184,6 @@ class TestBackupRuns(BackupCase):
         with self.assertRaises(AccessError):
             self.env["ipai.ops.backup"].with_user(self.ops_admin).create(
                 {"environment_id": self.production.id}
-            )
-
-    def _drop(self, database):
-        sql_db.close_db(database)
-        with closing(sql_db.db_connect("postgres").cursor()) as cr:
-            cr._cnx.autocommit = True
-            cr.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
             )
 
     def _remove_tree(self, path):

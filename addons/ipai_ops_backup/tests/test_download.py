@@ -2,17 +2,14 @@ import io
 import shutil
 import tempfile
 import zipfile
-from contextlib import closing
 from pathlib import Path
 
-from psycopg2 import sql
-
-from odoo import SUPERUSER_ID, api, sql_db
+from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
 from odoo.service import db as odoo_db
 from odoo.tests import HttpCase, tagged
 
-from odoo.addons.ipai_ops_core.tests.common import OpsCase
+from odoo.addons.ipai_ops_core.tests.common import OpsCase, drop_database_now
 
 
 @tagged("post_install", "-at_install")
@@ -54,7 +51,7 @@ class TestDownloadAsOdooZip(HttpCase, OpsCase):
         restored = f"{self.env.cr.dbname[:40]}-fromzip"
         zip_path = Path(self.target_dir) / "download.zip"
         zip_path.write_bytes(response.content)
-        self.addCleanup(self._drop, restored)
+        self.addCleanup(drop_database_now, restored)
         odoo_db.restore_db(restored, str(zip_path), copy=True)
         registry = Registry(restored)
         with registry.cursor() as cr:
@@ -74,15 +71,3 @@ class TestDownloadAsOdooZip(HttpCase, OpsCase):
         self.assertEqual(self.url_open(self.url).status_code, 403)
         self.authenticate("b_admin", "b_admin")  # another project's admin
         self.assertEqual(self.url_open(self.url).status_code, 403)
-
-    def _drop(self, database):
-        Registry.delete(database)
-        sql_db.close_db(database)
-        with closing(sql_db.db_connect("postgres").cursor()) as cr:
-            cr._cnx.autocommit = True
-            cr.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
-            )
-        shutil.rmtree(
-            Path(self.env["ir.attachment"]._filestore()).parent / database, ignore_errors=True
-        )

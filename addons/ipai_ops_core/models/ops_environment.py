@@ -127,22 +127,35 @@ class IpaiOpsEnvironment(models.Model):
         self.ensure_one()
         self.check_access("read")
         self._check_may_run(kind)
-        run = (
+        run = self._create_run(kind, params, after=after, requester=self.env.user)
+        run._log_event("info", self.env._("Queued by %(user)s.", user=self.env.user.name))
+        run._trigger_executor()
+        return run.sudo(False)
+
+    def _queue_system_run(self, kind: str, params: dict | None = None):
+        """Queue a run on behalf of the system (crons): no user role applies."""
+        self.ensure_one()
+        run = self._create_run(kind, params)
+        run._log_event("info", self.env._("Queued by the schedule."))
+        run._trigger_executor()
+        return run
+
+    def _create_run(self, kind, params=None, *, after=None, requester=None, state="queued"):
+        """The run record itself; callers check roles and log how it was asked for."""
+        return (
             self.env["ipai.ops.run"]
             .sudo()
             .create(
                 {
                     "kind": kind,
                     "environment_id": self.id,
-                    "requester_id": self.env.uid,
+                    "requester_id": requester.id if requester else False,
                     "params": params or {},
                     "after_run_id": after.id if after else False,
+                    "state": state,
                 }
             )
         )
-        run._log_event("info", self.env._("Queued by %(user)s.", user=self.env.user.name))
-        run._trigger_executor()
-        return run.sudo(False)
 
     def action_run_check(self):
         for environment in self:

@@ -1,5 +1,10 @@
 import os
+from contextlib import closing
 
+from psycopg2 import sql
+
+from odoo import sql_db
+from odoo.modules.registry import Registry
 from odoo.tests import TransactionCase, new_test_user
 from odoo.tools import config
 
@@ -19,6 +24,17 @@ def server_values(**overrides) -> dict:
     }
     values.update(overrides)
     return values
+
+
+def drop_database_now(database: str) -> None:
+    """Drop a database a test created outside its transaction (a restore, a copy…)."""
+    Registry.delete(database)
+    sql_db.close_db(database)
+    with closing(sql_db.db_connect("postgres").cursor()) as cr:
+        cr._cnx.autocommit = True
+        cr.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+        )
 
 
 class OpsCase(TransactionCase):

@@ -2,7 +2,6 @@ from contextlib import closing
 from pathlib import Path
 
 import psycopg2
-from psycopg2 import sql
 
 from odoo import SUPERUSER_ID, api, sql_db
 from odoo.exceptions import AccessError
@@ -11,6 +10,7 @@ from odoo.tests import tagged
 from odoo.tools import config
 
 from odoo.addons.ipai_ops_backup.tests.common import BackupCase
+from odoo.addons.ipai_ops_core.tests.common import drop_database_now
 
 CUSTOMER_EMAIL = "jane.customer@customer.example"
 CUSTOMER_PHONE = "+32 470 12 34 56"
@@ -66,18 +66,8 @@ class TestSafeCopies(BackupCase):
             .create({"source_environment_id": self.production.id, "stage": stage, **values})
         )
         run = self.env["ipai.ops.run"].browse(wizard.action_confirm()["res_id"])
-        self.addCleanup(self._drop, run.environment_id)
+        self.addCleanup(drop_database_now, run.environment_id.database_name)
         return run
-
-    def _drop(self, environment):
-        database = environment.database_name
-        Registry.delete(database)
-        sql_db.close_db(database)
-        with closing(sql_db.db_connect("postgres").cursor()) as cr:
-            cr._cnx.autocommit = True
-            cr.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
-            )
 
     def _query(self, database, query, params=None):
         with closing(sql_db.db_connect(database).cursor()) as cr:
