@@ -20,12 +20,12 @@ class IpaiOpsEnvironment(models.Model):
     neutralization_report = fields.Text(readonly=True)
     masking_report = fields.Text(readonly=True)
 
-    def _check_may_create_copy(self, stage: str) -> None:
+    def _check_may_create_copy(self, stage: str, with_data: bool = True) -> None:
         """Testers create staging copies, developers development ones (Odoo.sh's levels);
-        a copy of production (masked as it is) takes at least a tester."""
+        a copy of production's data (masked as it is) takes at least a tester."""
         self.ensure_one()
         role = self.project_id._effective_role(self.env.user)
-        if self.stage == "production" and not role_allows(role, "staging"):
+        if with_data and self.stage == "production" and not role_allows(role, "staging"):
             stage = "staging"
         if not role_allows(role, stage):
             raise AccessError(
@@ -73,6 +73,27 @@ class IpaiOpsEnvironment(models.Model):
             "target": "new",
             "context": {"default_source_environment_id": self.id},
         }
+
+    @api.model
+    def _staging_builds(self, project):
+        """The project's usable staging builds, newest first."""
+        return self.sudo().search(
+            [
+                ("project_id", "=", project.id),
+                ("is_build", "=", True),
+                ("stage", "=", "staging"),
+                ("neutralized", "=", True),
+            ],
+            order="build_date desc, id desc",
+        )
+
+    @api.model
+    def _cron_retire_old_builds(self):
+        """Called from a cron: drop staging builds beyond each project's limit."""
+        for project in self.env["ipai.ops.project"].sudo().search([]):
+            builds = self._staging_builds(project)
+            if len(builds) > project.staging_keep:
+                builds[0]._queue_system_run("retire", {})
 
     @api.model
     def _cron_nightly_staging(self):

@@ -1,4 +1,5 @@
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
 
 class IpaiOpsProject(models.Model):
@@ -25,6 +26,11 @@ class IpaiOpsProject(models.Model):
         groups="ipai_ops_core.group_ops_admin",
         help="The admin account of every copy gets this password; other users' are cleared.",
     )
+
+    @api.constrains("staging_keep")
+    def _check_staging_keep(self):
+        if any(project.staging_keep < 1 for project in self):
+            raise ValidationError(self.env._("Keep at least one staging build."))
 
     def _mail_catcher(self):
         host, _, port = (self.mail_catcher or "").rpartition(":")

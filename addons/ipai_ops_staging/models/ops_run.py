@@ -1,17 +1,24 @@
+from pathlib import Path
+
 from odoo import fields, models
 from odoo.exceptions import UserError
 
 from ipai_ops.clone import clone_database, clone_from_backup, drop_clone
 from ipai_ops.mask import check_no_survivors, mask_database, raise_on_survivors
 from ipai_ops.neutralize import neutralize_database
+from ipai_ops.odoo_init import init_database
 
 
 class IpaiOpsRun(models.Model):
     _inherit = "ipai.ops.run"
 
     kind = fields.Selection(
-        selection_add=[("clone", "Copy (clone, neutralize, mask)")],
-        ondelete={"clone": "cascade"},
+        selection_add=[
+            ("clone", "Copy (clone, neutralize, mask)"),
+            ("init", "New database from the code"),
+            ("retire", "Drop old builds"),
+        ],
+        ondelete={"clone": "cascade", "init": "cascade", "retire": "cascade"},
     )
 
     def _run_kinds(self) -> dict:
@@ -22,7 +29,62 @@ class IpaiOpsRun(models.Model):
             "method": "_execute_clone",
             "on_failure": "_on_clone_failed",
         }
+        kinds["retire"] = {
+            "label": self.env._("Drop old builds"),
+            "min_role": "admin",
+            "method": "_execute_retire",
+        }
+        kinds["init"] = {
+            "label": self.env._("New database"),
+            "min_role": "developer",
+            "method": "_execute_init",
+            "on_failure": "_on_clone_failed",
+        }
         return kinds
+
+    def _addons_of(self, environment) -> list[str]:
+        addons = [p.strip() for p in (environment.addons_path or "").split(",") if p.strip()]
+        if not addons:
+            raise UserError(
+                self.env._(
+                    "%(env)s has no addons path: every installed module's neutralize.sql must be "
+                    "found before the copy can be used. Set the environment's addons path.",
+                    env=environment.name,
+                )
+            )
+        return addons
+
+    def _execute_init(self) -> dict:
+        """A development database made from scratch by the environment's own Odoo."""
+        environment = self.environment_id
+        if not environment.filestore_path:
+            raise UserError(self.env._("Set the environment's filestore path first."))
+        addons = self._addons_of(environment)
+        project = environment.project_id.sudo()
+        spec = environment.server_id._engine_spec()
+        modules = init_database(
+            spec,
+            environment.database_name,
+            addons_paths=addons,
+            modules=(self.params or {}).get("modules") or ["base"],
+            data_dir=str(Path(environment.filestore_path).parent.parent),
+            admin_password=project.dev_admin_password,
+        )
+        report = neutralize_database(
+            spec, environment.database_name, addons_paths=addons,
+            base_url=environment.base_url or None, mail_catcher=project._mail_catcher(),
+            cron_allowlist=project._cron_allowlist(),
+        )  # fmt: skip
+        environment.write(
+            {
+                "neutralized": True,
+                "build_date": fields.Datetime.now(),
+                "state": "ready",
+                "neutralization_report": _lines(report.checks, report.summary),
+            }
+        )
+        summary = self.env._("Created with %(count)s modules installed.", count=len(modules))
+        return {"summary": f"{summary} {report.summary}", "result": {"modules": modules}}
 
     def _execute_clone(self) -> dict:
         """Build this run's environment as a safe copy of its source environment."""
@@ -30,15 +92,7 @@ class IpaiOpsRun(models.Model):
         source = copy.source_environment_id
         if not source:
             raise UserError(self.env._("%(env)s has no source to copy.", env=copy.name))
-        addons = [p.strip() for p in (copy.addons_path or "").split(",") if p.strip()]
-        if not addons:
-            raise UserError(
-                self.env._(
-                    "%(env)s has no addons path: every installed module's neutralize.sql must be "
-                    "found before the copy can be used. Set the environment's addons path.",
-                    env=copy.name,
-                )
-            )
+        addons = self._addons_of(copy)
         reports = {}
         prepare = self._safe_copy_preparation(copy, source, addons, reports)
         spec = copy.server_id._engine_spec()
@@ -103,19 +157,21 @@ class IpaiOpsRun(models.Model):
 
         return prepare
 
-    def _drop_old_builds(self, project) -> None:
+    def _execute_retire(self) -> dict:
+        dropped = self._drop_old_builds(self.environment_id.project_id)
+        return {"summary": self.env._("Dropped %(count)s old build(s).", count=len(dropped))}
+
+    def _drop_old_builds(self, project):
         """Keep the project's newest staging builds; drop the others and their filestores."""
-        builds = self.env["ipai.ops.environment"].search(
-            [("project_id", "=", project.id), ("is_build", "=", True), ("stage", "=", "staging"),
-             ("neutralized", "=", True)],
-            order="build_date desc, id desc",
-        )  # fmt: skip
-        for old in builds[project.staging_keep :]:
+        builds = self.env["ipai.ops.environment"]._staging_builds(project)
+        old_builds = builds[project.staging_keep :]
+        for old in old_builds:
             drop_clone(old.server_id._engine_spec(), old.database_name, old.filestore_path or None)
             old.write({"active": False, "state": "unreachable"})
             self._log_event_now(
                 "info", self.env._("Dropped the old build %(db)s.", db=old.database_name)
             )
+        return old_builds
 
     def _on_clone_failed(self, error: Exception) -> None:
         copy = self.environment_id

@@ -60,6 +60,7 @@ class TestSafeCopies(BackupCase):
             cr.commit()  # pylint: disable=invalid-commit
 
     def _copy(self, user, stage="staging", **values):
+        values.setdefault("origin", "live")
         wizard = (
             self.env["ipai.ops.staging.wizard"]
             .with_user(user)
@@ -152,18 +153,48 @@ class TestSafeCopies(BackupCase):
         )  # fmt: skip
 
     def test_only_the_newest_builds_are_kept(self):
-        self.project_a.staging_keep = 1
+        self.project_a.staging_keep = 2
         first = self._copy(self.members_a["tester"], database_name=f"{self.dbname[:30]}-s1")
         self.process_runs()
         second = self._copy(self.members_a["tester"], database_name=f"{self.dbname[:30]}-s2")
         self.process_runs()
         self.assertEqual((first.state, second.state), ("done", "done"), second.error)
+        self.assertTrue(first.environment_id.active, "two builds are kept")
+
+        self.project_a.staging_keep = 1  # the daily lifecycle drops the older one
+        self.env["ipai.ops.environment"]._cron_retire_old_builds()
+        self.process_runs()
         self.assertFalse(first.environment_id.active, "the older build is archived")
+        self.assertTrue(second.environment_id.active)
         self.assertEqual(
             self._query("postgres", "SELECT count(*) FROM pg_database WHERE datname = %s",
                         [first.environment_id.database_name]),
             [(0,)],
         )  # fmt: skip
+
+    def test_development_database_from_scratch(self):
+        filestore_root = Path(self.env["ir.attachment"]._filestore()).parent
+        self.production.filestore_path = str(filestore_root / self.dbname)
+        run = self._copy(
+            self.members_a["developer"],  # no data is copied: a developer may
+            stage="development",
+            origin="scratch",
+            database_name=f"{self.dbname[:30]}-fresh",
+        )
+        self.process_runs()
+        self.assertEqual(run.state, "done", run.error)
+        db = run.environment_id.database_name
+        self.assertEqual(
+            self._query(db, "SELECT state FROM ir_module_module WHERE name = 'base'"),
+            [("installed",)],
+        )
+        registry = Registry(db)
+        with registry.cursor() as cr:
+            auth = api.Environment(cr, SUPERUSER_ID, {})["res.users"].authenticate(
+                {"type": "password", "login": "admin", "password": "staging-Admin-pw"},
+                {"interactive": False},
+            )
+            self.assertEqual(auth["uid"], 2)
 
     def test_roles_for_copies(self):
         with self.assertRaises(AccessError):

@@ -13,7 +13,18 @@ class IpaiOpsStagingWizard(models.TransientModel):
     stage = fields.Selection(
         [("staging", "Staging"), ("development", "Development")], required=True, default="staging"
     )
-    from_backup = fields.Boolean(string="From a backup", help="Instead of the live database.")
+    origin = fields.Selection(
+        [
+            ("live", "The live database"),
+            ("backup", "A backup"),
+            ("scratch", "Nothing: a new database from the code"),
+        ],
+        required=True,
+        default="live",
+    )
+    modules = fields.Char(
+        default="base", help="Comma-separated modules to install in a database made from scratch."
+    )
     backup_id = fields.Many2one(
         "ipai.ops.backup",
         domain="[('environment_id', '=', source_environment_id), ('state', '=', 'done')]",
@@ -21,14 +32,22 @@ class IpaiOpsStagingWizard(models.TransientModel):
     database_name = fields.Char(help="Default: <project>-<stage>-<date>-<time>.")
     explanation = fields.Text(compute="_compute_explanation")
 
-    @api.depends("source_environment_id", "stage", "from_backup", "backup_id", "database_name")
+    @api.depends("source_environment_id", "stage", "origin", "backup_id", "database_name")
     def _compute_explanation(self):
         for wizard in self:
             source = wizard.source_environment_id
             project = source.project_id
+            if wizard.origin == "scratch":
+                wizard.explanation = self.env._(
+                    "A new database%(db)s is created and initialized by the environment's own "
+                    "odoo-bin with %(modules)s, then neutralized; no data is copied.",
+                    db=f" {wizard.database_name}" if wizard.database_name else "",
+                    modules=wizard.modules or "base",
+                )
+                continue
             origin = (
                 self.env._("backup %(set)s", set=wizard.backup_id.set_id or "…")
-                if wizard.from_backup
+                if wizard.origin == "backup"
                 else self.env._(
                     "the live database %(db)s, online (its sessions are not disturbed)",
                     db=source.database_name,
@@ -70,14 +89,18 @@ class IpaiOpsStagingWizard(models.TransientModel):
     def action_confirm(self):
         self.ensure_one()
         source = self.source_environment_id
-        source._check_may_create_copy(self.stage)
-        if self.from_backup and not self.backup_id:
+        scratch = self.origin == "scratch"
+        if scratch and self.stage != "development":
+            raise UserError(self.env._("Only development environments start from scratch."))
+        source._check_may_create_copy(self.stage, with_data=not scratch)
+        if self.origin == "backup" and not self.backup_id:
             raise UserError(self.env._("Choose the backup to copy."))
-        copy = source._new_copy(
-            self.stage,
-            self.database_name or None,
-            backup=self.backup_id if self.from_backup else None,
-        )
-        run = copy.sudo(False)._queue_run("clone")
+        backup = self.backup_id if self.origin == "backup" else None
+        copy = source._new_copy(self.stage, self.database_name or None, backup=backup)
+        if scratch:
+            modules = [m.strip() for m in (self.modules or "base").split(",") if m.strip()]
+            run = copy.sudo(False)._queue_run("init", {"modules": modules})
+        else:
+            run = copy.sudo(False)._queue_run("clone")
         return {"type": "ir.actions.act_window", "res_model": "ipai.ops.run", "res_id": run.id,
                 "view_mode": "form"}  # fmt: skip
