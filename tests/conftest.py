@@ -50,7 +50,7 @@ def unique_name(prefix: str) -> str:
 
 
 @pytest.fixture
-def scratch_db(admin_conn):
+def scratch_db(spec, admin_conn):
     """Factory: ``scratch_db()`` creates an empty database, dropped after the test."""
     created = []
 
@@ -62,11 +62,14 @@ def scratch_db(admin_conn):
         return name
 
     yield make
-    with admin_conn.cursor() as cur:
+    # a fresh connection: the test may have restarted the server under admin_conn
+    fresh = connect(spec.for_database("postgres"))
+    with fresh.cursor() as cur:
         for name in created:
             cur.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+    fresh.close()
 
 
 @pytest.fixture

@@ -33,7 +33,9 @@ SELECT current_setting('server_version'),
 
 _EXTENSION_QUERY = """
 SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'),
-       (SELECT default_version FROM pg_available_extensions WHERE name = 'pg_stat_statements')
+       (SELECT default_version FROM pg_available_extensions WHERE name = 'pg_stat_statements'),
+       (SELECT coalesce(bool_or(has_function_privilege(p.oid, 'EXECUTE')), false)
+          FROM pg_proc p WHERE p.proname = 'pg_stat_statements_reset')
 """
 
 
@@ -53,6 +55,7 @@ class ServerCapabilities:
     pgss_preloaded: bool
     pgss_installed_version: str | None
     pgss_available_version: str | None
+    may_reset: bool = False
 
     @property
     def supported(self) -> bool:
@@ -117,6 +120,11 @@ class ServerCapabilities:
                 f"Role {role!r} may NOT read other roles' query texts: "
                 f"GRANT pg_read_all_stats TO {role};"
             )
+        if self.pgss_installed_version and not self.may_reset:
+            lines.append(
+                f"Role {role!r} may not reset pg_stat_statements (optional): GRANT EXECUTE ON "
+                f"FUNCTION pg_stat_statements_reset TO {role};"
+            )
         return lines
 
     def as_dict(self) -> dict:
@@ -143,7 +151,7 @@ def probe_server(spec: ServerSpec) -> ServerCapabilities:
             monitor,
         ) = cur.fetchone()
         cur.execute(_EXTENSION_QUERY)
-        installed, available = cur.fetchone()
+        installed, available, may_reset = cur.fetchone()
     return ServerCapabilities(
         server_version=version,
         server_version_num=version_num,
@@ -157,4 +165,5 @@ def probe_server(spec: ServerSpec) -> ServerCapabilities:
         pgss_preloaded=preloaded,
         pgss_installed_version=installed,
         pgss_available_version=available,
+        may_reset=may_reset or superuser,
     )

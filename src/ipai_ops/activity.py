@@ -1,0 +1,69 @@
+"""Who is connected, what runs, what waits on whom — and stopping a backend."""
+
+from __future__ import annotations
+
+from psycopg2 import sql
+
+from .connection import ServerSpec, connection
+from .errors import OpsError
+
+_ACTIVITY = """
+SELECT a.pid, a.datname, a.usename, a.application_name, a.client_addr::text, a.state,
+       a.wait_event_type, a.wait_event,
+       extract(epoch FROM now() - a.query_start) AS query_seconds,
+       extract(epoch FROM now() - a.xact_start) AS xact_seconds,
+       pg_blocking_pids(a.pid) AS blocked_by,
+       CASE WHEN %(with_text)s THEN a.query END AS query
+  FROM pg_stat_activity a
+ WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
+ ORDER BY a.query_start NULLS LAST
+"""
+
+_LOCKS = """
+SELECT l.pid, l.locktype, l.mode, l.granted, l.relation::regclass::text
+  FROM pg_locks l
+ WHERE l.pid = ANY(%(pids)s) AND NOT l.granted
+"""
+
+
+def read_activity(spec: ServerSpec, *, with_text: bool = True) -> list[dict]:
+    """Every client session of the server, with what blocks it and the lock it waits for."""
+    with connection(spec.for_database(spec.dbname or "postgres")) as conn, conn.cursor() as cur:
+        cur.execute(_ACTIVITY, {"with_text": with_text})
+        columns = [c.name for c in cur.description]
+        sessions = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+        waiting = [s["pid"] for s in sessions if s["blocked_by"]]
+        if waiting:
+            cur.execute(_LOCKS, {"pids": waiting})
+            for pid, locktype, mode, _granted, relation in cur.fetchall():
+                for session in sessions:
+                    if session["pid"] == pid:
+                        session["waiting_for"] = f"{mode} on {locktype} {relation or ''}".strip()
+    return sessions
+
+
+def summarize(sessions: list[dict], max_connections: int) -> dict:
+    """Counts an administrator (and the alerts) look at first."""
+    by_state: dict[str, int] = {}
+    for session in sessions:
+        by_state[session["state"] or "unknown"] = by_state.get(session["state"] or "unknown", 0) + 1
+    return {
+        "connections": len(sessions),
+        "max_connections": max_connections,
+        "by_state": by_state,
+        "blocked": sum(1 for s in sessions if s["blocked_by"]),
+        "longest_query_seconds": max(
+            (s["query_seconds"] or 0 for s in sessions if s["state"] == "active"), default=0
+        ),
+    }
+
+
+def signal_backend(spec: ServerSpec, pid: int, *, terminate: bool = False) -> bool:
+    """Cancel a backend's query (or terminate the session); True when it was signalled."""
+    function = "pg_terminate_backend" if terminate else "pg_cancel_backend"
+    with connection(spec.for_database(spec.dbname or "postgres")) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,))
+        if cur.fetchone() is None:
+            raise OpsError(f"No session with pid {pid} on this server.")
+        cur.execute(sql.SQL("SELECT {}(%s)").format(sql.Identifier(function)), (pid,))
+        return bool(cur.fetchone()[0])

@@ -1,0 +1,62 @@
+"""Sizes, tables and indexes of one database: what grows, what is bloated, what is unused."""
+
+from __future__ import annotations
+
+import os
+
+from .connection import ServerSpec, connection
+
+_TABLES = """
+SELECT s.relname AS name, s.schemaname AS schema,
+       pg_total_relation_size(s.relid) AS total_bytes, pg_relation_size(s.relid) AS table_bytes,
+       s.n_live_tup AS live_rows, s.n_dead_tup AS dead_rows,
+       s.seq_scan, coalesce(s.idx_scan, 0) AS idx_scan, s.last_autovacuum
+  FROM pg_stat_user_tables s
+ ORDER BY pg_total_relation_size(s.relid) DESC
+ LIMIT %(limit)s
+"""
+
+_UNUSED_INDEXES = """
+SELECT s.indexrelname AS name, s.relname AS table_name, pg_relation_size(s.indexrelid) AS bytes,
+       s.idx_scan
+  FROM pg_stat_user_indexes s
+  JOIN pg_index i ON i.indexrelid = s.indexrelid
+ WHERE s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary
+ ORDER BY pg_relation_size(s.indexrelid) DESC
+ LIMIT %(limit)s
+"""
+
+
+def database_report(spec: ServerSpec, database: str, *, limit: int = 50) -> dict:
+    """Size, largest tables (with dead-row bloat), unused indexes, seq-scan-heavy tables."""
+    with connection(spec.for_database(database)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_database_size(current_database())")
+        size = cur.fetchone()[0]
+        cur.execute(_TABLES, {"limit": limit})
+        columns = [c.name for c in cur.description]
+        tables = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+        cur.execute(_UNUSED_INDEXES, {"limit": limit})
+        columns = [c.name for c in cur.description]
+        unused = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+    for table in tables:
+        rows = table["live_rows"] + table["dead_rows"]
+        table["bloat_ratio"] = round(table["dead_rows"] / rows, 3) if rows else 0.0
+    seq_heavy = [t for t in tables if t["seq_scan"] > t["idx_scan"] and t["live_rows"] >= 10_000]
+    return {
+        "size_bytes": size,
+        "tables": tables,
+        "unused_indexes": unused,
+        "seq_scan_heavy": seq_heavy,
+    }
+
+
+def filestore_bytes(path: str) -> int:
+    """Bytes of a filestore directory (apparent size)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except FileNotFoundError:
+                continue  # removed by Odoo's garbage collector meanwhile
+    return total
