@@ -45,6 +45,7 @@ start() {
     as_pg_owner psql -X -q -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 <<SQL >/dev/null
 SELECT format('CREATE ROLE %I LOGIN SUPERUSER PASSWORD %L', '$ROLE', '$ROLE_PASSWORD')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$ROLE') \gexec
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 SQL
     as_pg_owner tee "$dir/env.sh" >/dev/null <<ENV
 export PGHOST=127.0.0.1 PGPORT=$port PGUSER=$ROLE PGPASSWORD=$ROLE_PASSWORD PGDATABASE=postgres

@@ -42,6 +42,12 @@ def read_activity(spec: ServerSpec, *, with_text: bool = True) -> list[dict]:
     return sessions
 
 
+def max_connections(spec: ServerSpec) -> int:
+    with connection(spec.for_database(spec.dbname or "postgres")) as conn, conn.cursor() as cur:
+        cur.execute("SELECT current_setting('max_connections')::int")
+        return cur.fetchone()[0]
+
+
 def summarize(sessions: list[dict], max_connections: int) -> dict:
     """Counts an administrator (and the alerts) look at first."""
     by_state: dict[str, int] = {}

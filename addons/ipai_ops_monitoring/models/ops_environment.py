@@ -1,0 +1,64 @@
+from odoo import api, fields, models
+
+
+class IpaiOpsEnvironment(models.Model):
+    _inherit = "ipai.ops.environment"
+
+    monitoring_enabled = fields.Boolean(
+        compute="_compute_monitoring_enabled",
+        store=True,
+        readonly=False,
+        help="Sample pg_stat_statements, sizes and activity every few minutes (production by "
+        "default).",
+    )
+    pgss_state = fields.Json(
+        groups="ipai_ops_core.group_ops_admin",
+        help="The previous sample's cumulative counters, to compute the next deltas.",
+    )
+    alert_growth_mb_day = fields.Float(string="Growth per day (MiB)", default=1024)
+    alert_regression_pct = fields.Float(string="Query slower by (%)", default=50)
+    alert_long_query_s = fields.Integer(string="Query running longer than (s)", default=300)
+    alert_blocked_sessions = fields.Integer(string="Blocked sessions", default=1)
+    alert_cache_hit_pct = fields.Float(string="Cache hit below (%)", default=99)
+    alert_connections_pct = fields.Float(string="Connections above (% of max)", default=80)
+    alert_ids = fields.One2many("ipai.ops.alert", "environment_id", string="Alerts")
+    open_alert_count = fields.Integer(compute="_compute_open_alert_count")
+
+    @api.depends("stage")
+    def _compute_monitoring_enabled(self):
+        for environment in self:
+            environment.monitoring_enabled = environment.stage == "production"
+
+    def _compute_open_alert_count(self):
+        for environment in self:
+            environment.open_alert_count = len(
+                environment.alert_ids.filtered(lambda a: a.state == "open")
+            )
+
+    def action_snapshot_now(self):
+        self.ensure_one()
+        self._queue_run("snapshot")
+        return self.action_open_runs()
+
+    def action_top_queries(self):
+        self.ensure_one()
+        wizard = self.env["ipai.ops.top.queries"].create({"environment_id": self.id})
+        wizard.action_refresh()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "ipai.ops.top.queries",
+            "res_id": wizard.id,
+            "view_mode": "form",
+        }
+
+    @api.model
+    def _cron_queue_snapshots(self):
+        """Called from a cron: one snapshot run per monitored environment, never two at once."""
+        Run = self.env["ipai.ops.run"].sudo()
+        for environment in self.sudo().search([("monitoring_enabled", "=", True)]):
+            pending = Run.search_count(
+                [("environment_id", "=", environment.id), ("kind", "=", "snapshot"),
+                 ("state", "in", ("queued", "running"))], limit=1,
+            )  # fmt: skip
+            if not pending:
+                environment._queue_system_run("snapshot", {})

@@ -1,0 +1,164 @@
+import threading
+from contextlib import closing, suppress
+
+import psycopg2
+
+from odoo import sql_db
+from odoo.exceptions import AccessError
+from odoo.tests import tagged
+
+from odoo.addons.ipai_ops_core.tests.common import OpsCase
+
+WORKLOAD = "SELECT count(*) FROM res_partner WHERE name = 'monitoring-probe'"
+
+
+@tagged("post_install", "-at_install")
+class TestMonitoring(OpsCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.production = cls.envs_a["production"]  # this very database, on the test cluster
+
+    def setUp(self):
+        super().setUp()
+        self.registry_enter_test_mode()
+
+    def _snapshot(self):
+        self.env["ipai.ops.environment"]._cron_queue_snapshots()
+        self.env.flush_all()
+        self.env["ipai.ops.run"]._cron_process_runs()
+        self.env.invalidate_all()
+        runs = self.production.run_ids.filtered(lambda r: r.kind == "snapshot")
+        self.assertEqual(runs[0].state, "done", runs[0].error)
+        return runs[0]
+
+    def _workload(self, times):
+        with closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as cr:
+            for _ in range(times):
+                cr.execute(WORKLOAD)
+
+    def _probe_deltas(self, granularity="sample"):
+        normalized = WORKLOAD.replace("'monitoring-probe'", "$1")
+        query = self.env["ipai.ops.pgss.query"].search(
+            [("environment_id", "=", self.production.id), ("text", "=", normalized)]
+        )
+        self.assertEqual(len(query), 1, "the statement's text was recorded once")
+        return self.env["ipai.ops.pgss.delta"].search(
+            [("environment_id", "=", self.production.id), ("queryid", "=", query.queryid),
+             ("granularity", "=", granularity)]
+        )  # fmt: skip
+
+    def test_snapshots_fill_trends_and_top_queries(self):
+        Environment = self.env["ipai.ops.environment"]
+        Environment._cron_queue_snapshots()
+        Environment._cron_queue_snapshots()
+        queued = self.production.run_ids.filtered(lambda r: r.kind == "snapshot")
+        self.assertEqual(len(queued), 1, "never two snapshots of an environment at once")
+        first = self._snapshot()
+        self.assertIn("0 statements", first.summary, "the first sample is the baseline")
+        self._workload(20)
+        self._snapshot()
+        self.assertEqual(sum(self._probe_deltas().mapped("calls")), 20)
+        self.assertEqual(sum(self._probe_deltas("day").mapped("calls")), 20)
+        sizes = self.env["ipai.ops.size.sample"].search(
+            [("environment_id", "=", self.production.id)]
+        )
+        self.assertEqual(len(sizes), 2)
+        self.assertGreater(sizes[0].database_mb, 1)
+
+        wizard = (
+            self.env["ipai.ops.top.queries"]
+            .with_user(self.members_a["admin"])
+            .create({"environment_id": self.production.id, "window": "1h"})
+        )
+        wizard.action_refresh()
+        normalized = WORKLOAD.replace("'monitoring-probe'", "$1")
+        line = wizard.line_ids.filtered(lambda row: row.query == normalized)
+        self.assertEqual(line.calls, 20)
+
+    def test_viewers_see_numbers_but_not_query_texts(self):
+        self._snapshot()
+        self._workload(5)
+        self._snapshot()
+        viewer = self.members_a["viewer"]
+        self.assertTrue(self.env["ipai.ops.pgss.delta"].with_user(viewer).search([]))
+        self.assertFalse(self.env["ipai.ops.pgss.query"].with_user(viewer).search([]))
+        some_query = self.env["ipai.ops.pgss.query"].search([], limit=1)
+        with self.assertRaises(AccessError):
+            some_query.with_user(viewer).read(["text"])
+        wizard = (
+            self.env["ipai.ops.top.queries"]
+            .with_user(viewer)
+            .create({"environment_id": self.production.id, "window": "1h"})
+        )
+        wizard.action_refresh()
+        self.assertTrue(wizard.line_ids)
+        self.assertTrue(all("hidden" in line.query for line in wizard.line_ids))
+        self.assertTrue(
+            self.env["ipai.ops.pgss.query"].with_user(self.members_a["tester"]).search([])
+        )
+        self.assertFalse(self.env["ipai.ops.pgss.delta"].with_user(self.admin_b).search([]))
+
+    def test_alert_is_opened_once_and_closed_when_it_clears(self):
+        self.production.alert_connections_pct = 0  # any connection is "too many"
+        self._snapshot()
+        self._snapshot()
+        alerts = self.production.alert_ids.filtered(lambda a: a.condition == "connections")
+        self.assertEqual(len(alerts), 1, "one alert per condition, not one per sample")
+        self.assertEqual(alerts.state, "open")
+        activities = self.production.activity_ids.filtered(
+            lambda a: a.user_id == self.members_a["admin"] and a.summary == alerts.message[:120]
+        )
+        self.assertEqual(len(activities), 1, "one to-do for the project admin")
+        self.production.alert_connections_pct = 100
+        self._snapshot()
+        self.assertEqual(alerts.state, "closed")
+        self.assertTrue(alerts.closed_at)
+        self.assertFalse(
+            self.production.activity_ids.filtered(lambda a: a.summary == alerts.message[:120]),
+            "the to-do is done once the condition cleared",
+        )
+
+    def test_live_view_installs_without_the_extension(self):
+        Live = self.env["ipai.ops.pgss.live"]
+        self.assertFalse(Live._available(), "the test database has no pg_stat_statements")
+        self.assertEqual(Live.search_count([]), 0)
+        self.env.cr.execute("CREATE EXTENSION pg_stat_statements")
+        Live.init()
+        self.assertTrue(Live._available())
+        self.assertGreater(Live.search_count([]), 0)
+        self.assertTrue(Live.search([], limit=1).query)
+
+    def test_cancelling_a_backend_is_for_ops_administrators(self):
+        sleeper = psycopg2.connect(**sql_db.connection_info_for(self.env.cr.dbname)[1])
+        pid = sleeper.get_backend_pid()
+        outcome = {}
+
+        def sleep():
+            with suppress(psycopg2.errors.QueryCanceled):
+                sleeper.cursor().execute("SELECT pg_sleep(20)")
+                outcome["finished"] = True
+
+        thread = threading.Thread(target=sleep)
+        thread.start()
+        try:
+            run = self.production.with_user(self.members_a["admin"])._queue_run(
+                "signal", {"pid": pid, "terminate": False}
+            )
+            self.env.flush_all()
+            self.env["ipai.ops.run"]._cron_process_runs()
+            self.env.invalidate_all()
+            self.assertEqual(run.state, "failed", "a project admin is not an ops administrator")
+            run = self.production.with_user(self.ops_admin)._queue_run(
+                "signal", {"pid": pid, "terminate": False}
+            )
+            self.env.flush_all()
+            self.env["ipai.ops.run"]._cron_process_runs()
+            self.env.invalidate_all()
+            self.assertEqual(run.state, "done", run.error)
+            thread.join(timeout=10)
+            self.assertNotIn("finished", outcome, "the sleeping query was cancelled")
+            self.assertIn(str(pid), run.event_ids[-1].message)
+        finally:
+            thread.join(timeout=25)
+            sleeper.close()
