@@ -8,6 +8,8 @@ cd "$PROJECT_ROOT"
 # shellcheck disable=SC1090
 source "$("$PROJECT_ROOT/setup/pg_cluster.sh" start "$PROJECT_ROOT/var/bench-pg")"
 mkdir -p var/bench
+ODOO_SRC=$(odoo_src)
+export ODOO_SRC  # benchmarks with an Odoo part use it when set
 for script in bench/${BENCH:-*}.py; do
     [ "$(basename "$script")" = common.py ] && continue
     say "benchmark $(basename "$script" .py)"

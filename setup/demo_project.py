@@ -2,7 +2,7 @@
 # `env` is provided by the shell. The password comes from PGPASSWORD, as for Odoo itself.
 import os
 
-server = env["ipai.ops.db.server"].create(  # noqa: F821
+server = env["ipai.ops.db.server"].create(
     {
         "name": "Local PostgreSQL",
         "host": os.environ["PGHOST"],
@@ -12,13 +12,13 @@ server = env["ipai.ops.db.server"].create(  # noqa: F821
         "sslmode": "disable",
     }
 )
-project = env["ipai.ops.project"].create({"name": "Demo", "code": "demo"})  # noqa: F821
+project = env["ipai.ops.project"].create({"name": "Demo", "code": "demo"})
 for name, stage, database in (
     ("Production", "production", os.environ["IPAI_OPS_DEMO_DB"]),
     ("Staging", "staging", "demo_staging"),
     ("Development", "development", "demo_dev"),
 ):
-    env["ipai.ops.environment"].create(  # noqa: F821
+    env["ipai.ops.environment"].create(
         {
             "name": name,
             "project_id": project.id,
@@ -28,5 +28,5 @@ for name, stage, database in (
         }
     )
 server.action_test_connection()
-env.cr.commit()  # noqa: F821
+env.cr.commit()
 print(f"demo project {project.name!r} with {len(project.environment_ids)} environments")
