@@ -1,9 +1,13 @@
 # Fed to `odoo-bin shell` by bench/monitoring.py: `env` is Odoo's. Prints one JSON line.
 import json
 import os
+import sys
 import time
 
 from odoo import fields
+
+sys.path.insert(0, os.environ["IPAI_BENCH_DIR"])
+from monitoring import run_statements
 
 database = os.environ["IPAI_BENCH_DB"]
 server = env["ipai.ops.db.server"].create(
@@ -29,11 +33,21 @@ environment = env["ipai.ops.environment"].create(
 Run = env["ipai.ops.run"].sudo()
 first = environment._queue_system_run("snapshot", {})
 first._execute_snapshot()
-with env.cr._cnx.cursor() as cur:
-    cur.execute("SELECT 1")  # let time pass into the next sample
+tables, statements = int(os.environ["IPAI_BENCH_TABLES"]), int(os.environ["IPAI_BENCH_STATEMENTS"])
+run_statements(server._engine_spec(), tables, statements)  # a busy interval: every one ran again
+environment._queue_system_run("snapshot", {})._execute_snapshot()  # learns the texts
+run_statements(server._engine_spec(), tables, statements)  # steady state: texts are known
 second = environment._queue_system_run("snapshot", {})
 started = time.perf_counter()
-second._execute_snapshot()
+if os.environ.get("IPAI_BENCH_PROFILE"):
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    outcome = profile.runcall(second._execute_snapshot)
+    pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
+else:
+    outcome = second._execute_snapshot()
 snapshot_ms = (time.perf_counter() - started) * 1000
 
 # 30 days of history: 14 days of 5-minute samples (200 statements active in each) and
@@ -80,6 +94,8 @@ print(
     json.dumps(
         {
             "snapshot_ms": snapshot_ms,
+            "deltas": outcome["result"]["statements"],
+            "new_texts": outcome["result"]["new_texts"],
             "top_30d_ms": top_ms,
             "delta_rows": delta_rows,
             "delta_mb": delta_bytes / 1024**2,

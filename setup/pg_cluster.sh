@@ -29,6 +29,7 @@ start() {
             echo "unix_socket_directories = '$dir'"
             echo "shared_preload_libraries = 'pg_stat_statements'"
             echo "pg_stat_statements.track = all"
+            echo "pg_stat_statements.max = 10000"
             echo "max_connections = 200"
             if [ "$throwaway" = --throwaway ]; then
                 echo "fsync = off"

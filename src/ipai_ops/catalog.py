@@ -6,13 +6,19 @@ import os
 
 from .connection import ServerSpec, connection
 
+# ranked by the planner's page counts (no file access), measured exactly for the top ones only
 _TABLES = """
-SELECT s.relname AS name, s.schemaname AS schema,
-       pg_total_relation_size(s.relid) AS total_bytes, pg_relation_size(s.relid) AS table_bytes,
-       s.n_live_tup AS live_rows, s.n_dead_tup AS dead_rows,
-       s.seq_scan, coalesce(s.idx_scan, 0) AS idx_scan, s.last_autovacuum
-  FROM pg_stat_user_tables s
- ORDER BY pg_total_relation_size(s.relid) DESC
+WITH ranked AS (
+    SELECT s.*
+      FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+     ORDER BY c.relpages DESC
+     LIMIT %(limit)s * 2)
+SELECT relname AS name, schemaname AS schema,
+       pg_total_relation_size(relid) AS total_bytes, pg_relation_size(relid) AS table_bytes,
+       n_live_tup AS live_rows, n_dead_tup AS dead_rows,
+       seq_scan, coalesce(idx_scan, 0) AS idx_scan, last_autovacuum
+  FROM ranked
+ ORDER BY pg_total_relation_size(relid) DESC
  LIMIT %(limit)s
 """
 

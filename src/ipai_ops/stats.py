@@ -101,29 +101,25 @@ def _read(conn, database: str, with_text: bool, known: set[int]) -> Sample:
         if version_num >= 140000:
             cur.execute("SELECT stats_reset FROM pg_stat_statements_info")
             reset = cur.fetchone()[0]
-        cur.execute(_sql_for(version_num), {"database": database, "with_text": with_text})
+        # counters first, without texts: most statements are known from earlier samples,
+        # and their texts are most of what pg_stat_statements would send
+        cur.execute(_sql_for(version_num), {"database": database, "with_text": False})
         sample = Sample(now, started, reset)
-        for (
-            userid,
-            dbid,
-            queryid,
-            toplevel,
-            calls,
-            total,
-            max_ms,
-            rows,
-            hit,
-            read,
-            temp,
-            text,
-        ) in cur:
+        for userid, dbid, queryid, toplevel, calls, total, max_ms, rows, hit, read, temp, _ in cur:
             key = (userid, dbid, queryid, toplevel)
             sample.counters[key] = {
                 "calls": calls, "total_ms": total, "rows": rows, "shared_blks_hit": hit,
                 "shared_blks_read": read, "temp_blks_written": temp, "max_ms": max_ms,
             }  # fmt: skip
-            if text is not None and queryid not in known:
-                sample.texts[queryid] = text
+        unknown = list({key[2] for key in sample.counters} - known)
+        if with_text and unknown:
+            cur.execute(
+                "SELECT DISTINCT ON (queryid) queryid, query FROM pg_stat_statements"
+                " WHERE queryid = ANY(%s) AND dbid = (SELECT oid FROM pg_database"
+                " WHERE datname = %s)",
+                (unknown, database),
+            )
+            sample.texts = dict(cur.fetchall())
     return sample
 
 

@@ -10,10 +10,10 @@ class IpaiOpsPgssDelta(models.Model):
     _order = "taken_at desc"
     _log_access = False  # millions of rows: no create/write audit columns
 
-    environment_id = fields.Many2one(
-        "ipai.ops.environment", required=True, ondelete="cascade", index=True
-    )
-    project_id = fields.Many2one(related="environment_id.project_id", store=True, index=True)
+    # no single-column indexes: every snapshot inserts thousands of rows, and the window
+    # index below serves every read (by environment, granularity and time)
+    environment_id = fields.Many2one("ipai.ops.environment", required=True, ondelete="cascade")
+    project_id = fields.Many2one(related="environment_id.project_id", store=True)
     granularity = fields.Selection([("sample", "Sample"), ("day", "Day")], required=True)
     taken_at = fields.Datetime(required=True)
     queryid = fields.Char(required=True)

@@ -1,3 +1,5 @@
+import io
+import json
 from datetime import timedelta, timezone
 
 from psycopg2.extras import execute_values
@@ -17,6 +19,26 @@ _DELTA_COLUMNS = (
     "calls", "total_ms", "max_ms", "rows", "shared_blks_hit", "shared_blks_read",
     "temp_blks_written",
 )  # fmt: skip
+
+
+_COPY_SAMPLE = """
+COPY ipai_ops_pgss_delta (environment_id, project_id, queryid, calls, total_ms, max_ms, rows,
+    shared_blks_hit, shared_blks_read, temp_blks_written, taken_at, granularity) FROM STDIN
+"""
+_UPSERT_DAY = """
+INSERT INTO ipai_ops_pgss_delta AS d (environment_id, project_id, queryid, taken_at, calls,
+    total_ms, max_ms, rows, shared_blks_hit, shared_blks_read, temp_blks_written, granularity)
+SELECT environment_id, project_id, queryid, %(day)s, calls, total_ms, max_ms, rows,
+       shared_blks_hit, shared_blks_read, temp_blks_written, 'day'
+  FROM ipai_ops_pgss_delta
+ WHERE environment_id = %(env)s AND granularity = 'sample' AND taken_at = %(taken_at)s
+    ON CONFLICT (environment_id, queryid, taken_at) WHERE granularity = 'day'
+    DO UPDATE SET calls = d.calls + EXCLUDED.calls, total_ms = d.total_ms + EXCLUDED.total_ms,
+                  max_ms = GREATEST(d.max_ms, EXCLUDED.max_ms), rows = d.rows + EXCLUDED.rows,
+                  shared_blks_hit = d.shared_blks_hit + EXCLUDED.shared_blks_hit,
+                  shared_blks_read = d.shared_blks_read + EXCLUDED.shared_blks_read,
+                  temp_blks_written = d.temp_blks_written + EXCLUDED.temp_blks_written
+"""
 
 
 class IpaiOpsRun(models.Model):
@@ -61,7 +83,12 @@ class IpaiOpsRun(models.Model):
         taken_at = fields.Datetime.now() if taken_at.tzinfo else _utc_naive(sample.taken_at)
         self._store_texts(environment, sample.texts)
         self._store_deltas(environment, taken_at, deltas.rows)
-        environment.pgss_state = sample.as_state()
+        # raw jsonb write: the state of 5,000 statements is large, the ORM round trip costly
+        self.env.cr.execute(
+            "UPDATE ipai_ops_environment SET pgss_state = %s::jsonb WHERE id = %s",
+            [json.dumps(sample.as_state()), environment.id],
+        )
+        environment.invalidate_recordset(["pgss_state"])
         size = self._sample_size_and_activity(environment, server, taken_at, deltas.rows)
         self._purge_old_samples(environment, taken_at)
         self._evaluate_alerts(environment, size)
@@ -75,7 +102,8 @@ class IpaiOpsRun(models.Model):
             count=len(deltas.rows),
             flags=f" ({', '.join(flags)})" if flags else "",
         )
-        return {"summary": summary, "result": {"statements": len(deltas.rows), **size}}
+        result = {"statements": len(deltas.rows), "new_texts": len(sample.texts), **size}
+        return {"summary": summary, "result": result}
 
     def _store_texts(self, environment, texts: dict) -> None:
         if texts:
@@ -87,39 +115,25 @@ class IpaiOpsRun(models.Model):
             )
 
     def _store_deltas(self, environment, taken_at, rows: list[dict]) -> None:
-        """Per-sample rows, and the day's totals updated in the same statement set."""
+        """The sample's rows in one statement, then the day's totals updated from them
+        by the server (the rows cross the network once)."""
         if not rows:
             return
-        values = [
-            (environment.id, environment.project_id.id, str(r["queryid"]),
-             *(r[c] for c in _DELTA_COLUMNS))
+        head = f"{environment.id}\t{environment.project_id.id}\t"
+        tail = f"\t{taken_at.isoformat()}\tsample\n"
+        data = "".join(
+            head + str(r["queryid"]) + "\t" + "\t".join(repr(float(r[c])) for c in _DELTA_COLUMNS)
+            + tail
             for r in rows
-        ]  # fmt: skip
-        columns = ", ".join(_DELTA_COLUMNS)
-        execute_values(
-            self.env.cr._obj,
-            f"INSERT INTO ipai_ops_pgss_delta (environment_id, project_id, queryid, {columns},"  # noqa: S608
-            " granularity, taken_at) VALUES %s",
-            values,
-            template=f"(%s, %s, %s, {', '.join(['%s'] * len(_DELTA_COLUMNS))}, 'sample', "
-            f"'{taken_at.isoformat()}')",
-        )
-        day = taken_at.replace(hour=0, minute=0, second=0, microsecond=0)
-        updates = ", ".join(
-            f"{c} = GREATEST(d.{c}, EXCLUDED.{c})"
-            if c == "max_ms"
-            else f"{c} = d.{c} + EXCLUDED.{c}"
-            for c in _DELTA_COLUMNS
-        )
-        execute_values(
-            self.env.cr._obj,
-            f"INSERT INTO ipai_ops_pgss_delta AS d (environment_id, project_id, queryid, {columns},"  # noqa: S608
-            " granularity, taken_at) VALUES %s"
-            " ON CONFLICT (environment_id, queryid, taken_at) WHERE granularity = 'day'"
-            f" DO UPDATE SET {updates}",
-            values,
-            template=f"(%s, %s, %s, {', '.join(['%s'] * len(_DELTA_COLUMNS))}, 'day', "
-            f"'{day.isoformat()}')",
+        )  # fmt: skip
+        self.env.cr._obj.copy_expert(_COPY_SAMPLE, io.StringIO(data))  # COPY: the fastest way in
+        self.env.cr.execute(
+            _UPSERT_DAY,
+            {
+                "env": environment.id,
+                "taken_at": taken_at,
+                "day": taken_at.replace(hour=0, minute=0, second=0, microsecond=0),
+            },
         )
 
     def _sample_size_and_activity(self, environment, server, taken_at, rows) -> dict:

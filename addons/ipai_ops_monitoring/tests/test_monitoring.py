@@ -119,6 +119,22 @@ class TestMonitoring(OpsCase):
             "the to-do is done once the condition cleared",
         )
 
+    def test_tables_report_shows_sizes_and_unused_indexes(self):
+        report = (
+            self.env["ipai.ops.tables.report"]
+            .with_user(self.members_a["viewer"])
+            .create({"environment_id": self.production.id})
+        )
+        report.action_refresh()
+        self.assertGreater(report.database_mb, 1)
+        self.assertIn("public.res_partner", report.table_ids.mapped("name"))
+        sizes = report.table_ids.mapped("total_mb")
+        self.assertEqual(sizes, sorted(sizes, reverse=True))
+        with self.assertRaises(AccessError):
+            self.env["ipai.ops.tables.report"].with_user(self.admin_b).create(
+                {"environment_id": self.production.id}
+            ).action_refresh()
+
     def test_live_view_installs_without_the_extension(self):
         Live = self.env["ipai.ops.pgss.live"]
         self.assertFalse(Live._available(), "the test database has no pg_stat_statements")
