@@ -15,6 +15,9 @@ class IpaiOpsEnvironment(models.Model):
         groups="ipai_ops_core.group_ops_admin",
         help="The previous sample's cumulative counters, to compute the next deltas.",
     )
+    pgss_rolled_up_until = fields.Datetime(
+        readonly=True, help="Samples up to this moment are counted in the daily totals."
+    )
     alert_growth_mb_day = fields.Float(string="Growth per day (MiB)", default=1024)
     alert_regression_pct = fields.Float(string="Query slower by (%)", default=50)
     alert_long_query_s = fields.Integer(string="Query running longer than (s)", default=300)

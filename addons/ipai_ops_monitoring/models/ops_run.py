@@ -1,6 +1,6 @@
 import io
 import json
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from psycopg2.extras import execute_values
 
@@ -14,6 +14,7 @@ from ipai_ops.check import check_database
 from ipai_ops.stats import Sample, read_statements, statement_deltas
 
 SAMPLE_RETENTION = timedelta(days=14)  # per-sample rows; daily totals are kept
+ROLLUP_EVERY = timedelta(hours=1)  # samples are added to the daily totals this often
 REGRESSION_MIN_CALLS = 10  # a statement must run this often in both periods to be compared
 _DELTA_COLUMNS = (
     "calls", "total_ms", "max_ms", "rows", "shared_blks_hit", "shared_blks_read",
@@ -25,13 +26,16 @@ _COPY_SAMPLE = """
 COPY ipai_ops_pgss_delta (environment_id, project_id, queryid, calls, total_ms, max_ms, rows,
     shared_blks_hit, shared_blks_read, temp_blks_written, taken_at, granularity) FROM STDIN
 """
-_UPSERT_DAY = """
+_ROLL_UP_DAYS = """
 INSERT INTO ipai_ops_pgss_delta AS d (environment_id, project_id, queryid, taken_at, calls,
     total_ms, max_ms, rows, shared_blks_hit, shared_blks_read, temp_blks_written, granularity)
-SELECT environment_id, project_id, queryid, %(day)s, calls, total_ms, max_ms, rows,
-       shared_blks_hit, shared_blks_read, temp_blks_written, 'day'
+SELECT environment_id, project_id, queryid, date_trunc('day', taken_at), sum(calls),
+       sum(total_ms), max(max_ms), sum(rows), sum(shared_blks_hit), sum(shared_blks_read),
+       sum(temp_blks_written), 'day'
   FROM ipai_ops_pgss_delta
- WHERE environment_id = %(env)s AND granularity = 'sample' AND taken_at = %(taken_at)s
+ WHERE environment_id = %(env)s AND granularity = 'sample'
+   AND taken_at > %(since)s AND taken_at <= %(until)s
+ GROUP BY environment_id, project_id, queryid, date_trunc('day', taken_at)
     ON CONFLICT (environment_id, queryid, taken_at) WHERE granularity = 'day'
     DO UPDATE SET calls = d.calls + EXCLUDED.calls, total_ms = d.total_ms + EXCLUDED.total_ms,
                   max_ms = GREATEST(d.max_ms, EXCLUDED.max_ms), rows = d.rows + EXCLUDED.rows,
@@ -83,6 +87,7 @@ class IpaiOpsRun(models.Model):
         taken_at = fields.Datetime.now() if taken_at.tzinfo else _utc_naive(sample.taken_at)
         self._store_texts(environment, sample.texts)
         self._store_deltas(environment, taken_at, deltas.rows)
+        self._roll_up_days(environment, taken_at)
         # raw jsonb write: the state of 5,000 statements is large, the ORM round trip costly
         self.env.cr.execute(
             "UPDATE ipai_ops_environment SET pgss_state = %s::jsonb WHERE id = %s",
@@ -115,8 +120,7 @@ class IpaiOpsRun(models.Model):
             )
 
     def _store_deltas(self, environment, taken_at, rows: list[dict]) -> None:
-        """The sample's rows in one statement, then the day's totals updated from them
-        by the server (the rows cross the network once)."""
+        """The sample's rows, in one COPY."""
         if not rows:
             return
         head = f"{environment.id}\t{environment.project_id.id}\t"
@@ -127,14 +131,21 @@ class IpaiOpsRun(models.Model):
             for r in rows
         )  # fmt: skip
         self.env.cr._obj.copy_expert(_COPY_SAMPLE, io.StringIO(data))  # COPY: the fastest way in
+
+    def _roll_up_days(self, environment, now) -> None:
+        """Add the samples since the last roll-up to the daily totals, once an hour: long
+        windows read a few thousand daily rows instead of millions of samples."""
+        since = environment.pgss_rolled_up_until
+        if since and now - since < ROLLUP_EVERY:
+            return
         self.env.cr.execute(
-            _UPSERT_DAY,
-            {
-                "env": environment.id,
-                "taken_at": taken_at,
-                "day": taken_at.replace(hour=0, minute=0, second=0, microsecond=0),
-            },
+            _ROLL_UP_DAYS, {"env": environment.id, "since": since or datetime.min, "until": now}
         )
+        self.env.cr.execute(
+            "UPDATE ipai_ops_environment SET pgss_rolled_up_until = %s WHERE id = %s",
+            [now, environment.id],
+        )
+        environment.invalidate_recordset(["pgss_rolled_up_until"])
 
     def _sample_size_and_activity(self, environment, server, taken_at, rows) -> dict:
         report = check_database(environment._engine_spec(), environment.database_name)

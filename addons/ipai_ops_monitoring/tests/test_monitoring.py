@@ -1,5 +1,6 @@
 import threading
 from contextlib import closing, suppress
+from datetime import timedelta
 
 import psycopg2
 
@@ -9,7 +10,9 @@ from odoo.tests import tagged
 
 from odoo.addons.ipai_ops_core.tests.common import OpsCase
 
-WORKLOAD = "SELECT count(*) FROM res_partner WHERE name = 'monitoring-probe'"
+# slow enough (a few ms a call) to rank among the top statements of the test database
+WORKLOAD = "SELECT count(*), pg_sleep(0.005) FROM res_partner WHERE name = 'monitoring-probe'"
+NORMALIZED = "SELECT count(*), pg_sleep($1) FROM res_partner WHERE name = $2"
 
 
 @tagged("post_install", "-at_install")
@@ -38,7 +41,7 @@ class TestMonitoring(OpsCase):
                 cr.execute(WORKLOAD)
 
     def _probe_deltas(self, granularity="sample"):
-        normalized = WORKLOAD.replace("'monitoring-probe'", "$1")
+        normalized = NORMALIZED
         query = self.env["ipai.ops.pgss.query"].search(
             [("environment_id", "=", self.production.id), ("text", "=", normalized)]
         )
@@ -59,7 +62,7 @@ class TestMonitoring(OpsCase):
         self._workload(20)
         self._snapshot()
         self.assertEqual(sum(self._probe_deltas().mapped("calls")), 20)
-        self.assertEqual(sum(self._probe_deltas("day").mapped("calls")), 20)
+        self.assertFalse(self._probe_deltas("day"), "samples are rolled up once an hour")
         sizes = self.env["ipai.ops.size.sample"].search(
             [("environment_id", "=", self.production.id)]
         )
@@ -72,9 +75,22 @@ class TestMonitoring(OpsCase):
             .create({"environment_id": self.production.id, "window": "1h"})
         )
         wizard.action_refresh()
-        normalized = WORKLOAD.replace("'monitoring-probe'", "$1")
+        normalized = NORMALIZED
         line = wizard.line_ids.filtered(lambda row: row.query == normalized)
         self.assertEqual(line.calls, 20)
+        wizard.window = "7d"  # daily totals, plus the samples not rolled up yet
+        wizard.action_refresh()
+        self.assertEqual(wizard.line_ids.filtered(lambda row: row.query == normalized).calls, 20)
+
+        self.production.pgss_rolled_up_until -= timedelta(hours=2)  # an hour later…
+        self._snapshot()
+        self.assertEqual(sum(self._probe_deltas("day").mapped("calls")), 20)
+        wizard.action_refresh()
+        self.assertEqual(
+            wizard.line_ids.filtered(lambda row: row.query == normalized).calls,
+            20,
+            "rolled-up samples are not counted twice",
+        )
 
     def test_viewers_see_numbers_but_not_query_texts(self):
         self._snapshot()

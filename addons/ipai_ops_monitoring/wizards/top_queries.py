@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from odoo import api, fields, models
 from odoo.fields import Command
@@ -11,23 +11,28 @@ WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(d
            "30d": timedelta(days=30)}  # fmt: skip
 TOP = 50  # statements listed
 
+# daily totals for long windows, plus the samples not rolled up into them yet
 _TOP_SQL = """
-WITH cur AS (
+WITH rows AS (
+    SELECT * FROM ipai_ops_pgss_delta
+     WHERE environment_id = %(env)s AND granularity = %(grain)s
+       AND taken_at >= %(prev_start)s AND taken_at < %(end)s
+    UNION ALL
+    SELECT * FROM ipai_ops_pgss_delta
+     WHERE %(grain)s = 'day' AND environment_id = %(env)s AND granularity = 'sample'
+       AND taken_at > %(rolled_up)s AND taken_at >= %(prev_start)s AND taken_at < %(end)s),
+cur AS (
     SELECT queryid, sum(calls) AS calls, sum(total_ms) AS total_ms, max(max_ms) AS max_ms,
            sum(rows) AS rows, sum(shared_blks_hit) AS hit, sum(shared_blks_read) AS read,
            sum(temp_blks_written) AS temp
-      FROM ipai_ops_pgss_delta
-     WHERE environment_id = %(env)s AND granularity = %(grain)s
-       AND taken_at >= %(start)s AND taken_at < %(end)s
+      FROM rows WHERE taken_at >= %(start)s
      GROUP BY queryid
      ORDER BY sum(total_ms) DESC
      LIMIT %(top)s),
 prev AS (
     SELECT queryid, sum(calls) AS calls, sum(total_ms) AS total_ms
-      FROM ipai_ops_pgss_delta
-     WHERE environment_id = %(env)s AND granularity = %(grain)s
-       AND taken_at >= %(prev_start)s AND taken_at < %(start)s
-       AND queryid IN (SELECT queryid FROM cur)
+      FROM rows
+     WHERE taken_at < %(start)s AND queryid IN (SELECT queryid FROM cur)
      GROUP BY queryid)
 SELECT cur.queryid, cur.calls, cur.total_ms, cur.max_ms, cur.rows, cur.hit, cur.read, cur.temp,
        CASE WHEN prev.calls > 0 THEN prev.total_ms / prev.calls END AS prev_mean_ms
@@ -76,7 +81,8 @@ class IpaiOpsTopQueries(models.TransientModel):
         start = end - span
         self.env.cr.execute(
             SQL(_TOP_SQL, env=self.environment_id.id, grain=grain, start=start, end=end,
-                prev_start=start - span, top=TOP)
+                prev_start=start - span, top=TOP,
+                rolled_up=self.environment_id.pgss_rolled_up_until or datetime.min)
         )  # fmt: skip
         rows = self.env.cr.fetchall()
         texts = self._texts([row[0] for row in rows]) if self.may_see_text else {}
