@@ -1,1 +1,3 @@
 from . import top_queries
+from . import activity
+from . import tables_report

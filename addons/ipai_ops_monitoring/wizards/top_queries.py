@@ -1,11 +1,9 @@
 from datetime import datetime, timedelta
 
 from odoo import api, fields, models
-from odoo.fields import Command
 from odoo.tools import SQL
 
-from ipai_ops.activity import read_activity
-from ipai_ops.catalog import database_report
+from .reopen import reopen
 
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
            "30d": timedelta(days=30)}  # fmt: skip
@@ -69,8 +67,7 @@ class IpaiOpsTopQueries(models.TransientModel):
         self.environment_id.check_access("read")
         self.line_ids.unlink()
         self.env["ipai.ops.top.queries.line"].create(self._lines())
-        return {"type": "ir.actions.act_window", "res_model": self._name, "res_id": self.id,
-                "view_mode": "form", "target": "current"}  # fmt: skip
+        return reopen(self)
 
     def _lines(self) -> list[dict]:
         span = WINDOWS[self.window]
@@ -131,150 +128,3 @@ class IpaiOpsTopQueriesLine(models.TransientModel):
     temp_blks = fields.Float(string="Temp blocks")
     prev_mean_ms = fields.Float(string="Mean before (ms)")
     change_pct = fields.Float(string="Change (%)")
-
-
-class IpaiOpsActivity(models.TransientModel):
-    """Who is connected to an environment's server, what runs and what is blocked."""
-
-    _name = "ipai.ops.activity"
-    _description = "Operations: activity"
-
-    environment_id = fields.Many2one("ipai.ops.environment", required=True)
-    line_ids = fields.One2many("ipai.ops.activity.line", "activity_id")
-
-    def action_refresh(self):
-        self.ensure_one()
-        self.line_ids.unlink()
-        sessions = read_activity(self.environment_id.server_id._engine_spec())
-        self.env["ipai.ops.activity.line"].create(
-            [
-                {
-                    "activity_id": self.id,
-                    "pid": s["pid"],
-                    "database": s["datname"],
-                    "role": s["usename"],
-                    "application": s["application_name"],
-                    "state": s["state"],
-                    "wait": " / ".join(filter(None, [s["wait_event_type"], s["wait_event"]])),
-                    "query_seconds": s["query_seconds"] or 0,
-                    "blocked_by": ", ".join(map(str, s["blocked_by"])),
-                    "waiting_for": s.get("waiting_for"),
-                    "query": s["query"],
-                }
-                for s in sessions
-            ]
-        )
-        return {"type": "ir.actions.act_window", "res_model": self._name, "res_id": self.id,
-                "view_mode": "form", "target": "current"}  # fmt: skip
-
-
-class IpaiOpsActivityLine(models.TransientModel):
-    _name = "ipai.ops.activity.line"
-    _description = "Operations: session"
-    _order = "query_seconds desc"
-
-    activity_id = fields.Many2one("ipai.ops.activity", required=True, ondelete="cascade")
-    pid = fields.Integer()
-    database = fields.Char()
-    role = fields.Char()
-    application = fields.Char()
-    state = fields.Char()
-    wait = fields.Char()
-    query_seconds = fields.Float(string="Running for (s)")
-    blocked_by = fields.Char()
-    waiting_for = fields.Char()
-    query = fields.Text()
-
-    def _signal(self, terminate: bool):
-        self.ensure_one()
-        self.activity_id.environment_id._queue_run(
-            "signal", {"pid": self.pid, "terminate": terminate}
-        )
-        return self.activity_id.action_refresh()
-
-    def action_cancel(self):
-        return self._signal(terminate=False)
-
-    def action_terminate(self):
-        return self._signal(terminate=True)
-
-
-class IpaiOpsTablesReport(models.TransientModel):
-    """Largest tables with their dead-row bloat, tables read mostly by sequential scans,
-    and indexes never used — what to vacuum, index or drop."""
-
-    _name = "ipai.ops.tables.report"
-    _description = "Operations: tables and indexes"
-
-    environment_id = fields.Many2one("ipai.ops.environment", required=True)
-    database_mb = fields.Float(string="Database (MiB)", readonly=True)
-    table_ids = fields.One2many("ipai.ops.tables.report.table", "report_id")
-    index_ids = fields.One2many("ipai.ops.tables.report.index", "report_id")
-
-    def action_refresh(self):
-        self.ensure_one()
-        self.environment_id.check_access("read")
-        environment = self.environment_id.sudo()
-        found = database_report(environment._engine_spec(), environment.database_name)
-        seq_heavy = {t["name"] for t in found["seq_scan_heavy"]}
-        self.table_ids.unlink()
-        self.index_ids.unlink()
-        self.write(
-            {
-                "database_mb": found["size_bytes"] / 1024**2,
-                "table_ids": [
-                    Command.create(
-                        {
-                            "name": f"{t['schema']}.{t['name']}",
-                            "total_mb": t["total_bytes"] / 1024**2,
-                            "live_rows": t["live_rows"],
-                            "dead_rows": t["dead_rows"],
-                            "bloat_pct": 100 * t["bloat_ratio"],
-                            "seq_scan": t["seq_scan"],
-                            "idx_scan": t["idx_scan"],
-                            "seq_scan_heavy": t["name"] in seq_heavy,
-                        }
-                    )
-                    for t in found["tables"]
-                ],
-                "index_ids": [
-                    Command.create(
-                        {
-                            "name": i["name"],
-                            "table": i["table_name"],
-                            "size_mb": i["bytes"] / 1024**2,
-                        }
-                    )
-                    for i in found["unused_indexes"]
-                ],
-            }
-        )
-        return {"type": "ir.actions.act_window", "res_model": self._name, "res_id": self.id,
-                "view_mode": "form", "target": "current"}  # fmt: skip
-
-
-class IpaiOpsTablesReportTable(models.TransientModel):
-    _name = "ipai.ops.tables.report.table"
-    _description = "Operations: table"
-    _order = "total_mb desc"
-
-    report_id = fields.Many2one("ipai.ops.tables.report", required=True, ondelete="cascade")
-    name = fields.Char()
-    total_mb = fields.Float(string="Size with indexes (MiB)")
-    live_rows = fields.Float()
-    dead_rows = fields.Float()
-    bloat_pct = fields.Float(string="Dead rows (%)")
-    seq_scan = fields.Float(string="Sequential scans")
-    idx_scan = fields.Float(string="Index scans")
-    seq_scan_heavy = fields.Boolean(string="Mostly sequential scans")
-
-
-class IpaiOpsTablesReportIndex(models.TransientModel):
-    _name = "ipai.ops.tables.report.index"
-    _description = "Operations: unused index"
-    _order = "size_mb desc"
-
-    report_id = fields.Many2one("ipai.ops.tables.report", required=True, ondelete="cascade")
-    name = fields.Char()
-    table = fields.Char()
-    size_mb = fields.Float(string="Size (MiB)")

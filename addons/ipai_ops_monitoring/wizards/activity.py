@@ -1,0 +1,70 @@
+from odoo import fields, models
+
+from ipai_ops.activity import read_activity
+
+from .reopen import reopen
+
+
+class IpaiOpsActivity(models.TransientModel):
+    """Who is connected to an environment's server, what runs and what is blocked."""
+
+    _name = "ipai.ops.activity"
+    _description = "Operations: activity"
+
+    environment_id = fields.Many2one("ipai.ops.environment", required=True)
+    line_ids = fields.One2many("ipai.ops.activity.line", "activity_id")
+
+    def action_refresh(self):
+        self.ensure_one()
+        self.line_ids.unlink()
+        sessions = read_activity(self.environment_id.server_id._engine_spec())
+        self.env["ipai.ops.activity.line"].create(
+            [
+                {
+                    "activity_id": self.id,
+                    "pid": s["pid"],
+                    "database": s["datname"],
+                    "role": s["usename"],
+                    "application": s["application_name"],
+                    "state": s["state"],
+                    "wait": " / ".join(filter(None, [s["wait_event_type"], s["wait_event"]])),
+                    "query_seconds": s["query_seconds"] or 0,
+                    "blocked_by": ", ".join(map(str, s["blocked_by"])),
+                    "waiting_for": s.get("waiting_for"),
+                    "query": s["query"],
+                }
+                for s in sessions
+            ]
+        )
+        return reopen(self)
+
+
+class IpaiOpsActivityLine(models.TransientModel):
+    _name = "ipai.ops.activity.line"
+    _description = "Operations: session"
+    _order = "query_seconds desc"
+
+    activity_id = fields.Many2one("ipai.ops.activity", required=True, ondelete="cascade")
+    pid = fields.Integer()
+    database = fields.Char()
+    role = fields.Char()
+    application = fields.Char()
+    state = fields.Char()
+    wait = fields.Char()
+    query_seconds = fields.Float(string="Running for (s)")
+    blocked_by = fields.Char()
+    waiting_for = fields.Char()
+    query = fields.Text()
+
+    def _signal(self, terminate: bool):
+        self.ensure_one()
+        self.activity_id.environment_id._queue_run(
+            "signal", {"pid": self.pid, "terminate": terminate}
+        )
+        return self.activity_id.action_refresh()
+
+    def action_cancel(self):
+        return self._signal(terminate=False)
+
+    def action_terminate(self):
+        return self._signal(terminate=True)
