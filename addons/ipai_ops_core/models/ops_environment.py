@@ -6,6 +6,7 @@ from ipai_ops.identifiers import validate_database_name
 
 from ..roles import STAGES, required_role, role_allows
 
+PLACEMENT_FIELDS = frozenset({"server_id", "database_name", "filestore_path", "addons_path"})
 ENVIRONMENT_STATES = [
     ("new", "Not checked yet"),
     ("ready", "Ready"),
@@ -64,6 +65,31 @@ class IpaiOpsEnvironment(models.Model):
         "UNIQUE(server_id, database_name)",
         "Another environment already uses this database on this server.",
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._check_placement(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_placement(vals)
+        return super().write(vals)
+
+    @api.model
+    def _check_placement(self, vals: dict) -> None:
+        """Where an environment lives decides what ipai-ops reads, writes and runs (its
+        server's credentials, its files, its code): only operations administrators choose
+        it. Project admins edit everything else; copies are placed by the system."""
+        if self.env.su or not PLACEMENT_FIELDS.intersection(vals):
+            return
+        if not self.env.user.has_group("ipai_ops_core.group_ops_admin"):
+            raise AccessError(
+                self.env._(
+                    "Only operations administrators may set an environment's server, database, "
+                    "filestore or addons path."
+                )
+            )
 
     @api.model
     def _default_server(self):

@@ -81,6 +81,26 @@ class TestProjectIsolation(OpsCase):
             server.write({"host": "elsewhere"})
         self.server.with_user(self.ops_admin).read(["password"])
 
+    def test_only_ops_admins_place_environments(self):
+        """A project admin pointing an environment at another database, directory or code
+        would reach what the server's credentials reach: refused."""
+        environment = self.envs_a["staging"].with_user(self.user_a)
+        for field, value in (
+            ("database_name", "b_prod"),
+            ("filestore_path", "/etc"),
+            ("addons_path", "/tmp/evil"),
+            ("server_id", self.server.id),
+        ):
+            with self.subTest(field=field), self.assertRaises(AccessError):
+                environment.write({field: value})
+        with self.assertRaises(AccessError):
+            self.env["ipai.ops.environment"].with_user(self.user_a).create(
+                {"name": "Mine", "project_id": self.project_a.id, "server_id": self.server.id,
+                 "database_name": "anything"}
+            )  # fmt: skip
+        environment.write({"branch": "feature-x", "base_url": "https://staging.example"})
+        self.envs_a["staging"].with_user(self.ops_admin).write({"database_name": "a_staging2"})
+
     def test_project_admin_edits_only_own_project(self):
         self.envs_a["staging"].with_user(self.user_a).write({"branch": "main"})
         with self.assertRaises(AccessError):
