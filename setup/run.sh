@@ -58,7 +58,8 @@ if ! database_exists "$CONTROL_DB"; then
     IPAI_OPS_DEMO_DB="$DEMO_DB" odoo shell -d "$CONTROL_DB" --log-level=warn --no-http \
         < "$PROJECT_ROOT/setup/demo_project.py"
 else
-    odoo -d "$CONTROL_DB" -u "$ADDONS" --stop-after-init --log-level=warn
+    # -u updates the installed addons, -i installs those added since
+    odoo -d "$CONTROL_DB" -u "$ADDONS" -i "$ADDONS" --stop-after-init --log-level=warn
 fi
 
 say "Odoo 19 on http://127.0.0.1:8069 — log in as admin / admin (database $CONTROL_DB)"

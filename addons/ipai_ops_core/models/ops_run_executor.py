@@ -28,7 +28,7 @@ import socket
 import time
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import api, fields, models, sql_db
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, config
 
@@ -118,6 +118,12 @@ class IpaiOpsRun(models.Model):
     def _execute_run_id(self, run_id: int) -> None:
         """Execute a claimed run in its own transaction and record how it ended."""
         with self.env.registry.cursor() as cr:
+            if isinstance(cr, sql_db.Cursor):  # a real transaction (tests share theirs)
+                # A run lasts minutes; under Odoo's REPEATABLE READ its final writes would
+                # fail on any row another run updated meanwhile (the environment, say), and
+                # a published backup would be reported failed. Each statement of a run sees
+                # the latest committed data instead.
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             run = self.with_env(self.env(cr=cr)).sudo().browse(run_id)
             with RunHeartbeat(cr.dbname, run_id, HEARTBEAT_INTERVAL):
                 run._execute()
