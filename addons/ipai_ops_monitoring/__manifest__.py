@@ -21,5 +21,8 @@
         "wizards/top_queries_views.xml",
         "views/menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": ["ipai_ops_monitoring/static/tests/tours/*.js"],
+    },
     "installable": True,
 }

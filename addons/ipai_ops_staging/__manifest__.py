@@ -18,6 +18,9 @@
         "wizards/staging_wizard_views.xml",
         "views/menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": ["ipai_ops_staging/static/tests/tours/*.js"],
+    },
     "post_init_hook": "_create_default_mask_rules",
     "installable": True,
 }

@@ -1,1 +1,2 @@
 from . import test_monitoring
+from . import test_tour

@@ -1,1 +1,2 @@
 from . import test_copies
+from . import test_tour
