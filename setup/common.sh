@@ -4,7 +4,8 @@
 PROJECT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$PROJECT_ROOT/.venv"
 PY="$VENV/bin/python"
-IPAI_OPS_CONFIG=${IPAI_OPS_CONFIG:-${XDG_CONFIG_HOME:-$HOME/.config}/ipai-ops/config}
+USER_HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+IPAI_OPS_CONFIG=${IPAI_OPS_CONFIG:-${XDG_CONFIG_HOME:-$USER_HOME/.config}/ipai-ops/config}
 
 say() { printf '[ipai-ops] %s\n' "$*" >&2; }
 die() { printf '[ipai-ops] ERROR: %s\n' "$*" >&2; exit 1; }
