@@ -42,20 +42,20 @@ class MaskRule:
             raise ValueError(f"unknown masking strategy {self.strategy!r}")
 
 
+NOT_COMPANY = "id NOT IN (SELECT partner_id FROM res_company)"  # companies keep their data
+PERSON = f"{NOT_COMPANY} AND NOT is_company"
+
 # Odoo's personal data, by default. Missing tables and columns are skipped.
 DEFAULT_RULES = [
-    MaskRule("res_partner", "name", "name",
-             "id NOT IN (SELECT partner_id FROM res_company) AND NOT is_company"),
-    MaskRule("res_partner", "complete_name", "name",
-             "id NOT IN (SELECT partner_id FROM res_company) AND NOT is_company"),
-    MaskRule("res_partner", "email", "email", "id NOT IN (SELECT partner_id FROM res_company)"),
-    MaskRule("res_partner", "email_normalized", "email",
-             "id NOT IN (SELECT partner_id FROM res_company)"),
-    MaskRule("res_partner", "phone", "phone", "id NOT IN (SELECT partner_id FROM res_company)"),
-    MaskRule("res_partner", "mobile", "phone", "id NOT IN (SELECT partner_id FROM res_company)"),
-    MaskRule("res_partner", "street", "null", "id NOT IN (SELECT partner_id FROM res_company)"),
-    MaskRule("res_partner", "street2", "null", "id NOT IN (SELECT partner_id FROM res_company)"),
-    MaskRule("res_partner", "vat", "null", "id NOT IN (SELECT partner_id FROM res_company)"),
+    MaskRule("res_partner", "name", "name", PERSON),
+    MaskRule("res_partner", "complete_name", "name", PERSON),
+    MaskRule("res_partner", "email", "email", NOT_COMPANY),
+    MaskRule("res_partner", "email_normalized", "email", NOT_COMPANY),
+    MaskRule("res_partner", "phone", "phone", NOT_COMPANY),
+    MaskRule("res_partner", "mobile", "phone", NOT_COMPANY),
+    MaskRule("res_partner", "street", "null", NOT_COMPANY),
+    MaskRule("res_partner", "street2", "null", NOT_COMPANY),
+    MaskRule("res_partner", "vat", "null", NOT_COMPANY),
     MaskRule("res_partner", "comment", "null"),
     MaskRule("res_users", "login", "email", "id <> 2"),  # the admin keeps its login
     MaskRule("res_users", "password", "null", "id <> 2"),
