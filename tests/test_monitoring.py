@@ -7,12 +7,14 @@ import threading
 from datetime import datetime, timedelta
 
 import psycopg2
+import pytest
 from conftest import run_sql
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ipai_ops.activity import read_activity, signal_backend, summarize
 from ipai_ops.catalog import database_report
+from ipai_ops.errors import OpsError
 from ipai_ops.stats import COUNTERS, Sample, read_statements, statement_deltas
 
 
@@ -122,7 +124,7 @@ def test_blocked_session_is_reported_with_its_blocker(spec, odoo_db):
     waiting.start()
     try:
         for _ in range(100):
-            sessions = read_activity(spec)
+            sessions = read_activity(spec, database=name)
             blocked = [s for s in sessions if s["blocked_by"]]
             if blocked:
                 break
@@ -131,7 +133,10 @@ def test_blocked_session_is_reported_with_its_blocker(spec, odoo_db):
         assert blocked[0]["blocked_by"] == [holder.get_backend_pid()]
         assert "AccessShareLock" in blocked[0]["waiting_for"]
         assert summarize(sessions, 200)["blocked"] == 1
-        assert signal_backend(spec, blocked[0]["pid"])  # cancel the waiting query
+        assert {s["datname"] for s in sessions} == {name}, "only that database's sessions"
+        with pytest.raises(OpsError, match="No session"):  # a pid of another database
+            signal_backend(spec, blocked[0]["pid"], database="postgres")
+        assert signal_backend(spec, blocked[0]["pid"], database=name)  # cancel the waiting query
     finally:
         holder.rollback()
         waiting.join(timeout=10)

@@ -16,6 +16,7 @@ SELECT a.pid, a.datname, a.usename, a.application_name, a.client_addr::text, a.s
        CASE WHEN %(with_text)s THEN a.query END AS query
   FROM pg_stat_activity a
  WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
+   AND (%(database)s IS NULL OR a.datname = %(database)s)
  ORDER BY a.query_start NULLS LAST
 """
 
@@ -26,10 +27,13 @@ SELECT l.pid, l.locktype, l.mode, l.granted, l.relation::regclass::text
 """
 
 
-def read_activity(spec: ServerSpec, *, with_text: bool = True) -> list[dict]:
-    """Every client session of the server, with what blocks it and the lock it waits for."""
+def read_activity(
+    spec: ServerSpec, *, with_text: bool = True, database: str | None = None
+) -> list[dict]:
+    """Every client session of the server (or of one ``database`` on it), with what blocks
+    it and the lock it waits for."""
     with connection(spec.for_database(spec.dbname or "postgres")) as conn, conn.cursor() as cur:
-        cur.execute(_ACTIVITY, {"with_text": with_text})
+        cur.execute(_ACTIVITY, {"with_text": with_text, "database": database})
         columns = [c.name for c in cur.description]
         sessions = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
         waiting = [s["pid"] for s in sessions if s["blocked_by"]]
@@ -64,12 +68,20 @@ def summarize(sessions: list[dict], max_connections: int) -> dict:
     }
 
 
-def signal_backend(spec: ServerSpec, pid: int, *, terminate: bool = False) -> bool:
-    """Cancel a backend's query (or terminate the session); True when it was signalled."""
+def signal_backend(spec: ServerSpec, pid: int, *, database: str, terminate: bool = False) -> bool:
+    """Cancel a backend's query (or terminate the session) of ``database``; True when it was
+    signalled. A pid of any other database is refused, in the same statement that signals
+    it, so a pid reused by another database's session in between is never hit."""
     function = "pg_terminate_backend" if terminate else "pg_cancel_backend"
     with connection(spec.for_database(spec.dbname or "postgres")) as conn, conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,))
-        if cur.fetchone() is None:
-            raise OpsError(f"No session with pid {pid} on this server.")
-        cur.execute(sql.SQL("SELECT {}(%s)").format(sql.Identifier(function)), (pid,))
-        return bool(cur.fetchone()[0])
+        cur.execute(
+            sql.SQL(
+                "SELECT {}(pid) FROM pg_stat_activity"
+                " WHERE pid = %s AND datname = %s AND pid <> pg_backend_pid()"
+            ).format(sql.Identifier(function)),
+            (pid, database),
+        )
+        row = cur.fetchone()
+        if row is None:
+            raise OpsError(f"No session with pid {pid} on database {database!r}.")
+        return bool(row[0])

@@ -80,3 +80,15 @@ class MaskingFailed(OpsError):
     """Personal data could not be masked, or an original value survived."""
 
     exit_code = 10
+
+
+class PathNotAllowed(OpsError, ValueError):
+    """A file system path outside the roots an administrator configured."""
+
+    exit_code = 4
+
+
+class SecretUnavailable(OpsError):
+    """A secret referenced from the host (environment variable or file) cannot be read."""
+
+    exit_code = 3

@@ -12,7 +12,8 @@ from __future__ import annotations
 import psycopg2
 from psycopg2 import sql
 
-from .errors import OpsError, ProtectedDatabase
+from .connection import ServerSpec, connection
+from .errors import DatabaseMissing, OpsError, ProtectedDatabase
 from .identifiers import database_identifier
 
 PRODUCTION_MARKER = "ipai-ops:production"
@@ -43,6 +44,34 @@ def mark_production(conn, database: str, production: bool = True) -> None:
             f"Could not mark {database!r} as production ({exc.pgerror or exc}); "
             "the role needs to own the database."
         ) from None
+
+
+def odoo_database_uuid(conn) -> str | None:
+    """The ``database.uuid`` of the Odoo database ``conn`` is on (None when it is not Odoo)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('ir_config_parameter') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            return None
+        cur.execute("SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'")
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
+def refuse_control_plane(spec: ServerSpec, control_plane_uuid: str) -> None:
+    """Refuse to act on the database ``spec`` names if it is the control plane's own.
+
+    Compared by ``database.uuid``, not by name: the same name may exist on another
+    server, and the control plane may be reached under another host name.
+    """
+    try:
+        with connection(spec) as conn:
+            found = odoo_database_uuid(conn)
+    except DatabaseMissing:
+        return
+    if found and found == control_plane_uuid:
+        raise ProtectedDatabase(
+            f"Refusing to act on {spec.dbname!r}: it is the control plane's own database."
+        )
 
 
 def refuse_production(conn, database: str, action: str, *, allow: bool = False) -> None:

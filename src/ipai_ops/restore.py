@@ -35,7 +35,14 @@ from psycopg2 import sql
 from .connection import ServerSpec, connection
 from .errors import BackupCorrupt, ClientToolError, DatabaseExists, OpsError, StorageError
 from .filestore import restore_filestore
-from .guards import drop_database, refuse_production, session_count, terminate_sessions
+from .guards import (
+    drop_database,
+    is_production,
+    mark_production,
+    refuse_production,
+    session_count,
+    terminate_sessions,
+)
 from .identifiers import database_exists, database_identifier, validate_database_name
 from .pgtools import find_client, run_tool
 from .source import count_users
@@ -240,6 +247,7 @@ def _new_database_uuid(spec: ServerSpec) -> None:
 def _put_in_place(conn, scratch, database, *, scratch_files, dest, mode, force_disconnect):
     """Rename the verified copy into place; in replace mode keep the old one aside."""
     old_db = old_files = None
+    production = mode == "replace" and is_production(conn, database)
     if mode == "replace":
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
         old_db = validate_database_name(f"{database[:NAME_STEM]}-old-{stamp}")
@@ -254,6 +262,8 @@ def _put_in_place(conn, scratch, database, *, scratch_files, dest, mode, force_d
             _rename(conn, old_db, database)
             _allow_connections(conn, database, True)
         raise
+    if production:  # the mark follows the name: the new database is production now
+        mark_production(conn, database)
     if scratch_files and scratch_files.exists():
         os.rename(scratch_files, dest)
     return old_db, old_files

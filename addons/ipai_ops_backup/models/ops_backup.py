@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
+from odoo.addons.ipai_ops_core.models.ops_environment import DATA_CLASSES
 from odoo.addons.ipai_ops_core.roles import required_role, role_allows
 
 BACKUP_STATES = [
@@ -34,6 +35,13 @@ class IpaiOpsBackup(models.Model):
     run_id = fields.Many2one("ipai.ops.run", readonly=True, ondelete="set null")
     set_id = fields.Char(readonly=True, index=True, help="The set's directory on the target.")
     kind = fields.Selection(BACKUP_KINDS, required=True, readonly=True, default="manual")
+    stage = fields.Selection(related="environment_id.stage")
+    data_class = fields.Selection(
+        DATA_CLASSES,
+        readonly=True,
+        help="What the backed-up database held when the backup was taken; a backup of "
+        "production data is production data wherever it is restored.",
+    )
     state = fields.Selection(BACKUP_STATES, required=True, readonly=True, default="running")
     started_at = fields.Datetime(readonly=True, default=fields.Datetime.now)
     finished_at = fields.Datetime(readonly=True)
@@ -59,7 +67,18 @@ class IpaiOpsBackup(models.Model):
             raise AccessError(
                 self.env._("Backups are recorded by the run executor; use “Backup now”.")
             )
+        for vals in vals_list:
+            if not vals.get("data_class"):
+                environment = self.env["ipai.ops.environment"].browse(vals["environment_id"])
+                vals["data_class"] = environment.data_class or "registered"
         return super().create(vals_list)
+
+    def _access_stage(self) -> str:
+        """The stage whose roles apply to this backup's data (see the environment's)."""
+        self.ensure_one()
+        if self.data_class == "production":
+            return "production"
+        return self.environment_id._access_stage()
 
     def _record_result(self, result) -> None:
         """Fill in what the engine published (``ipai_ops.backup.BackupResult``)."""
@@ -86,12 +105,13 @@ class IpaiOpsBackup(models.Model):
         self.ensure_one()
         environment = self.environment_id
         role = environment.project_id._effective_role(self.env.user)
-        if self.state != "done" or not role_allows(role, environment.stage):
+        stage = self._access_stage()
+        if self.state != "done" or not role_allows(role, stage):
             raise AccessError(
                 self.env._(
                     "Downloading a backup of %(env)s needs the %(role)s role in its project.",
                     env=environment.display_name,
-                    role=required_role(environment.stage),
+                    role=required_role(stage),
                 )
             )
 

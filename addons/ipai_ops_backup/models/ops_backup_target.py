@@ -25,10 +25,13 @@ class IpaiOpsBackupTarget(models.Model):
         "(s3://, sftp://, gs://… with the matching fsspec package installed).",
     )
     path = fields.Char(
+        groups="ipai_ops_core.group_ops_admin",
         help="Absolute directory on the Odoo server where backup sets and deduplicated "
         "filestore blobs are written. Must not be inside any filestore.",
     )
-    url = fields.Char(string="URL", help="e.g. s3://bucket/odoo-backups")
+    url = fields.Char(
+        string="URL", groups="ipai_ops_core.group_ops_admin", help="e.g. s3://bucket/odoo-backups"
+    )
     storage_options = fields.Text(
         groups="ipai_ops_core.group_ops_admin",
         help="Options for the fsspec file system (credentials, endpoint…) as a JSON object, "
@@ -39,11 +42,13 @@ class IpaiOpsBackupTarget(models.Model):
 
     @api.constrains("kind", "path", "url", "storage_options")
     def _check_location(self):
-        for target in self:
+        for target in self.sudo():
             if target.kind == "local" and not os.path.isabs(target.path or ""):
                 raise ValidationError(
                     self.env._("A directory target needs an absolute directory path.")
                 )
+            if target.kind == "local" and os.path.realpath(target.path) == "/":
+                raise ValidationError(self.env._("A storage target cannot be the root directory."))
             if target.kind == "remote" and "://" not in (target.url or ""):
                 raise ValidationError(self.env._("A remote target needs a URL such as s3://…"))
             target.sudo()._options()

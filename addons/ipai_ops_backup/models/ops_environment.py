@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 
 FRESHNESS_LIMIT = timedelta(hours=26)  # a daily backup may be late, not missing
 
@@ -40,6 +40,25 @@ class IpaiOpsEnvironment(models.Model):
         string="Last successful backup", compute="_compute_last_backup", store=True
     )
     backup_count = fields.Integer(compute="_compute_last_backup", store=True)
+
+    def _project_admin_fields(self, creating: bool) -> set[str]:
+        fields_ = super()._project_admin_fields(creating)
+        if creating:
+            return fields_
+        fields_ |= {"retention_daily", "retention_weekly", "retention_monthly",
+                    "retention_manual_days", "backup_before_update"}  # fmt: skip
+        # production is always backed up unless an operations administrator decides otherwise
+        if self.stage != "production":
+            fields_.add("backup_enabled")
+        return fields_
+
+    def _ops_admin_fields(self, creating: bool) -> set[str]:
+        # where the data goes is placement too
+        return super()._ops_admin_fields(creating) | {
+            "backup_enabled", "backup_target_id", "offsite_target_id", "retention_daily",
+            "retention_weekly", "retention_monthly", "retention_manual_days",
+            "backup_before_update",
+        }  # fmt: skip
 
     @api.constrains("backup_target_id")
     def _check_backup_target(self):
@@ -94,7 +113,24 @@ class IpaiOpsEnvironment(models.Model):
 
     def action_discard_previous(self):
         self.ensure_one()
+        if not self.previous_database:
+            raise UserError(self.env._("There is no replaced database to discard."))
         self._queue_run("discard", {"database": self.previous_database})
+        return self.action_open_runs()
+
+    def action_drill_now(self):
+        """Restore-test the newest backup now (the weekly cron does it for production)."""
+        self.ensure_one()
+        newest = self.backup_ids.filtered(lambda b: b.state == "done")[:1]
+        if not newest:
+            raise UserError(self.env._("%(env)s has no successful backup to drill.", env=self.name))
+        self._queue_run("drill", {"backup_id": newest.id})
+        return self.action_open_runs()
+
+    def action_prune_now(self):
+        """Apply the retention policy to the storage target now."""
+        self.ensure_one()
+        self._queue_run("prune", {})
         return self.action_open_runs()
 
     def action_open_backups(self):

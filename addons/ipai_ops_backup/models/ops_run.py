@@ -8,6 +8,7 @@ from odoo.exceptions import UserError
 from ipai_ops.backup import backup_database
 from ipai_ops.connection import connection
 from ipai_ops.guards import drop_database
+from ipai_ops.paths import path_under
 from ipai_ops.prune import prune_target
 from ipai_ops.remote import RemoteTarget
 from ipai_ops.replicate import replicate_set
@@ -104,7 +105,7 @@ class IpaiOpsRun(models.Model):
             environment._engine_spec(),
             environment.database_name,
             target._engine_target(),
-            filestore=environment.filestore_path or None,
+            filestore=environment._filestore_dir(),
             kind=backup.kind,
             progress=lambda message: self._log_event_now("info", message),
         )
@@ -141,16 +142,20 @@ class IpaiOpsRun(models.Model):
 
     def _execute_restore(self) -> dict:
         params = self.params or {}
-        backup = self.env["ipai.ops.backup"].browse(params["backup_id"])
+        backup = self.env["ipai.ops.backup"].browse(params["backup_id"]).exists()
         environment = self.environment_id
         mode = params.get("mode", "new")
+        if not backup or backup.project_id != environment.project_id:
+            raise UserError(self.env._("A backup is restored only within its own project."))
+        if mode == "replace" and backup.environment_id != environment:
+            raise UserError(self.env._("An environment is replaced only by its own backups."))
         target = self._local_copy_of(backup)
         result = restore_backup(
             environment.server_id._engine_spec(),
             target,
             backup.set_id,
             environment.database_name,
-            filestore=environment.filestore_path or None,
+            filestore=environment._filestore_dir(),
             mode=mode,
             force_disconnect=mode == "replace",
             allow_production=environment.stage == "production" and self._approved(),
@@ -168,16 +173,22 @@ class IpaiOpsRun(models.Model):
     def _execute_discard(self) -> dict:
         """Drop the database (and filestore) a restore replaced — and only that."""
         environment = self.environment_id
-        database = (self.params or {}).get("database")
-        if not database or database != environment.previous_database:
+        # what to drop comes from the system's own record of the restore, never from a user
+        database = environment.previous_database
+        if not database:
             raise UserError(self.env._("There is no replaced database to discard."))
         if not database.startswith(f"{environment.database_name[:NAME_STEM]}-old-"):
             raise UserError(self.env._("%(db)s is not a replaced copy.", db=database))
+        old_files = None
+        if environment.previous_filestore:
+            old_files = path_under(
+                environment.previous_filestore, [environment.server_id.filestore_root]
+            )
         with connection(environment.server_id._engine_spec()) as conn:
             # the replaced copy of a production database still carries its marker
             drop_database(conn, database, allow_production=True)
-        if environment.previous_filestore:
-            shutil.rmtree(environment.previous_filestore, ignore_errors=True)
+        if old_files:
+            shutil.rmtree(old_files, ignore_errors=True)
         environment.write({"previous_database": False, "previous_filestore": False})
         return {"summary": self.env._("Discarded %(db)s.", db=database)}
 
@@ -198,6 +209,8 @@ class IpaiOpsRun(models.Model):
         return any(approval.state == "approved" for approval in approvals)
 
     def _on_restore_failed(self, error: Exception) -> None:
+        if (self.params or {}).get("mode") == "new":  # nothing usable was made: no record left
+            self.environment_id._retire_unbuilt(error)
         self.environment_id._alert_backup_problem(
             self.env._(
                 "Restore into %(env)s failed: %(error)s", env=self.environment_id.name, error=error
@@ -291,7 +304,8 @@ class IpaiOpsRun(models.Model):
 
 
 def default_filestore_for(environment, database: str) -> str | bool:
-    """Odoo's layout: a sibling of the source filestore named after the new database."""
-    if not environment.filestore_path:
+    """Odoo's layout, ``<filestore root>/<database>``, when the source has a filestore."""
+    root = environment.server_id.sudo().filestore_root
+    if not (environment.filestore_path and root):
         return False
-    return os.fspath(Path(environment.filestore_path).parent / database)
+    return os.fspath(Path(root) / database)

@@ -1,12 +1,14 @@
 import shutil
 import tempfile
 
+from odoo.tools import config
+
 from odoo.addons.ipai_ops_core.tests.common import OpsCase
 
 
 class BackupCase(OpsCase):
-    """Project A's production (this very Odoo database, with its real filestore) backs
-    up into a temporary storage target."""
+    """Project A's production (a real Odoo database, with its real filestore) backs up
+    into a temporary storage target."""
 
     @classmethod
     def setUpClass(cls):
@@ -18,7 +20,7 @@ class BackupCase(OpsCase):
         cls.production.write(
             {
                 "backup_target_id": cls.target.id,
-                "filestore_path": cls.env["ir.attachment"]._filestore(),
+                "filestore_path": config.filestore(cls.production_db),
             }
         )
 

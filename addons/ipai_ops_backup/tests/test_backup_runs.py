@@ -6,6 +6,7 @@ from pathlib import Path
 from odoo import fields, sql_db
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
+from odoo.tools import config
 
 from odoo.addons.ipai_ops_core.tests.common import drop_database_now
 
@@ -57,6 +58,8 @@ class TestBackupRuns(BackupCase):
         self.assertEqual(sets, [newest.set_id])
 
     def test_restore_into_a_new_environment_and_drill(self):
+        # with the staging addon, production data reaches a new environment as a copy
+        self.production.addons_path = ",".join(config["addons_path"])
         self.production._queue_system_run("backup", {"kind": "manual"})
         self.process_runs()
         backup = self.production.backup_ids
@@ -81,6 +84,7 @@ class TestBackupRuns(BackupCase):
             wizard.with_user(self.members_a["developer"]).copy().action_confirm()
         copy = self.env["ipai.ops.environment"].search([("database_name", "=", new_db)])
         run = copy.run_ids
+        self.assertNotEqual(copy.data_class, "production", "production data arrives masked")
         self.assertEqual(run.state, "done", run.error)
         self.assertEqual(copy.stage, "staging")
         self.assertTrue(Path(copy.filestore_path).is_dir())
@@ -92,26 +96,22 @@ class TestBackupRuns(BackupCase):
         self.assertIn("modules", backup.drill_message)
 
     def test_replace_keeps_the_old_database_until_discarded(self):
+        staging = self.envs_a["staging"]
+        staging.write({"database_name": f"{self.production_db[:40]}-stg",
+                       "backup_target_id": self.target.id})  # fmt: skip
+        self.addCleanup(drop_database_now, staging.database_name)
         self.production._queue_system_run("backup", {"kind": "manual"})
         self.process_runs()
-        backup = self.production.backup_ids
-        staging = self.envs_a["staging"]
-        staging.database_name = f"{self.env.cr.dbname[:40]}-stg"
-        self.addCleanup(drop_database_now, staging.database_name)
+        # the system gives staging a database, then staging is backed up
+        staging._queue_system_run("restore", {"backup_id": self.production.backup_ids.id,
+                                              "mode": "new"})  # fmt: skip
+        staging._queue_system_run("backup", {"kind": "manual"})
+        self.process_runs()
         tester = self.members_a["tester"]
-        for mode in ("new", "replace"):  # create staging's database, then replace it
-            wizard = (
-                self.env["ipai.ops.restore.wizard"]
-                .with_user(tester)
-                .create(
-                    {"backup_id": backup.id, "mode": "replace", "target_environment_id": staging.id}
-                )
-            )
-            if mode == "new":
-                staging._queue_run("restore", {"backup_id": backup.id, "mode": "new"})
-            else:
-                wizard.action_confirm()
-            self.process_runs()
+        with self.assertRaises(AccessError):  # a backup replaces its own environment only
+            self._replace(tester, self.production.backup_ids)
+        self._replace(tester, staging.backup_ids)
+        self.process_runs()
         runs = staging.run_ids.filtered(lambda r: r.kind == "restore")
         self.assertEqual(runs.mapped("state"), ["done", "done"], runs.mapped("error"))
         old = staging.previous_database
@@ -124,6 +124,14 @@ class TestBackupRuns(BackupCase):
         self.assertFalse(staging.previous_database)
         exists = self._exists(old)
         self.assertFalse(exists, "the replaced database is dropped")
+
+    def _replace(self, user, backup):
+        wizard = (
+            self.env["ipai.ops.restore.wizard"]
+            .with_user(user)
+            .create({"backup_id": backup.id, "mode": "replace"})
+        )
+        return wizard.action_confirm()
 
     def _exists(self, database):
         with closing(sql_db.db_connect("postgres").cursor()) as cr:

@@ -7,15 +7,22 @@ from ..models.ops_run import default_filestore_for
 
 
 class IpaiOpsRestoreWizard(models.TransientModel):
-    """Restore a backup into a new environment, or in place of an environment's database."""
+    """Restore a backup into a new environment, or in place of its own environment's database.
+
+    A replace restores an environment's own backups only: production data reaches
+    another environment as a copy, which neutralizes and masks it (or, without the
+    staging addon, as a new environment that stays production data, approved as a
+    production restore is).
+    """
 
     _name = "ipai.ops.restore.wizard"
+    _inherit = ["ipai.ops.wizard.access"]
     _description = "Operations: restore a backup"
 
     backup_id = fields.Many2one("ipai.ops.backup", required=True, readonly=True)
-    source_environment_id = fields.Many2one(related="backup_id.environment_id")
+    source_environment_id = fields.Many2one(related="backup_id.environment_id", compute_sudo=False)
     mode = fields.Selection(
-        [("new", "Into a new environment"), ("replace", "Replace an environment's database")],
+        [("new", "Into a new environment"), ("replace", "Replace the environment's database")],
         required=True,
         default="new",
     )
@@ -27,21 +34,23 @@ class IpaiOpsRestoreWizard(models.TransientModel):
     target_environment_id = fields.Many2one(
         "ipai.ops.environment",
         string="Environment to replace",
-        domain="[('project_id', '=', project_id)]",
+        compute="_compute_target_environment_id",
+        compute_sudo=False,
     )
-    project_id = fields.Many2one(related="backup_id.project_id")
-    explanation = fields.Text(compute="_compute_explanation")
+    project_id = fields.Many2one(related="backup_id.project_id", compute_sudo=False)
+    explanation = fields.Text(compute="_compute_explanation", compute_sudo=False)
 
-    @api.depends("mode", "target_environment_id", "new_database", "backup_id")
+    @api.depends("backup_id")
+    def _compute_target_environment_id(self):
+        for wizard in self:
+            wizard.target_environment_id = wizard.backup_id.environment_id
+
+    @api.depends("mode", "new_database", "new_stage", "backup_id")
     def _compute_explanation(self):
         for wizard in self:
             if wizard.mode == "new":
-                wizard.explanation = self.env._(
-                    "The backup is restored into a new database %(db)s and a new environment; "
-                    "nothing existing is touched. The copy gets a new database UUID.",
-                    db=wizard.new_database or "…",
-                )
-            elif wizard.target_environment_id.stage == "production":
+                wizard.explanation = wizard._new_restore_explanation()
+            elif wizard.target_environment_id._access_stage() == "production":
                 wizard.explanation = self.env._(
                     "Production is restored only after another admin of the project approves "
                     "(within 24 hours). The backup is restored and verified in a scratch "
@@ -55,16 +64,25 @@ class IpaiOpsRestoreWizard(models.TransientModel):
                     "name and the restored copy takes its place."
                 )
 
+    def _new_restore_explanation(self) -> str:
+        text = self.env._(
+            "The backup is restored into a new database %(db)s and a new environment; "
+            "nothing existing is touched. The copy gets a new database UUID.",
+            db=self.new_database or "…",
+        )
+        if self.backup_id.data_class == "production":
+            text += " " + self.env._(
+                "It holds production data, unneutralized: it stays production data, only the "
+                "project's admins may use it, and another admin must approve the restore."
+            )
+        return text
+
     def action_confirm(self):
         self.ensure_one()
+        self.backup_id.check_access("read")
         if self.backup_id.state != "done":
             raise UserError(self.env._("Only successful backups can be restored."))
-        environment = self._destination()
-        params = {"backup_id": self.backup_id.id, "mode": self.mode}
-        if self.mode == "replace" and environment.stage == "production":
-            run = environment._request_approved_run("restore", params)
-        else:
-            run = environment._queue_run("restore", params)
+        run = self._queue_replace() if self.mode == "replace" else self._queue_new()
         return {
             "type": "ir.actions.act_window",
             "res_model": "ipai.ops.run",
@@ -72,24 +90,53 @@ class IpaiOpsRestoreWizard(models.TransientModel):
             "view_mode": "form",
         }
 
-    def _destination(self):
-        if self.mode == "replace":
-            if not self.target_environment_id:
-                raise UserError(self.env._("Choose the environment to replace."))
-            return self.target_environment_id
+    def _queue_replace(self):
+        environment = self.backup_id.environment_id
+        params = {"backup_id": self.backup_id.id, "mode": "replace"}
+        if environment._access_stage() == "production":
+            return environment._request_approved_run("restore", params)
+        return environment._queue_run("restore", params)
+
+    def _queue_new(self):
         if not (self.new_name and self.new_database):
             raise UserError(self.env._("Name the new environment and its database."))
         source = self.backup_id.environment_id
+        self._check_new_restore_role()
+        self.env["ipai.ops.environment"]._check_new_database_name(
+            source.server_id, self.new_database
+        )
+        return self._queue_new_restore()
+
+    def _check_new_restore_role(self) -> None:
+        """Production data stays production data in the new environment (admins only)."""
+        source = self.backup_id.environment_id
+        production_data = self.backup_id.data_class == "production"
+        access_stage = "production" if production_data else self.new_stage
         role = source.project_id._effective_role(self.env.user)
-        if not role_allows(role, self.new_stage):
+        if not role_allows(role, access_stage):
             raise AccessError(
                 self.env._(
-                    "Creating a %(stage)s environment needs the %(role)s role in the project.",
+                    "Restoring this backup into a new %(stage)s environment needs the %(role)s "
+                    "role in the project.",
                     stage=self.new_stage,
-                    role=required_role(self.new_stage),
+                    role=required_role(access_stage),
                 )
             )
-        # checked above: testers create staging copies, developers development ones
+
+    def _queue_new_restore(self):
+        """The new environment keeps the backup's data class: production data stays
+        production data (approved like a production restore)."""
+        backup = self.backup_id
+        production_data = backup.data_class == "production"
+        environment = self._create_restored_environment()
+        params = {"backup_id": backup.id, "mode": "new"}
+        if production_data:
+            return environment._request_approved_run("restore", params)
+        return environment._queue_run("restore", params)
+
+    def _create_restored_environment(self):
+        source = self.backup_id.environment_id.sudo()
+        # the role was checked by the caller; placement follows the source's
         return (
             self.env["ipai.ops.environment"]
             .sudo()
@@ -101,7 +148,9 @@ class IpaiOpsRestoreWizard(models.TransientModel):
                     "server_id": source.server_id.id,
                     "database_name": self.new_database,
                     "filestore_path": default_filestore_for(source, self.new_database),
+                    "addons_path": source.addons_path,
                     "backup_target_id": source.backup_target_id.id,
+                    "data_class": self.backup_id.data_class,
                 }
             )
             .sudo(False)

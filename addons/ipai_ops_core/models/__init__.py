@@ -1,4 +1,6 @@
 from . import (
+    ops_field_policy,
+    ops_wizard_access,
     ops_db_server,
     ops_environment,
     ops_project,

@@ -1,10 +1,13 @@
 import logging
+import os
 
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
 from ipai_ops.connection import ServerSpec
 from ipai_ops.errors import OpsError
 from ipai_ops.probe import probe_server
+from ipai_ops.secret_refs import resolve_reference, validate_reference
 
 _logger = logging.getLogger(__name__)
 
@@ -38,8 +41,20 @@ class IpaiOpsDbServer(models.Model):
     password = fields.Char(
         groups="ipai_ops_core.group_ops_admin",
         copy=False,
-        help="Leave empty to use the Odoo server's ~/.pgpass or PGPASSWORD instead, "
-        "which keeps the secret out of this database.",
+        help="Stored in this database (and so in its backups). Prefer a password reference, "
+        "or leave both empty to use the Odoo server's ~/.pgpass or PGPASSWORD.",
+    )
+    password_ref = fields.Char(
+        string="Password reference",
+        groups="ipai_ops_core.group_ops_admin",
+        copy=False,
+        help="Where the password lives on the Odoo host, read at the moment of use: "
+        "env:VARIABLE or file:/absolute/path. Keeps the secret out of this database.",
+    )
+    filestore_root = fields.Char(
+        groups="ipai_ops_core.group_ops_admin",
+        help="Absolute directory holding the filestores of this server's databases (Odoo's "
+        "<data_dir>/filestore). ipai-ops reads, writes and deletes filestores only inside it.",
     )
     sslmode = fields.Selection(SSL_MODES, string="SSL mode", default="prefer", required=True)
     maintenance_database = fields.Char(
@@ -47,7 +62,12 @@ class IpaiOpsDbServer(models.Model):
         required=True,
         help="Database used for server-wide work (probing, creating and dropping databases).",
     )
-    environment_ids = fields.One2many("ipai.ops.environment", "server_id", string="Environments")
+    environment_ids = fields.One2many(
+        "ipai.ops.environment",
+        "server_id",
+        string="Environments",
+        groups="ipai_ops_core.group_ops_admin",
+    )
 
     last_probe_date = fields.Datetime(readonly=True)
     probe_ok = fields.Boolean(readonly=True)
@@ -58,6 +78,27 @@ class IpaiOpsDbServer(models.Model):
     can_read_all_stats = fields.Boolean(string="May read all statistics", readonly=True)
     pgss_preloaded = fields.Boolean(string="pg_stat_statements preloaded", readonly=True)
     pgss_installed = fields.Boolean(string="pg_stat_statements installed", readonly=True)
+
+    @api.constrains("password_ref", "filestore_root")
+    def _check_host_settings(self):
+        for server in self.sudo():
+            if server.password_ref:
+                try:
+                    validate_reference(server.password_ref)
+                except OpsError as exc:
+                    raise ValidationError(str(exc)) from None
+            root = server.filestore_root
+            if root and (not os.path.isabs(root) or os.path.realpath(root) == "/"):
+                raise ValidationError(
+                    self.env._("The filestore root must be an absolute directory other than /.")
+                )
+
+    def _password(self) -> str | None:
+        """The password, from its reference on the host when there is one."""
+        server = self.sudo()
+        if server.password_ref:
+            return resolve_reference(server.password_ref)
+        return server.password or None
 
     def _engine_spec(self, dbname: str | None = None) -> ServerSpec:
         """Connection settings for the engine; reads the password as superuser.
@@ -70,7 +111,7 @@ class IpaiOpsDbServer(models.Model):
             host=server.host or None,
             port=server.port or None,
             user=server.login,
-            password=server.password or None,
+            password=server._password(),
             sslmode=server.sslmode,
             dbname=dbname or server.maintenance_database,
         )

@@ -1,17 +1,34 @@
-from odoo import api, fields, models
-from odoo.exceptions import AccessError, ValidationError
+import logging
 
-from ipai_ops.errors import InvalidName
-from ipai_ops.identifiers import validate_database_name
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+
+from ipai_ops.connection import connection
+from ipai_ops.errors import InvalidName, OpsError
+from ipai_ops.guards import mark_production, refuse_control_plane
+from ipai_ops.identifiers import database_exists, validate_database_name
+from ipai_ops.paths import path_under
 
 from ..roles import STAGES, required_role, role_allows
 
+_logger = logging.getLogger(__name__)
+
+# where an environment lives decides what ipai-ops reads, writes and runs
 PLACEMENT_FIELDS = frozenset({"server_id", "database_name", "filestore_path", "addons_path"})
 ENVIRONMENT_STATES = [
     ("new", "Not checked yet"),
     ("ready", "Ready"),
     ("unreachable", "Unreachable"),
 ]
+DATA_CLASSES = [
+    ("production", "Production data"),
+    ("registered", "Registered by an administrator"),
+    ("masked", "Neutralized and masked copy"),
+    ("neutralized", "Neutralized copy of non-production data"),
+    ("scratch", "No copied data"),
+]
+# classes whose copies must be masked: the real data of production
+UNMASKED_CLASSES = frozenset({"production"})
 
 
 class IpaiOpsEnvironment(models.Model):
@@ -19,7 +36,7 @@ class IpaiOpsEnvironment(models.Model):
 
     _name = "ipai.ops.environment"
     _description = "Operations: environment"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "ipai.ops.field.policy"]
     _order = "project_id, stage, name"
 
     name = fields.Char(required=True, tracking=True)
@@ -51,6 +68,12 @@ class IpaiOpsEnvironment(models.Model):
     odoo_version = fields.Char(readonly=True)
     installed_modules = fields.Integer(readonly=True)
     database_size_mb = fields.Float(string="Database size (MiB)", readonly=True, digits=(16, 1))
+    data_class = fields.Selection(
+        DATA_CLASSES,
+        readonly=True,
+        help="What the database holds, recorded by ipai-ops: anything restored or copied from "
+        "production stays production data until it has been neutralized and masked.",
+    )
     run_ids = fields.One2many("ipai.ops.run", "environment_id", string="Runs")
     run_count = fields.Integer(compute="_compute_run_count")
     can_operate = fields.Boolean(
@@ -61,35 +84,139 @@ class IpaiOpsEnvironment(models.Model):
         "(project_id) WHERE stage = 'production' AND active",
         "A project can have only one production environment.",
     )
-    _database_per_server_uniq = models.Constraint(
-        "UNIQUE(server_id, database_name)",
+    _database_per_server_uniq = models.UniqueIndex(
+        "(server_id, database_name) WHERE active",
         "Another environment already uses this database on this server.",
     )
 
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
-            self._check_placement(vals)
-        return super().create(vals_list)
+            self._check_writable(vals, creating=True)
+            if not vals.get("data_class"):
+                stage = vals.get("stage", "development")
+                vals["data_class"] = "production" if stage == "production" else "registered"
+        environments = super().create(vals_list)
+        environments._mark_production_databases()
+        return environments
 
     def write(self, vals):
-        self._check_placement(vals)
-        return super().write(vals)
+        self._check_writable(vals)
+        if vals.get("stage") == "production":
+            vals = {**vals, "data_class": "production"}
+        result = super().write(vals)
+        if {"stage", "database_name", "server_id"} & set(vals):
+            self._mark_production_databases()
+        return result
 
-    @api.model
-    def _check_placement(self, vals: dict) -> None:
-        """Where an environment lives decides what ipai-ops reads, writes and runs (its
-        server's credentials, its files, its code): only operations administrators choose
-        it. Project admins edit everything else; copies are placed by the system."""
-        if self.env.su or not PLACEMENT_FIELDS.intersection(vals):
-            return
-        if not self.env.user.has_group("ipai_ops_core.group_ops_admin"):
-            raise AccessError(
+    def _project_admin_fields(self, creating: bool) -> set[str]:
+        """Project admins name and describe their environments; environments are
+        registered by operations administrators and copies are placed by the system."""
+        return set() if creating else {"name", "base_url", "branch"}
+
+    def _ops_admin_fields(self, creating: bool) -> set[str]:
+        fields_ = super()._ops_admin_fields(False) | PLACEMENT_FIELDS | {"stage", "active"}
+        return fields_ | {"project_id"} if creating else fields_
+
+    def _mark_production_databases(self) -> None:
+        """Let the engine itself refuse to drop or replace a production database, from the
+        moment it is registered (every check marks it again)."""
+        for environment in self.sudo().filtered(lambda e: e.stage == "production" and e.active):
+            try:
+                with connection(environment.server_id._engine_spec()) as conn:
+                    if database_exists(conn, environment.database_name):
+                        mark_production(conn, environment.database_name)
+            except OpsError as exc:
+                _logger.warning("could not mark %s as production: %s", environment.name, exc)
+                environment.message_post(
+                    body=self.env._(
+                        "Could not mark the database as production yet: %(error)s", error=exc
+                    )
+                )
+
+    @api.constrains("filestore_path", "server_id")
+    def _check_filestore_path(self):
+        for environment in self.filtered("filestore_path"):
+            try:
+                environment._filestore_dir()
+            except OpsError as exc:
+                raise ValidationError(str(exc)) from None
+
+    def _filestore_dir(self) -> str | None:
+        """The filestore directory, checked to lie inside the server's filestore root
+        (after resolving links, at the moment of use), or None when there is none."""
+        self.ensure_one()
+        if not self.filestore_path:
+            return None
+        root = self.server_id.sudo().filestore_root
+        if not root:
+            raise ValidationError(
                 self.env._(
-                    "Only operations administrators may set an environment's server, database, "
-                    "filestore or addons path."
+                    "Set the filestore root of server %(server)s before giving %(env)s a "
+                    "filestore: ipai-ops only reads and writes files inside it.",
+                    server=self.server_id.sudo().name,
+                    env=self.name,
                 )
             )
+        return str(path_under(self.filestore_path, [root]))
+
+    def _access_stage(self) -> str:
+        """The stage whose role rules apply: production data counts as production
+        wherever it sits, until a copy has neutralized and masked it."""
+        self.ensure_one()
+        return "production" if self.data_class == "production" else self.stage
+
+    def _refuse_control_plane(self) -> None:
+        """The executor never acts on the control plane's own database (compared by
+        ``database.uuid``, so another name or host for the same database is caught)."""
+        self.ensure_one()
+        own_uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid")
+        refuse_control_plane(self.sudo()._engine_spec(), own_uuid)
+
+    def _retire_unbuilt(self, error: Exception) -> None:
+        """A copy or restore that failed leaves no usable environment behind: the record
+        made for it is archived (its runs stay, as history) and frees its name."""
+        self.ensure_one()
+        self.sudo().write(
+            {"active": False, "state": "unreachable", "last_check_summary": str(error)[:250]}
+        )
+        self.sudo().message_post(
+            body=self.env._(
+                "This environment was not built, and nothing usable was left: %(error)s",
+                error=error,
+            )
+        )
+
+    @api.model
+    def _check_new_database_name(self, server, name: str) -> str:
+        """A database a wizard is about to create: valid, not protected, not an
+        environment's, and absent from the server — checked before anything is created."""
+        try:
+            validate_database_name(name)
+        except InvalidName as exc:
+            raise UserError(str(exc)) from None
+        server = server.sudo()
+        protected = {self.env.cr.dbname, server.maintenance_database}
+        if name in protected:
+            raise UserError(self.env._("%(db)s is a protected database.", db=name))
+        if self.sudo().search_count([("server_id", "=", server.id), ("database_name", "=", name)]):
+            raise UserError(
+                self.env._("%(db)s already belongs to an environment; pick another name.", db=name)
+            )
+        try:
+            with connection(server._engine_spec()) as conn:
+                exists = database_exists(conn, name)
+        except OpsError as exc:
+            raise UserError(str(exc)) from None
+        if exists:
+            raise UserError(
+                self.env._(
+                    "A database %(db)s already exists on %(server)s; pick another name.",
+                    db=name,
+                    server=server.name,
+                )
+            )
+        return name
 
     @api.model
     def _default_server(self):
@@ -124,7 +251,7 @@ class IpaiOpsEnvironment(models.Model):
         self.ensure_one()
         spec = self.env["ipai.ops.run"]._run_kinds()[kind]
         role = self.project_id._effective_role(self.env.user)
-        return role_allows(role, self.stage, spec["min_role"])
+        return role_allows(role, self._access_stage(), spec["min_role"])
 
     def _check_may_run(self, kind: str) -> None:
         """Raise an AccessError saying which role the operation needs."""
@@ -132,7 +259,7 @@ class IpaiOpsEnvironment(models.Model):
         if self._may_run(kind):
             return
         spec = self.env["ipai.ops.run"]._run_kinds()[kind]
-        needed = required_role(self.stage, spec["min_role"])
+        needed = required_role(self._access_stage(), spec["min_role"])
         raise AccessError(
             self.env._(
                 "You may not run %(kind)s on %(environment)s: it needs the %(role)s role "
@@ -153,10 +280,21 @@ class IpaiOpsEnvironment(models.Model):
         self.ensure_one()
         self.check_access("read")
         self._check_may_run(kind)
+        if not self.active:
+            raise UserError(self.env._("%(env)s is archived.", env=self.display_name))
         run = self._create_run(kind, params, after=after, requester=self.env.user)
         run._log_event("info", self.env._("Queued by %(user)s.", user=self.env.user.name))
         run._trigger_executor()
         return run.sudo(False)
+
+    def _queue_checked_run(self, kind: str, params: dict | None = None):
+        """Queue a run the caller has already authorised for the current user (a wizard
+        that checked the role its whole operation needs, on another record)."""
+        self.ensure_one()
+        run = self._create_run(kind, params, requester=self.env.user)
+        run._log_event("info", self.env._("Queued by %(user)s.", user=self.env.user.name))
+        run._trigger_executor()
+        return run
 
     def _queue_system_run(self, kind: str, params: dict | None = None):
         """Queue a run on behalf of the system (crons): no user role applies."""
@@ -176,6 +314,9 @@ class IpaiOpsEnvironment(models.Model):
                     "kind": kind,
                     "environment_id": self.id,
                     "requester_id": requester.id if requester else False,
+                    "requester_name": requester.name if requester else False,
+                    "project_id": self.project_id.id,
+                    "stage": self.stage,
                     "params": params or {},
                     "after_run_id": after.id if after else False,
                     "state": state,

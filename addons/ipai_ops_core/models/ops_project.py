@@ -13,7 +13,7 @@ class IpaiOpsProject(models.Model):
 
     _name = "ipai.ops.project"
     _description = "Operations: project"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "ipai.ops.field.policy"]
     _order = "name"
 
     name = fields.Char(required=True, tracking=True)
@@ -43,6 +43,27 @@ class IpaiOpsProject(models.Model):
     )
 
     _code_uniq = models.Constraint("UNIQUE(code)", "Another project already uses this code.")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._check_writable(vals, creating=True)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_writable(vals)
+        return super().write(vals)
+
+    def _project_admin_fields(self, creating: bool) -> set[str]:
+        # members and environments are checked by their own models
+        return set() if creating else {"name", "description", "color", "member_ids",
+                                       "environment_ids"}  # fmt: skip
+
+    def _ops_admin_fields(self, creating: bool) -> set[str]:
+        # the code names every database of the project's copies
+        return super()._ops_admin_fields(False) | {
+            "code", "active", "repository_url", "odoo_version",
+        }  # fmt: skip
 
     @api.constrains("code")
     def _check_code(self):

@@ -1,10 +1,17 @@
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
 
 from ..roles import ROLES
 
 
 class IpaiOpsProjectMember(models.Model):
-    """A user's role in one project (Odoo.sh's collaborator levels)."""
+    """A user's role in one project (Odoo.sh's collaborator levels).
+
+    Membership decides everything else a user may do, so every change is checked
+    here, against the project the row belongs to *before* and *after* the change:
+    record rules on ``create`` are evaluated on the new row, and a rule the new row
+    satisfies ("a project I am a member of") would check nothing.
+    """
 
     _name = "ipai.ops.project.member"
     _description = "Operations: project member"
@@ -23,3 +30,59 @@ class IpaiOpsProjectMember(models.Model):
     _project_user_uniq = models.Constraint(
         "UNIQUE(project_id, user_id)", "This user is already a member of the project."
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        projects = self.env["ipai.ops.project"].browse(
+            [vals.get("project_id") for vals in vals_list if vals.get("project_id")]
+        )
+        projects._check_may_manage_members()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if {"project_id", "user_id"} & set(vals) and not self.env.su:
+            raise UserError(
+                self.env._("A membership cannot be moved: remove it and add the user again.")
+            )
+        self.project_id._check_may_manage_members()
+        result = super().write(vals)
+        self.project_id._check_keeps_an_admin()
+        return result
+
+    def unlink(self):
+        projects = self.project_id
+        projects._check_may_manage_members()
+        result = super().unlink()
+        projects.exists()._check_keeps_an_admin()
+        return result
+
+
+class IpaiOpsProject(models.Model):
+    _inherit = "ipai.ops.project"
+
+    def _check_may_manage_members(self) -> None:
+        """Only the project's admins (and operations administrators) change its members."""
+        if self.env.su:
+            return
+        for project in self:
+            if project._effective_role(self.env.user) != "admin":
+                raise AccessError(
+                    self.env._(
+                        "Only the admins of project %(project)s may change its members.",
+                        project=project.sudo().display_name,
+                    )
+                )
+
+    def _check_keeps_an_admin(self) -> None:
+        """A project admin cannot leave a project with nobody to administer it."""
+        if self.env.su or self.env.user.has_group("ipai_ops_core.group_ops_admin"):
+            return
+        for project in self.sudo():
+            if project.member_ids and not project.member_ids.filtered(lambda m: m.role == "admin"):
+                raise UserError(
+                    self.env._(
+                        "Project %(project)s would have no admin left; make someone else admin "
+                        "first.",
+                        project=project.display_name,
+                    )
+                )

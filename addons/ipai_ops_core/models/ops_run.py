@@ -6,6 +6,9 @@ from ipai_ops.connection import connection
 from ipai_ops.errors import ConnectionFailed, OpsError
 from ipai_ops.guards import mark_production
 
+from ..audit_trigger import install_run_trigger
+from ..roles import STAGES
+
 RUN_STATES = [
     ("queued", "Queued"),
     ("running", "Running"),
@@ -34,11 +37,15 @@ class IpaiOpsRun(models.Model):
     environment_id = fields.Many2one(
         "ipai.ops.environment", required=True, readonly=True, ondelete="restrict", index=True
     )
+    # copied at creation, not related: the audit trail says where it ran, then
     project_id = fields.Many2one(
-        related="environment_id.project_id", store=True, index=True, string="Project"
+        "ipai.ops.project", readonly=True, required=True, index=True, ondelete="restrict"
     )
-    stage = fields.Selection(related="environment_id.stage", store=True)
-    requester_id = fields.Many2one("res.users", readonly=True, ondelete="set null")
+    stage = fields.Selection(STAGES, readonly=True, required=True)
+    requester_id = fields.Many2one("res.users", readonly=True, ondelete="restrict")
+    requester_name = fields.Char(
+        string="Requested by", readonly=True, help="Kept even if the user is renamed."
+    )
     state = fields.Selection(RUN_STATES, default="queued", required=True, readonly=True, index=True)
     priority = fields.Integer(default=10, readonly=True, help="Lower runs first.")
     after_run_id = fields.Many2one(
@@ -80,7 +87,15 @@ class IpaiOpsRun(models.Model):
             )
         for vals in vals_list:
             vals["name"] = self.env["ir.sequence"].next_by_code("ipai.ops.run") or "/"
+            environment = self.env["ipai.ops.environment"].browse(vals["environment_id"])
+            vals.setdefault("project_id", environment.project_id.id)
+            vals.setdefault("stage", environment.stage)
         return super().create(vals_list)
+
+    def init(self):
+        result = super().init()
+        install_run_trigger(self.env.cr)
+        return result
 
     @api.ondelete(at_uninstall=False)
     def _unlink_never(self):
@@ -145,7 +160,10 @@ class IpaiOpsRun(models.Model):
 
     def _redact(self, text: str | None) -> str | None:
         """Hide the environment server's password should it ever appear in a text."""
-        secret = self.environment_id.server_id.sudo().password
+        try:
+            secret = self.environment_id.server_id._password()
+        except OpsError:
+            secret = None
         if text and secret and len(secret) >= MIN_REDACTED_LENGTH:
             return text.replace(secret, REDACTED)
         return text

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
+from ..audit_trigger import install_event_trigger
+
 EVENT_LEVELS = [
     ("debug", "Debug"),
     ("info", "Info"),
@@ -28,8 +30,16 @@ class IpaiOpsRunEvent(models.Model):
     message = fields.Text(required=True, readonly=True)
     data = fields.Json(readonly=True)
     user_id = fields.Many2one(
-        "res.users", readonly=True, default=lambda self: self.env.uid, ondelete="set null"
+        "res.users", readonly=True, default=lambda self: self.env.uid, ondelete="restrict"
     )
+    user_name = fields.Char(
+        string="By", readonly=True, default=lambda self: self.env.user.name, help="Kept as written."
+    )
+
+    def init(self):
+        result = super().init()
+        install_event_trigger(self.env.cr)
+        return result
 
     @api.model_create_multi
     def create(self, vals_list):

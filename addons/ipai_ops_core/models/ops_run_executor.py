@@ -144,6 +144,7 @@ class IpaiOpsRun(models.Model):
             )
         try:
             with self.env.cr.savepoint():
+                self.environment_id._refuse_control_plane()
                 outcome = getattr(self, spec["method"])() or {}
         except EXPECTED_ERRORS as exc:
             self._finish_failed(exc, spec)

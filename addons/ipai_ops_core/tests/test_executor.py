@@ -34,7 +34,7 @@ class TestExecutor(OpsCase):
         self.assertTrue(production.odoo_version.startswith("19.0"), production.odoo_version)
         self.assertGreater(production.installed_modules, 3)
         self.assertGreater(production.database_size_mb, 1)
-        self.assertEqual(run.result["database"], self.env.cr.dbname)
+        self.assertEqual(run.result["database"], self.production_db)
         with connection(production.server_id._engine_spec()) as conn:
             self.addCleanup(self._unmark, production)
             self.assertTrue(is_production(conn, production.database_name))
@@ -155,7 +155,10 @@ class TestConcurrentClaims(OpsCase):
     def _purge(self):
         server_id, project_id, environment_id = self.committed
         with closing(sql_db.db_connect(self.dbname).cursor()) as cr:
+            # the audit trail refuses deletions; only the table's owner may lift that, here
+            cr.execute("ALTER TABLE ipai_ops_run DISABLE TRIGGER ipai_ops_run_append_only")
             cr.execute("DELETE FROM ipai_ops_run WHERE id = ANY(%s)", [self.run_ids])
+            cr.execute("ALTER TABLE ipai_ops_run ENABLE TRIGGER ipai_ops_run_append_only")
             cr.execute("DELETE FROM ipai_ops_environment WHERE id = %s", [environment_id])
             cr.execute("DELETE FROM ipai_ops_project WHERE id = %s", [project_id])
             cr.execute("DELETE FROM ipai_ops_db_server WHERE id = %s", [server_id])

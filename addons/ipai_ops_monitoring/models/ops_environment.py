@@ -1,5 +1,10 @@
 from odoo import api, fields, models
 
+ALERT_THRESHOLDS = frozenset({
+    "alert_growth_mb_day", "alert_regression_pct", "alert_long_query_s",
+    "alert_blocked_sessions", "alert_cache_hit_pct", "alert_connections_pct",
+})  # fmt: skip
+
 
 class IpaiOpsEnvironment(models.Model):
     _inherit = "ipai.ops.environment"
@@ -26,6 +31,18 @@ class IpaiOpsEnvironment(models.Model):
     alert_connections_pct = fields.Float(string="Connections above (% of max)", default=80)
     alert_ids = fields.One2many("ipai.ops.alert", "environment_id", string="Alerts")
     open_alert_count = fields.Integer(compute="_compute_open_alert_count")
+
+    def _project_admin_fields(self, creating: bool) -> set[str]:
+        fields_ = super()._project_admin_fields(creating)
+        if creating:
+            return fields_
+        fields_ |= ALERT_THRESHOLDS
+        if self.stage != "production":  # production is always watched
+            fields_.add("monitoring_enabled")
+        return fields_
+
+    def _ops_admin_fields(self, creating: bool) -> set[str]:
+        return super()._ops_admin_fields(creating) | ALERT_THRESHOLDS | {"monitoring_enabled"}
 
     @api.depends("stage")
     def _compute_monitoring_enabled(self):

@@ -149,18 +149,15 @@ class IpaiOpsRun(models.Model):
 
     def _sample_size_and_activity(self, environment, server, taken_at, rows) -> dict:
         report = check_database(environment._engine_spec(), environment.database_name)
-        sessions = read_activity(server, with_text=False)
+        filestore = environment._filestore_dir()
+        sessions = read_activity(server, with_text=False)  # the server's load, all databases
         summary = summarize(sessions, max_connections(server))
         mine = [s for s in sessions if s["datname"] == environment.database_name]
         hit = sum(r["shared_blks_hit"] for r in rows)
         read = sum(r["shared_blks_read"] for r in rows)
         size = {
             "database_mb": report.size_bytes / 1024**2,
-            "filestore_mb": (
-                filestore_bytes(environment.filestore_path) / 1024**2
-                if environment.filestore_path
-                else 0.0
-            ),
+            "filestore_mb": filestore_bytes(filestore) / 1024**2 if filestore else 0.0,
             "connections": summary["connections"],
             "max_connections": summary["max_connections"],
             "blocked": sum(1 for s in mine if s["blocked_by"]),
@@ -284,6 +281,7 @@ class IpaiOpsRun(models.Model):
         done = signal_backend(
             self.environment_id.server_id._engine_spec(),
             int(params["pid"]),
+            database=self.environment_id.database_name,
             terminate=bool(params.get("terminate")),
         )
         what = self.env._("terminated") if params.get("terminate") else self.env._("cancelled")

@@ -20,7 +20,7 @@ class TestMonitoring(OpsCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.production = cls.envs_a["production"]  # this very database, on the test cluster
+        cls.production = cls.envs_a["production"]  # a real Odoo database on the test cluster
 
     def setUp(self):
         super().setUp()
@@ -36,7 +36,7 @@ class TestMonitoring(OpsCase):
         return runs[0]
 
     def _workload(self, times):
-        with closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as cr:
+        with closing(sql_db.db_connect(self.production_db).cursor()) as cr:
             for _ in range(times):
                 cr.execute(WORKLOAD)
 
@@ -162,7 +162,7 @@ class TestMonitoring(OpsCase):
         self.assertTrue(Live.search([], limit=1).query)
 
     def test_cancelling_a_backend_is_for_ops_administrators(self):
-        sleeper = psycopg2.connect(**sql_db.connection_info_for(self.env.cr.dbname)[1])
+        sleeper = psycopg2.connect(**sql_db.connection_info_for(self.production_db)[1])
         pid = sleeper.get_backend_pid()
         outcome = {}
 
@@ -194,3 +194,29 @@ class TestMonitoring(OpsCase):
         finally:
             thread.join(timeout=25)
             sleeper.close()
+
+    def test_activity_and_signals_stay_inside_the_environment_database(self):
+        """An environment's activity lists its own database's sessions; a pid of another
+        database (the control plane's own, here) cannot be cancelled from it."""
+        watcher = psycopg2.connect(**sql_db.connection_info_for(self.production_db)[1])
+        try:
+            activity = (
+                self.env["ipai.ops.activity"]
+                .with_user(self.ops_admin)
+                .create({"environment_id": self.production.id})
+            )
+            activity.action_refresh()
+            self.assertIn(watcher.get_backend_pid(), activity.line_ids.mapped("pid"))
+            self.assertEqual(set(activity.line_ids.mapped("database")), {self.production_db})
+        finally:
+            watcher.close()
+        self.env.cr.execute("SELECT pg_backend_pid()")
+        control_plane_pid = self.env.cr.fetchone()[0]
+        run = self.production.with_user(self.ops_admin)._queue_run(
+            "signal", {"pid": control_plane_pid, "terminate": True}
+        )
+        self.env.flush_all()
+        self.env["ipai.ops.run"]._cron_process_runs()
+        self.env.invalidate_all()
+        self.assertEqual(run.state, "failed", "the control plane's session is out of reach")
+        self.assertIn("No session", run.error)

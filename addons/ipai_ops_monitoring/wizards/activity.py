@@ -9,6 +9,7 @@ class IpaiOpsActivity(models.TransientModel):
     """Who is connected to an environment's server, what runs and what is blocked."""
 
     _name = "ipai.ops.activity"
+    _inherit = ["ipai.ops.wizard.access"]
     _description = "Operations: activity"
 
     environment_id = fields.Many2one("ipai.ops.environment", required=True)
@@ -17,7 +18,12 @@ class IpaiOpsActivity(models.TransientModel):
     def action_refresh(self):
         self.ensure_one()
         self.line_ids.unlink()
-        sessions = read_activity(self.environment_id.server_id._engine_spec())
+        environment = self.environment_id
+        # this environment's database only: never other databases', nor the control plane's
+        environment._refuse_control_plane()
+        sessions = read_activity(
+            environment.server_id._engine_spec(), database=environment.database_name
+        )
         self.env["ipai.ops.activity.line"].create(
             [
                 {

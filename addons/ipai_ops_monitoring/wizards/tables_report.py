@@ -11,6 +11,7 @@ class IpaiOpsTablesReport(models.TransientModel):
     and indexes never used — what to vacuum, index or drop."""
 
     _name = "ipai.ops.tables.report"
+    _inherit = ["ipai.ops.wizard.access"]
     _description = "Operations: tables and indexes"
 
     environment_id = fields.Many2one("ipai.ops.environment", required=True)

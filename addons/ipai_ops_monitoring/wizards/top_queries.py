@@ -43,6 +43,7 @@ class IpaiOpsTopQueries(models.TransientModel):
     """The statements that cost the most time in a window, beside the window before."""
 
     _name = "ipai.ops.top.queries"
+    _inherit = ["ipai.ops.wizard.access"]
     _description = "Operations: top queries"
 
     environment_id = fields.Many2one("ipai.ops.environment", required=True)

@@ -4,6 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
 from odoo.addons.ipai_ops_backup.models.ops_run import default_filestore_for
+from odoo.addons.ipai_ops_core.models.ops_environment import UNMASKED_CLASSES
 from odoo.addons.ipai_ops_core.roles import required_role, role_allows
 
 
@@ -20,12 +21,16 @@ class IpaiOpsEnvironment(models.Model):
     neutralization_report = fields.Text(readonly=True)
     masking_report = fields.Text(readonly=True)
 
-    def _check_may_create_copy(self, stage: str, with_data: bool = True) -> None:
+    def _check_may_create_copy(self, stage: str, data_class: str | None = None) -> None:
         """Testers create staging copies, developers development ones (Odoo.sh's levels);
-        a copy of production's data (masked as it is) takes at least a tester."""
+        a copy of production's data (masked as it will be) takes at least a tester.
+
+        :param data_class: the class of the data copied (None: no data, a new database)
+        """
         self.ensure_one()
+        self.check_access("read")
         role = self.project_id._effective_role(self.env.user)
-        if with_data and self.stage == "production" and not role_allows(role, "staging"):
+        if data_class in UNMASKED_CLASSES and not role_allows(role, "staging"):
             stage = "staging"
         if not role_allows(role, stage):
             raise AccessError(
@@ -37,11 +42,12 @@ class IpaiOpsEnvironment(models.Model):
             )
 
     def _new_copy(self, stage: str, database: str | None = None, name: str | None = None,
-                  backup=None):  # fmt: skip
+                  backup=None, scratch: bool = False):  # fmt: skip
         """Create the environment record of a copy of this one (the clone fills it)."""
         self.ensure_one()
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         database = database or f"{self.project_id.code}-{stage}-{stamp}"
+        data_class = backup.data_class if backup else self.data_class
         # the caller checked the role: testers create staging copies, developers dev ones
         return (
             self.env["ipai.ops.environment"]
@@ -60,9 +66,21 @@ class IpaiOpsEnvironment(models.Model):
                     "is_build": True,
                     "source_environment_id": self.id,
                     "source_backup_id": backup.id if backup else False,
+                    # production data until the copy has neutralized and masked it
+                    "data_class": "scratch"
+                    if scratch
+                    else "production"
+                    if data_class in UNMASKED_CLASSES
+                    else "neutralized",
                 }
             )
         )
+
+    def _needs_masking(self) -> bool:
+        """Whether this copy's source data must be masked (production or unknown origin)."""
+        self.ensure_one()
+        source = self.source_backup_id or self.source_environment_id
+        return source.data_class in UNMASKED_CLASSES
 
     def action_create_copy(self):
         self.ensure_one()

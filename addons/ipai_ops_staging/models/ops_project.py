@@ -27,6 +27,17 @@ class IpaiOpsProject(models.Model):
         help="The admin account of every copy gets this password; other users' are cleared.",
     )
 
+    def _project_admin_fields(self, creating: bool) -> set[str]:
+        fields_ = super()._project_admin_fields(creating)
+        return fields_ if creating else fields_ | {"staging_keep", "staging_nightly"}
+
+    def _ops_admin_fields(self, creating: bool) -> set[str]:
+        # what a copy may still reach (mail, crons) and its admin password are placement too
+        return super()._ops_admin_fields(creating) | {
+            "staging_keep", "staging_nightly", "mail_catcher", "cron_allowlist",
+            "dev_admin_password",
+        }  # fmt: skip
+
     @api.constrains("staging_keep")
     def _check_staging_keep(self):
         if any(project.staging_keep < 1 for project in self):

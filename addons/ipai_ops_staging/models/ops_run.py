@@ -57,7 +57,8 @@ class IpaiOpsRun(models.Model):
     def _execute_init(self) -> dict:
         """A development database made from scratch by the environment's own Odoo."""
         environment = self.environment_id
-        if not environment.filestore_path:
+        filestore = environment._filestore_dir()
+        if not filestore:
             raise UserError(self.env._("Set the environment's filestore path first."))
         addons = self._addons_of(environment)
         project = environment.project_id.sudo()
@@ -67,7 +68,7 @@ class IpaiOpsRun(models.Model):
             environment.database_name,
             addons_paths=addons,
             modules=(self.params or {}).get("modules") or ["base"],
-            data_dir=str(Path(environment.filestore_path).parent.parent),
+            data_dir=str(Path(filestore).parent.parent),
             admin_password=project.dev_admin_password,
         )
         report = neutralize_database(
@@ -78,6 +79,7 @@ class IpaiOpsRun(models.Model):
         environment.write(
             {
                 "neutralized": True,
+                "data_class": "scratch",
                 "build_date": fields.Datetime.now(),
                 "state": "ready",
                 "neutralization_report": _lines(report.checks, report.summary),
@@ -97,22 +99,25 @@ class IpaiOpsRun(models.Model):
         prepare = self._safe_copy_preparation(copy, source, addons, reports)
         spec = copy.server_id._engine_spec()
         progress = lambda message: self._log_event_now("info", message)  # noqa: E731
-        if copy.source_backup_id:
-            store = self._local_copy_of(copy.source_backup_id)
+        backup = copy.source_backup_id
+        if backup and (backup.environment_id != source or backup.state != "done"):
+            raise UserError(self.env._("A copy is made only from its source's own backups."))
+        if backup:
             result = clone_from_backup(
-                spec, store, copy.source_backup_id.set_id, copy.database_name,
-                target_filestore=copy.filestore_path or None, prepare=prepare, progress=progress,
+                spec, self._local_copy_of(backup), backup.set_id, copy.database_name,
+                target_filestore=copy._filestore_dir(), prepare=prepare, progress=progress,
             )  # fmt: skip
         else:
             result = clone_database(
                 spec, source.database_name, copy.database_name,
-                source_filestore=source.filestore_path or None,
-                target_filestore=copy.filestore_path or None, prepare=prepare, progress=progress,
+                source_filestore=source._filestore_dir(),
+                target_filestore=copy._filestore_dir(), prepare=prepare, progress=progress,
             )  # fmt: skip
         neutralization, masking = reports["neutralization"], reports.get("masking")
         copy.write(
             {
                 "neutralized": True,
+                "data_class": "masked" if masking else "neutralized",
                 "build_date": fields.Datetime.now(),
                 "state": "ready",
                 "neutralization_report": _lines(neutralization.checks, neutralization.summary),
@@ -135,6 +140,7 @@ class IpaiOpsRun(models.Model):
         project = copy.project_id.sudo()
         spec = copy.server_id._engine_spec()
         rules = self.env["ipai.ops.mask.rule"]._engine_rules()
+        needs_masking = copy._needs_masking()
 
         def prepare(database: str) -> None:
             report = neutralize_database(
@@ -143,8 +149,8 @@ class IpaiOpsRun(models.Model):
             )  # fmt: skip
             reports["neutralization"] = report
             self._log_event_now("info", report.summary, {"checks": report.checks})
-            if source.stage != "production":
-                return  # already masked when it was copied from production
+            if not needs_masking:
+                return  # masked already, when it was copied from production
             masking = mask_database(
                 spec, database, rules, admin_password=project.dev_admin_password
             )
@@ -166,7 +172,7 @@ class IpaiOpsRun(models.Model):
         builds = self.env["ipai.ops.environment"]._staging_builds(project)
         old_builds = builds[project.staging_keep :]
         for old in old_builds:
-            drop_clone(old.server_id._engine_spec(), old.database_name, old.filestore_path or None)
+            drop_clone(old.server_id._engine_spec(), old.database_name, old._filestore_dir())
             old.write({"active": False, "state": "unreachable"})
             self._log_event_now(
                 "info", self.env._("Dropped the old build %(db)s.", db=old.database_name)
@@ -174,15 +180,8 @@ class IpaiOpsRun(models.Model):
         return old_builds
 
     def _on_clone_failed(self, error: Exception) -> None:
-        copy = self.environment_id
-        copy.write(
-            {"neutralized": False, "state": "unreachable", "last_check_summary": str(error)[:250]}
-        )
-        copy.message_post(
-            body=self.env._(
-                "The copy was not built, and nothing usable was left: %(error)s", error=error
-            )
-        )
+        self.environment_id.write({"neutralized": False})
+        self.environment_id._retire_unbuilt(error)
 
 
 def _lines(results: dict[str, bool], summary: str) -> str:

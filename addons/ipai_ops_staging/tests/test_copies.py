@@ -10,54 +10,24 @@ from odoo.tests import tagged
 from odoo.tools import config
 
 from odoo.addons.ipai_ops_backup.tests.common import BackupCase
-from odoo.addons.ipai_ops_core.tests.common import drop_database_now
-
-CUSTOMER_EMAIL = "jane.customer@customer.example"
-CUSTOMER_PHONE = "+32 470 12 34 56"
+from odoo.addons.ipai_ops_core.tests.common import (
+    CUSTOMER_EMAIL,
+    CUSTOMER_PHONE,
+    drop_database_now,
+)
 
 
 @tagged("post_install", "-at_install")
 class TestSafeCopies(BackupCase):
-    """Copies of a real production Odoo database (this one: mail installed, an active mail
-    server, a queued mail, active crons, partners with e-mails and phones, attachments)."""
+    """Copies of a real production Odoo database (mail installed, an active mail server, a
+    queued mail, active crons, partners with e-mails and phones, attachments)."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.dbname = cls.env.cr.dbname
-        cls.committed = cls._commit_production_data()
-        cls.addClassCleanup(cls._remove_production_data)
+        cls.dbname = cls.production_db
         cls.production.addons_path = ",".join(config["addons_path"])
         cls.project_a.sudo().dev_admin_password = "staging-Admin-pw"
-
-    @classmethod
-    def _commit_production_data(cls):
-        """pg_dump sees committed data only: give production what a real one has."""
-        with closing(sql_db.db_connect(cls.dbname).cursor()) as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
-            server = env["ir.mail_server"].create(
-                {"name": "Production SMTP", "smtp_host": "smtp.prod.example", "smtp_port": 587}
-            )
-            partner = env["res.partner"].create(
-                {"name": "Jane Customer", "email": CUSTOMER_EMAIL, "phone": CUSTOMER_PHONE}
-            )
-            mail = env["mail.mail"].create(
-                {"email_to": CUSTOMER_EMAIL, "subject": "Your invoice", "body_html": "<p>Hi</p>"}
-            )
-            attachment = env["ir.attachment"].create({"name": "contract.txt", "raw": b"signed"})
-            cr.commit()  # pylint: disable=invalid-commit
-            return {"server": server.id, "partner": partner.id, "mail": mail.id,
-                    "attachment": attachment.id}  # fmt: skip
-
-    @classmethod
-    def _remove_production_data(cls):
-        with closing(sql_db.db_connect(cls.dbname).cursor()) as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            env["mail.mail"].browse(cls.committed["mail"]).unlink()
-            env["ir.attachment"].browse(cls.committed["attachment"]).unlink()
-            env["res.partner"].browse(cls.committed["partner"]).unlink()
-            env["ir.mail_server"].browse(cls.committed["server"]).unlink()
-            cr.commit()  # pylint: disable=invalid-commit
 
     def _copy(self, user, stage="staging", **values):
         values.setdefault("origin", "live")

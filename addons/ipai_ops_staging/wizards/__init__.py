@@ -1,1 +1,2 @@
 from . import staging_wizard
+from . import restore_wizard

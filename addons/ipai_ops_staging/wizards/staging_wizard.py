@@ -1,15 +1,18 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.ipai_ops_core.models.ops_environment import UNMASKED_CLASSES
+
 
 class IpaiOpsStagingWizard(models.TransientModel):
     """Create a staging or development copy, saying first exactly what will happen."""
 
     _name = "ipai.ops.staging.wizard"
+    _inherit = ["ipai.ops.wizard.access"]
     _description = "Operations: create a copy"
 
     source_environment_id = fields.Many2one("ipai.ops.environment", required=True)
-    project_id = fields.Many2one(related="source_environment_id.project_id")
+    project_id = fields.Many2one(related="source_environment_id.project_id", compute_sudo=False)
     stage = fields.Selection(
         [("staging", "Staging"), ("development", "Development")], required=True, default="staging"
     )
@@ -30,7 +33,7 @@ class IpaiOpsStagingWizard(models.TransientModel):
         domain="[('environment_id', '=', source_environment_id), ('state', '=', 'done')]",
     )
     database_name = fields.Char(help="Default: <project>-<stage>-<date>-<time>.")
-    explanation = fields.Text(compute="_compute_explanation")
+    explanation = fields.Text(compute="_compute_explanation", compute_sudo=False)
 
     @api.depends("source_environment_id", "stage", "origin", "backup_id", "database_name")
     def _compute_explanation(self):
@@ -63,12 +66,13 @@ class IpaiOpsStagingWizard(models.TransientModel):
                     "except %(crons)s, payments, carriers, webhooks and IAP disabled; then "
                     "check each guarantee.",
                     path=source.addons_path or self.env._("(no addons path: the copy will fail)"),
-                    catcher=project.mail_catcher or self.env._("nowhere"),
-                    crons=project.cron_allowlist or "-",
+                    catcher=project.sudo().mail_catcher or self.env._("nowhere"),
+                    crons=project.sudo().cron_allowlist or "-",
                 ),
             ]
-            if source.stage == "production":
-                rules = self.env["ipai.ops.mask.rule"].search_count([])
+            data = wizard.backup_id if wizard.origin == "backup" else source
+            if data.data_class in UNMASKED_CLASSES:
+                rules = self.env["ipai.ops.mask.rule"].sudo().search_count([])
                 steps.append(
                     self.env._(
                         "3. Mask personal data with %(rules)s rules and prove no original value "
@@ -92,15 +96,32 @@ class IpaiOpsStagingWizard(models.TransientModel):
         scratch = self.origin == "scratch"
         if scratch and self.stage != "development":
             raise UserError(self.env._("Only development environments start from scratch."))
-        source._check_may_create_copy(self.stage, with_data=not scratch)
-        if self.origin == "backup" and not self.backup_id:
-            raise UserError(self.env._("Choose the backup to copy."))
-        backup = self.backup_id if self.origin == "backup" else None
-        copy = source._new_copy(self.stage, self.database_name or None, backup=backup)
+        backup = self._checked_backup()
+        data_class = None if scratch else (backup or source).data_class
+        source._check_may_create_copy(self.stage, data_class)
+        if self.database_name:
+            source._check_new_database_name(source.server_id, self.database_name)
+        copy = source._new_copy(
+            self.stage, self.database_name or None, backup=backup, scratch=scratch
+        )
+        copy = copy.sudo(False)
         if scratch:
             modules = [m.strip() for m in (self.modules or "base").split(",") if m.strip()]
-            run = copy.sudo(False)._queue_run("init", {"modules": modules})
+            run = copy._queue_checked_run("init", {"modules": modules})
         else:
-            run = copy.sudo(False)._queue_run("clone")
+            run = copy._queue_checked_run("clone")
         return {"type": "ir.actions.act_window", "res_model": "ipai.ops.run", "res_id": run.id,
                 "view_mode": "form"}  # fmt: skip
+
+    def _checked_backup(self):
+        """The backup to copy, which must be a finished backup of the source itself."""
+        if self.origin != "backup":
+            return None
+        if not self.backup_id:
+            raise UserError(self.env._("Choose the backup to copy."))
+        self.backup_id.check_access("read")
+        if self.backup_id.environment_id != self.source_environment_id:
+            raise UserError(self.env._("Choose a backup of the environment being copied."))
+        if self.backup_id.state != "done":
+            raise UserError(self.env._("Only successful backups can be copied."))
+        return self.backup_id

@@ -1,0 +1,508 @@
+"""Every role x stage x operation, attacked over JSON-RPC as real logged-in users.
+
+The expected table below is written out by hand from the README's role table, not
+computed from the code's own role functions, so that a change of policy in the code
+shows up here as a failure.
+"""
+
+import itertools
+import shutil
+import tempfile
+
+import psycopg2
+
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.ipai_ops_core.tests.common import OpsCase
+from odoo.addons.ipai_ops_core.tests.rpc import Refused, RpcCase
+
+STAGES = ("production", "staging", "development")
+ROLES = ("ops_admin", "admin", "tester", "developer", "viewer", "outsider", "other_admin")
+EVERYWHERE = {(role, stage) for role in ("ops_admin", "admin") for stage in STAGES}
+
+
+def by_stage(**least: str) -> set:
+    """Cells allowed for roles at or above a stage's least role (ops admins act as admins)."""
+    ladder = ("developer", "tester", "admin")
+    cells = set()
+    for stage, role in least.items():
+        for above in ladder[ladder.index(role) :]:
+            cells.add((above, stage))
+        cells.add(("ops_admin", stage))
+    return cells
+
+
+STAGE_ROLES = by_stage(production="admin", staging="tester", development="developer")
+EXPECTED = {
+    "check": STAGE_ROLES,
+    "backup": STAGE_ROLES,
+    "download": STAGE_ROLES,
+    "restore_replace": STAGE_ROLES,
+    # into a new staging environment: testers (production data is masked on the way)
+    "restore_new": by_stage(production="tester", staging="tester", development="tester"),
+    "copy_to_staging": by_stage(production="tester", staging="tester", development="tester"),
+    # production data needs a tester even for a development copy
+    "copy_to_development": by_stage(
+        production="tester", staging="developer", development="developer"
+    ),
+    "discard": EVERYWHERE,
+    "drill": EVERYWHERE,
+    "prune": EVERYWHERE,
+    "stage_change": {("ops_admin", stage) for stage in STAGES},
+}
+
+
+@tagged("post_install", "-at_install")
+class TestRoleMatrixOverRpc(RpcCase, OpsCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        target_dir = tempfile.mkdtemp(prefix="ipai-ops-rpc-target-")
+        cls.addClassCleanup(shutil.rmtree, target_dir, ignore_errors=True)
+        target = cls.env["ipai.ops.backup.target"].create({"name": "RPC", "path": target_dir})
+        cls.users = {
+            **cls.members_a,
+            "ops_admin": cls.ops_admin,
+            "outsider": cls.outsider,
+            "other_admin": cls.admin_b,
+        }
+        cls.backups = {}
+        for stage, environment in cls.envs_a.items():
+            environment.write({"backup_target_id": target.id})
+            environment.sudo().previous_database = f"{environment.database_name}-old-20260101"
+            cls.backups[stage] = cls.env["ipai.ops.backup"].create(
+                {
+                    "environment_id": environment.id,
+                    "target_id": target.id,
+                    "set_id": f"set-{stage}",
+                    "state": "done",
+                }
+            )
+        cls.names = (f"rpc-{n}" for n in itertools.count())
+
+    def _runs(self):
+        return self.env["ipai.ops.run"].sudo().search_count([])
+
+    def _attempt(self, operation: str, user, stage: str) -> bool:
+        environment = self.envs_a[stage]
+        backup = self.backups[stage]
+        env_call = lambda method: self.allowed(  # noqa: E731
+            user, "ipai.ops.environment", method, [environment.id]
+        )
+        if operation in ("check", "backup", "discard", "drill", "prune"):
+            method = {
+                "check": "action_run_check",
+                "backup": "action_backup_now",
+                "discard": "action_discard_previous",
+                "drill": "action_drill_now",
+                "prune": "action_prune_now",
+            }[operation]
+            return env_call(method)
+        if operation == "download":
+            return self.allowed(user, "ipai.ops.backup", "action_download", [backup.id])
+        if operation.startswith("restore_"):
+            values = {"backup_id": backup.id, "mode": operation.removeprefix("restore_")}
+            if values["mode"] == "new":
+                values |= {
+                    "new_name": "Restored",
+                    "new_stage": "staging",
+                    "new_database": next(self.names),
+                }
+            return self._wizard(user, "ipai.ops.restore.wizard", values)
+        if operation.startswith("copy_to_"):
+            values = {
+                "source_environment_id": environment.id,
+                "origin": "live",
+                "stage": operation.removeprefix("copy_to_"),
+                "database_name": next(self.names),
+            }
+            return self._wizard(user, "ipai.ops.staging.wizard", values)
+        if operation == "stage_change":
+            return self.allowed(
+                user, "ipai.ops.environment", "write", [environment.id], {"stage": stage}
+            )
+        raise AssertionError(operation)
+
+    def _wizard(self, user, model, values) -> bool:
+        try:
+            wizard_id = self.call(user, model, "create", [values])
+            self.call(user, model, "action_confirm", [wizard_id])
+        except Refused:
+            return False
+        return True
+
+    def test_every_cell_of_the_matrix(self):
+        """Each role may do exactly what its row of the table says, on each stage."""
+        mismatches = []
+        for role in ROLES:
+            user = self.users[role]
+            for operation, allowed_cells in EXPECTED.items():
+                for stage in STAGES:
+                    before = self._runs()
+                    done = self._attempt(operation, user, stage)
+                    expected = (role, stage) in allowed_cells
+                    if done != expected:
+                        mismatches.append(
+                            f"{role} {operation} on {stage}: {'allowed' if done else 'refused'}"
+                        )
+                    if not done and self._runs() != before:
+                        mismatches.append(
+                            f"{role} {operation} on {stage}: refused, yet a run was created"
+                        )
+        self.assertEqual(mismatches, [], "\n".join(mismatches))
+
+    def test_membership_changes(self):
+        """Only project A's admins (and ops admins) add, change or remove its members."""
+        Member = "ipai.ops.project.member"
+        newcomer = self.internal
+        newcomer.sudo().group_ids += self.env.ref("ipai_ops_core.group_ops_user")
+        for role in ROLES:
+            user = self.users[role]
+            with self.subTest(role=role):
+                values = {"project_id": self.project_a.id, "user_id": newcomer.id, "role": "viewer"}
+                allowed = self.allowed(user, Member, "create", [values])
+                self.assertEqual(allowed, role in ("admin", "ops_admin"))
+                member = self.env[Member].search(
+                    [("project_id", "=", self.project_a.id), ("user_id", "=", newcomer.id)]
+                )
+                if member:
+                    member.sudo().unlink()
+
+    def test_approvals(self):
+        """Another admin of the project approves; the requester, other roles and other
+        projects' admins cannot."""
+        production = self.envs_a["production"]
+        for role in ROLES:
+            run = production.with_user(self.ops_admin)._request_approved_run(
+                "restore", {"backup_id": self.backups["production"].id, "mode": "replace"}
+            )
+            approval = self.env["ipai.ops.approval"].search([("run_id", "=", run.id)])
+            with self.subTest(role=role):
+                allowed = self.allowed(
+                    self.users[role], "ipai.ops.approval", "action_approve", [approval.id]
+                )
+                self.assertEqual(allowed, role == "admin", "only a second project admin")
+
+
+@tagged("post_install", "-at_install")
+class TestFindingsOverRpc(RpcCase, OpsCase):
+    """Each way in that was found once, tried again over RPC: each must stay closed."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.target = cls.env["ipai.ops.backup.target"].create(
+            {"name": "Findings", "path": tempfile.mkdtemp(prefix="ipai-ops-findings-")}
+        )
+        cls.addClassCleanup(shutil.rmtree, cls.target.path, ignore_errors=True)
+        cls.backup_b = cls.env["ipai.ops.backup"].create(
+            {
+                "environment_id": cls.envs_b["production"].id,
+                "target_id": cls.target.id,
+                "set_id": "set-b",
+                "state": "done",
+            }
+        )
+        cls.backup_a = cls.env["ipai.ops.backup"].create(
+            {
+                "environment_id": cls.envs_a["production"].id,
+                "target_id": cls.target.id,
+                "set_id": "set-a",
+                "state": "done",
+            }
+        )
+
+    def test_nobody_makes_themselves_admin_of_a_project(self):
+        values = {"project_id": self.project_a.id, "role": "admin"}
+        for user in (self.outsider, self.admin_b, self.members_a["tester"]):
+            with self.subTest(user=user.login):
+                self.assertRefused(
+                    user, "ipai.ops.project.member", "create", [{**values, "user_id": user.id}]
+                )
+        tester_row = self.project_a.member_ids.filtered(
+            lambda m: m.user_id == self.members_a["tester"]
+        )
+        self.assertRefused(
+            self.members_a["tester"],
+            "ipai.ops.project.member",
+            "write",
+            [tester_row.id],
+            {"role": "admin"},
+        )
+        self.assertRefused(
+            self.admin_b,
+            "ipai.ops.project.member",
+            "write",
+            [self.project_b.member_ids.id],
+            {"project_id": self.project_a.id},
+        )
+        self.assertEqual(self.project_a._role_of(self.members_a["tester"]), "tester")
+
+    def test_a_project_admin_manages_their_own_members(self):
+        admin = self.members_a["admin"]
+        member_id = self.call(
+            admin,
+            "ipai.ops.project.member",
+            "create",
+            [{"project_id": self.project_a.id, "user_id": self.outsider.id, "role": "developer"}],
+        )
+        self.call(admin, "ipai.ops.project.member", "write", member_id, {"role": "tester"})
+        self.assertEqual(self.project_a._role_of(self.outsider), "tester")
+        self.call(admin, "ipai.ops.project.member", "unlink", member_id)
+        self.assertIsNone(self.project_a._role_of(self.outsider))
+        own = self.project_a.member_ids.filtered(lambda m: m.user_id == admin)
+        refusal = self.assertRefused(admin, "ipai.ops.project.member", "unlink", own.ids)
+        self.assertIn("no admin left", refusal.message)
+
+    def test_system_fields_are_written_by_the_system_only(self):
+        """Paths, names, states, sources and targets the executor acts on, whatever the role."""
+        production = self.envs_a["production"]
+        forged = {
+            "previous_database": "b_prod",
+            "previous_filestore": "/etc",
+            "project_id": self.project_b.id,
+            "stage": "staging",
+            "state": "ready",
+            "last_check_summary": "all fine",
+            "neutralized": True,
+            "is_build": True,
+            "data_class": "masked",
+            "source_environment_id": self.envs_b["production"].id,
+            "source_backup_id": self.backup_b.id,
+            "backup_target_id": self.target.id,
+            "backup_enabled": False,
+            "monitoring_enabled": False,
+            "database_name": "b_prod",
+            "filestore_path": "/etc",
+        }
+        for field, value in forged.items():
+            with self.subTest(field=field):
+                self.assertRefused(
+                    self.members_a["admin"],
+                    "ipai.ops.environment",
+                    "write",
+                    [production.id],
+                    {field: value},
+                )
+        for field in ("previous_database", "state", "neutralized", "data_class", "project_id"):
+            with self.subTest(field=field, role="ops_admin"):
+                self.assertRefused(
+                    self.ops_admin,
+                    "ipai.ops.environment",
+                    "write",
+                    [production.id],
+                    {field: forged[field]},
+                )
+        self.call(
+            self.members_a["admin"],
+            "ipai.ops.environment",
+            "write",
+            [production.id],
+            {"name": "Production (main)", "branch": "main"},
+        )
+        self.assertEqual(production.name, "Production (main)")
+        self.assertEqual(production.stage, "production")
+        self.assertFalse(production.previous_database)
+
+    def test_discard_acts_only_on_what_the_system_recorded(self):
+        staging = self.envs_a["staging"]
+        refusal = self.assertRefused(
+            self.members_a["admin"],
+            "ipai.ops.environment",
+            "action_discard_previous",
+            [staging.id],
+        )
+        self.assertIn("no replaced database", refusal.message)
+
+    def test_paths_outside_the_filestore_root_are_refused(self):
+        for path in ("/etc", "relative/dir", "/tmp/../etc", self.server.sudo().filestore_root):
+            with self.subTest(path=path):
+                self.assertRefused(
+                    self.ops_admin,
+                    "ipai.ops.environment",
+                    "write",
+                    [self.envs_a["development"].id],
+                    {"filestore_path": path},
+                )
+
+    def test_the_control_plane_never_becomes_an_environment_through_a_wizard(self):
+        control_plane = self.env.cr.dbname
+        for database in (control_plane, self.production_db, "postgres"):
+            before = self.env["ipai.ops.environment"].search_count([])
+            with self.subTest(database=database):
+                wizard = self.call(
+                    self.members_a["tester"],
+                    "ipai.ops.restore.wizard",
+                    "create",
+                    [
+                        {
+                            "backup_id": self.backups_of_dev().id,
+                            "mode": "new",
+                            "new_name": "Steal",
+                            "new_stage": "staging",
+                            "new_database": database,
+                        }
+                    ],
+                )
+                self.assertRefused(
+                    self.members_a["tester"], "ipai.ops.restore.wizard", "action_confirm", wizard
+                )
+                self.assertEqual(
+                    self.env["ipai.ops.environment"].search_count([]),
+                    before,
+                    "no environment record is left behind",
+                )
+
+    def backups_of_dev(self):
+        return self.env["ipai.ops.backup"].create(
+            {
+                "environment_id": self.envs_a["development"].id,
+                "target_id": self.target.id,
+                "set_id": "set-dev",
+                "state": "done",
+            }
+        )
+
+    def test_the_executor_refuses_the_control_plane_whoever_registered_it(self):
+        """Even registered by an ops admin, the control plane's database is never acted on."""
+        environment = self.envs_a["development"]
+        environment.database_name = self.env.cr.dbname
+        run = environment._queue_system_run("check")
+        self.env.flush_all()
+        self.env["ipai.ops.run"]._cron_process_runs()
+        self.env.invalidate_all()
+        self.assertEqual(run.state, "failed")
+        self.assertIn("control plane", run.error)
+
+    def test_wizards_refuse_other_projects_records(self):
+        developer = self.members_a["developer"]
+        self.assertRefused(
+            developer,
+            "ipai.ops.staging.wizard",
+            "create",
+            [
+                {
+                    "source_environment_id": self.envs_a["development"].id,
+                    "origin": "backup",
+                    "backup_id": self.backup_b.id,
+                    "stage": "development",
+                }
+            ],
+        )
+        self.assertRefused(
+            developer,
+            "ipai.ops.restore.wizard",
+            "create",
+            [{"backup_id": self.backup_b.id, "mode": "new"}],
+        )
+        # a backup of another environment of the same project is refused as the source's
+        wizard = self.call(
+            developer,
+            "ipai.ops.staging.wizard",
+            "create",
+            [
+                {
+                    "source_environment_id": self.envs_a["development"].id,
+                    "origin": "backup",
+                    "backup_id": self.backup_a.id,
+                    "stage": "development",
+                    "database_name": "rpc-mixed",
+                }
+            ],
+        )
+        refusal = self.assertRefused(developer, "ipai.ops.staging.wizard", "action_confirm", wizard)
+        self.assertIn("backup of the environment being copied", refusal.message)
+
+    def test_production_data_never_reaches_a_developer_unmasked(self):
+        developer, tester = self.members_a["developer"], self.members_a["tester"]
+        values = {
+            "backup_id": self.backup_a.id,
+            "mode": "new",
+            "new_name": "Prod copy",
+            "new_stage": "development",
+            "new_database": "rpc-prod-copy",
+        }
+        wizard = self.call(developer, "ipai.ops.restore.wizard", "create", [values])
+        self.assertRefused(developer, "ipai.ops.restore.wizard", "action_confirm", wizard)
+        wizard = self.call(tester, "ipai.ops.restore.wizard", "create", [values])
+        action = self.call(tester, "ipai.ops.restore.wizard", "action_confirm", wizard)
+        run = self.env["ipai.ops.run"].browse(action["res_id"])
+        copy = run.environment_id
+        self.assertEqual(run.kind, "clone", "it goes through neutralization and masking")
+        self.assertEqual(copy.data_class, "production", "production data until masked")
+        self.assertTrue(copy._needs_masking())
+        self.assertRefused(developer, "ipai.ops.environment", "action_run_check", [copy.id])
+        self.assertRefused(developer, "ipai.ops.environment", "action_backup_now", [copy.id])
+
+    def test_downloads_follow_the_data_class(self):
+        self.assertRefused(
+            self.members_a["tester"], "ipai.ops.backup", "action_download", [self.backup_a.id]
+        )
+        self.call(self.members_a["admin"], "ipai.ops.backup", "action_download", [self.backup_a.id])
+        response = self.url_open(f"/ipai_ops/backup/{self.backup_a.id}/download")
+        self.assertNotEqual(response.status_code, 200, "the route checks the role too")
+        self.login_as(self.members_a["tester"])
+        response = self.url_open(f"/ipai_ops/backup/{self.backup_a.id}/download")
+        self.assertNotEqual(response.status_code, 200)
+        self.assertNotIn(b"PK", response.content[:2])
+
+    def test_small_leaks_are_closed(self):
+        admin = self.members_a["admin"]
+        self.assertRefused(
+            admin, "ipai.ops.db.server", "read", [self.server.id], ["environment_ids"]
+        )
+        self.assertRefused(admin, "ipai.ops.db.server", "read", [self.server.id], ["password"])
+        self.assertRefused(admin, "ipai.ops.backup.target", "read", [self.target.id], ["path"])
+        rule = self.env["ipai.ops.mask.rule"].search([], limit=1)
+        self.assertRefused(admin, "ipai.ops.mask.rule", "read", rule.ids, ["condition"])
+        self.assertRefused(admin, "ipai.ops.mask.rule", "search_read", [], ["table_name"])
+        self.assertRefused(
+            admin,
+            "ipai.ops.project",
+            "write",
+            [self.project_a.id],
+            {"mail_catcher": "smtp.attacker.example:25"},
+        )
+
+    def test_the_audit_trail_is_append_only_in_postgresql(self):
+        run = self.envs_a["development"]._queue_system_run("check")
+        self.env.flush_all()
+        self.env["ipai.ops.run"]._cron_process_runs()
+        self.env.invalidate_all()
+        self.assertIn(run.state, ("done", "failed"))
+        event = run.event_ids[:1]
+        queued = self.envs_a["development"].with_user(self.members_a["developer"])
+        queued = queued._queue_run("check")
+        self.assertEqual(queued.requester_name, self.members_a["developer"].name)
+        forgeries = {
+            "a finished run's summary": lambda: run.sudo()._write({"summary": "rewritten"}),
+            "a finished run's state": lambda: run.sudo()._write({"state": "queued"}),
+            "who asked for a queued run": lambda: queued.sudo()._write(
+                {"requester_id": self.ops_admin.id}
+            ),
+            "an event": lambda: event.sudo()._write({"message": "nothing happened"}),
+            "deleting an event": lambda: self.env.cr.execute(
+                "DELETE FROM ipai_ops_run_event WHERE id = %s", [event.id]
+            ),
+            "deleting a run": lambda: self.env.cr.execute(
+                "DELETE FROM ipai_ops_run WHERE id = %s", [queued.id]
+            ),
+        }
+        for what, forge in forgeries.items():
+            with (
+                self.subTest(what=what),
+                mute_logger("odoo.sql_db"),
+                self.assertRaisesRegex(psycopg2.errors.RestrictViolation, "ipai-ops"),
+                self.env.cr.savepoint(),
+            ):
+                forge()
+                self.env.flush_all()
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertRaises((psycopg2.Error, UserError)),
+            self.env.cr.savepoint(),
+        ):
+            self.members_a["developer"].sudo().unlink()
+            self.env.flush_all()
