@@ -4,8 +4,12 @@ import os
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ipai_ops.errors import OpsError
 from ipai_ops.remote import RemoteTarget
+from ipai_ops.secret_refs import resolve_reference
 from ipai_ops.storage import LocalTarget
+
+SECRET_PREFIXES = ("env:", "file:")  # storage options referenced from the host
 
 
 class IpaiOpsBackupTarget(models.Model):
@@ -35,7 +39,9 @@ class IpaiOpsBackupTarget(models.Model):
     storage_options = fields.Text(
         groups="ipai_ops_core.group_ops_admin",
         help="Options for the fsspec file system (credentials, endpoint…) as a JSON object, "
-        'e.g. {"key": "…", "secret": "…", "endpoint_url": "https://…"}.',
+        'e.g. {"key": "…", "secret": "…", "endpoint_url": "https://…"}, or a reference to that '
+        "JSON on the Odoo host (env:VARIABLE or file:/absolute/path), which keeps the "
+        "credentials out of this database.",
     )
 
     _path_uniq = models.Constraint("UNIQUE(path)", "Another storage target uses this directory.")
@@ -54,8 +60,15 @@ class IpaiOpsBackupTarget(models.Model):
             target.sudo()._options()
 
     def _options(self) -> dict:
+        """The fsspec options: stored JSON, or JSON read from a reference on the host."""
+        text = self.storage_options or "{}"
+        if text.startswith(SECRET_PREFIXES):
+            try:
+                text = resolve_reference(text.strip())
+            except OpsError as exc:
+                raise ValidationError(str(exc)) from None
         try:
-            options = json.loads(self.storage_options or "{}")
+            options = json.loads(text)
         except ValueError:
             options = None
         if not isinstance(options, dict):

@@ -1,3 +1,4 @@
+import os
 import shutil
 from contextlib import closing
 from datetime import timedelta
@@ -8,7 +9,7 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import config
 
-from odoo.addons.ipai_ops_core.tests.common import drop_database_now
+from odoo.addons.ipai_ops_core.tests.common import drop_database_now, server_values
 
 from .common import BackupCase
 
@@ -223,3 +224,35 @@ class TestOffsiteCopies(BackupCase):
         )
         with self.assertRaises(ValidationError):
             self.production.backup_target_id = remote
+
+
+@tagged("post_install", "-at_install")
+class TestSecretsOutOfTheControlPlane(BackupCase):
+    def test_storage_options_can_be_referenced_from_the_host(self):
+        os.environ["IPAI_OPS_TEST_STORAGE"] = '{"skip_instance_cache": true}'
+        self.addCleanup(os.environ.pop, "IPAI_OPS_TEST_STORAGE", None)
+        remote = self.env["ipai.ops.backup.target"].create(
+            {"name": "Referenced", "kind": "remote", "url": "memory://ref",
+             "storage_options": "env:IPAI_OPS_TEST_STORAGE"}
+        )  # fmt: skip
+        self.assertEqual(remote._options(), {"skip_instance_cache": True})
+        with self.assertRaisesRegex(ValidationError, "IPAI_OPS_TEST_UNSET"):
+            remote.storage_options = "env:IPAI_OPS_TEST_UNSET"
+
+    def test_a_neutralized_control_plane_keeps_no_stored_credential(self):
+        self.server.sudo().password = "stored-Secret-1"
+        referenced = self.env["ipai.ops.db.server"].create(
+            server_values(name="Referenced", password=False, password_ref="env:PGPASSWORD")
+        )
+        stored = self.env["ipai.ops.backup.target"].create(
+            {"name": "S3", "kind": "remote", "url": "memory://s3",
+             "storage_options": '{"secret": "stored-Secret-2"}'}
+        )  # fmt: skip
+        self.env.flush_all()
+        for module in ("ipai_ops_core", "ipai_ops_backup"):
+            sql = (Path(__file__).parents[2] / module / "data" / "neutralize.sql").read_text()
+            self.env.cr.execute(sql)
+        self.env.invalidate_all()
+        self.assertFalse(self.server.sudo().password)
+        self.assertEqual(referenced.sudo().password_ref, "env:PGPASSWORD", "references stay")
+        self.assertFalse(stored.sudo().storage_options)

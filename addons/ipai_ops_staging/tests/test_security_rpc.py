@@ -11,7 +11,6 @@ import tempfile
 
 import psycopg2
 
-from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -127,8 +126,8 @@ class TestRoleMatrixOverRpc(RpcCase, OpsCase):
 
     def _wizard(self, user, model, values) -> bool:
         try:
-            wizard_id = self.call(user, model, "create", [values])
-            self.call(user, model, "action_confirm", [wizard_id])
+            wizard_ids = self.call(user, model, "create", [values])
+            self.call(user, model, "action_confirm", wizard_ids)
         except Refused:
             return False
         return True
@@ -501,7 +500,7 @@ class TestFindingsOverRpc(RpcCase, OpsCase):
                 self.env.flush_all()
         with (
             mute_logger("odoo.sql_db"),
-            self.assertRaises((psycopg2.Error, UserError)),
+            self.assertRaises(psycopg2.IntegrityError),
             self.env.cr.savepoint(),
         ):
             self.members_a["developer"].sudo().unlink()
