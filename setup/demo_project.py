@@ -1,7 +1,11 @@
 # Fed to `odoo-bin shell` by setup/run.sh: a demo project on the local cluster.
 # `env` is provided by the shell. The password comes from PGPASSWORD, as for Odoo itself.
 import os
+from pathlib import Path
 
+from odoo.tools import config
+
+filestore_root = Path(config.filestore("x")).parent  # Odoo's <data_dir>/filestore
 server = env["ipai.ops.db.server"].create(
     {
         "name": "Local PostgreSQL",
@@ -10,6 +14,7 @@ server = env["ipai.ops.db.server"].create(
         "login": os.environ.get("PGUSER", "odoo"),
         "password": os.environ.get("PGPASSWORD") or False,
         "sslmode": "disable",
+        "filestore_root": str(filestore_root),
     }
 )
 project = env["ipai.ops.project"].create({"name": "Demo", "code": "demo"})
@@ -25,6 +30,7 @@ for name, stage, database in (
             "stage": stage,
             "server_id": server.id,
             "database_name": database,
+            "filestore_path": str(filestore_root / database),
         }
     )
 server.action_test_connection()
