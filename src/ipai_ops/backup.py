@@ -19,13 +19,14 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
-from .connection import ServerSpec
+from .connection import ServerSpec, connection
 from .errors import BackupCorrupt
 from .filestore import FilestoreCapture, capture_filestore
 from .identifiers import validate_database_name
@@ -55,6 +56,8 @@ class BackupResult:
                 f", filestore {files['file_count']} files "
                 f"({files['new_blobs']} new, {files['new_bytes'] / 1024**2:.1f} MiB stored)"
             )
+            if files.get("missing"):
+                text += f"; {len(files['missing'])} referenced file(s) were already missing"
         return text + f" in {self.manifest['seconds']:.1f} s."
 
 
@@ -105,10 +108,14 @@ def backup_database(
             manifest = _new_manifest(set_id, kind, source, pg_dump)
             manifest["database"] = record_as or database
             say(f"Dumping {database} ({source.size_bytes / 1024**2:.0f} MiB) with {pg_dump}")
-            manifest["dump"] = _dump(spec, source, pg_dump, partial, jobs or default_jobs())
+            manifest["dump"], referenced = _dump(
+                spec, source, pg_dump, partial, jobs or default_jobs()
+            )
             if filestore:
                 say(f"Storing the filestore {filestore}")
-                manifest["filestore"] = _capture(target, Path(filestore), database)
+                manifest["filestore"] = _capture(target, Path(filestore), database, referenced)
+                if missing := manifest["filestore"]["missing"]:
+                    say(f"{len(missing)} file(s) the database refers to were already gone")
             elif imported_filestore:
                 manifest["filestore"] = imported_filestore.as_manifest(Path("imported"), 0)
             say("Verifying the dump's table of contents")
@@ -143,27 +150,37 @@ def _new_manifest(set_id: str, kind: str, source: SourceInfo, pg_dump: str) -> d
     }
 
 
-def _dump(spec: ServerSpec, source: SourceInfo, pg_dump: str, partial: Path, jobs: int) -> dict:
+def _dump(
+    spec: ServerSpec, source: SourceInfo, pg_dump: str, partial: Path, jobs: int
+) -> tuple[dict, set[str]]:
+    """Dump the database from an exported snapshot, and list, *in that snapshot*, the
+    filestore files its attachments refer to: the filestore captured afterwards is then
+    checked against exactly what the dump holds.
+
+    :return: the dump's manifest entry, and the referenced files (``ab/abcdef…``)
+    """
     started = time.monotonic()
     dump_dir = partial / "dump"
     compression = compression_for(pg_dump)
-    run_tool(
-        [
-            pg_dump,
-            "--format=directory",
-            f"--jobs={jobs}",
-            f"--compress={compression}",
-            f"--file={dump_dir}",
-            f"--dbname={source.database}",
-        ],
-        spec,
-        check_message="pg_dump",
-    )
+    with exported_snapshot(spec.for_database(source.database)) as (snapshot, referenced):
+        run_tool(
+            [
+                pg_dump,
+                "--format=directory",
+                f"--jobs={jobs}",
+                f"--compress={compression}",
+                f"--snapshot={snapshot}",
+                f"--file={dump_dir}",
+                f"--dbname={source.database}",
+            ],
+            spec,
+            check_message="pg_dump",
+        )
     files = {}
     for path in sorted(dump_dir.iterdir()):
         digest, size = sha256_file(path)
         files[path.name] = {"size": size, "sha256": digest}
-    return {
+    entry = {
         "format": "directory",
         "compression": compression,
         "jobs": jobs,
@@ -171,12 +188,33 @@ def _dump(spec: ServerSpec, source: SourceInfo, pg_dump: str, partial: Path, job
         "bytes": sum(f["size"] for f in files.values()),
         "seconds": round(time.monotonic() - started, 3),
     }
+    return entry, referenced
 
 
-def _capture(target: LocalTarget, root: Path, database: str) -> dict:
+@contextmanager
+def exported_snapshot(spec: ServerSpec) -> Iterator[tuple[str, set[str]]]:
+    """A snapshot ``pg_dump --snapshot`` can share, held open for the block, and the
+    filestore files Odoo's attachments refer to in it."""
+    with connection(spec, autocommit=False) as conn:
+        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_export_snapshot()")
+            snapshot = cur.fetchone()[0]
+            cur.execute("SELECT to_regclass('ir_attachment') IS NOT NULL")
+            referenced = set()
+            if cur.fetchone()[0]:
+                cur.execute(
+                    "SELECT DISTINCT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL"
+                )
+                referenced = {row[0] for row in cur.fetchall()}
+        yield snapshot, referenced
+        conn.rollback()
+
+
+def _capture(target: LocalTarget, root: Path, database: str, referenced: set[str]) -> dict:
     started = time.monotonic()
     previous = previous_filestore_entries(target, database, root)
-    capture = capture_filestore(root, target, previous)
+    capture = capture_filestore(root, target, previous, referenced=referenced)
     return capture.as_manifest(root, time.monotonic() - started)
 
 

@@ -31,6 +31,8 @@ class FilestoreCapture:
     new_bytes: int = 0
     reused: int = 0
     vanished: list[str] = field(default_factory=list)
+    # referenced by the database's attachments, but absent from the filestore
+    missing: list[str] = field(default_factory=list)
 
     def as_manifest(self, root: Path, seconds: float) -> dict:
         return {
@@ -42,6 +44,7 @@ class FilestoreCapture:
             "new_bytes": self.new_bytes,
             "reused": self.reused,
             "vanished": self.vanished,
+            "missing": self.missing,
             "seconds": round(seconds, 3),
         }
 
@@ -51,21 +54,36 @@ def walk_files(root: Path) -> Iterator[tuple[str, os.stat_result, Path]]:
     stack = [root]
     while stack:
         folder = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in sorted(entries, key=lambda e: e.name, reverse=True):
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda e: e.name, reverse=True)
+        except FileNotFoundError:
+            if folder == root:
+                raise
+            continue  # a directory emptied and removed meanwhile (Odoo's filestore GC)
+        for entry in entries:
+            try:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(Path(entry.path))
                 elif entry.is_file(follow_symlinks=False):
                     path = Path(entry.path)
                     yield str(path.relative_to(root)), entry.stat(follow_symlinks=False), path
+            except FileNotFoundError:
+                continue  # deleted between the listing and the look
 
 
 def capture_filestore(
-    root: Path, target: LocalTarget, previous: dict[str, list] | None = None
+    root: Path,
+    target: LocalTarget,
+    previous: dict[str, list] | None = None,
+    *,
+    referenced: set[str] | None = None,
 ) -> FilestoreCapture:
     """Store every file of ``root`` in ``target``'s blobs; reuse what ``previous`` proves known.
 
     :param previous: an earlier capture's entries by path (the files cache)
+    :param referenced: the files the dumped database refers to: one the walk did not see
+        (created after it) is stored now; one that no longer exists is listed as missing
     """
     capture = FilestoreCapture()
     previous = previous or {}
@@ -94,13 +112,36 @@ def capture_filestore(
                 capture.new_bytes += size
         capture.entries.append([relpath, size, stat.st_mtime_ns, digest])
         capture.total_bytes += size
+    if referenced:
+        _capture_late_files(root, target, capture, referenced)
     return capture
 
 
-def restore_filestore(
-    entries: list[list], target: LocalTarget, destination: Path, *, hardlink: bool = False
-) -> int:
+def _capture_late_files(
+    root: Path, target: LocalTarget, capture: FilestoreCapture, referenced: set[str]
+) -> None:
+    seen = {entry[0] for entry in capture.entries}
+    for relpath in sorted(referenced - seen):
+        path = root / relpath
+        try:
+            stat = path.stat()
+            digest, size, new = target.store_blob(path)
+        except (FileNotFoundError, StorageError):
+            if path.exists():
+                raise
+            capture.missing.append(relpath)
+            continue
+        capture.new_blobs += int(new)
+        capture.new_bytes += size if new else 0
+        capture.entries.append([relpath, size, stat.st_mtime_ns, digest])
+        capture.total_bytes += size
+
+
+def restore_filestore(entries: list[list], target: LocalTarget, destination: Path) -> int:
     """Recreate a filestore from blobs into ``destination`` (which must not exist).
+
+    Every blob is hashed as it is copied: a corrupt one fails the restore
+    (:class:`BackupCorrupt`) before the restored filestore is put in place.
 
     :return: bytes written
     """
@@ -114,12 +155,8 @@ def restore_filestore(
         if out.parent not in made_dirs:
             out.parent.mkdir(parents=True, exist_ok=True)
             made_dirs.add(out.parent)
-        blob = target.blob_path(digest)
-        if hardlink:
-            os.link(blob, out)
-        else:
-            shutil.copyfile(blob, out)
-            os.utime(out, ns=(mtime_ns, mtime_ns))
-        written += size
+        with open(out, "wb") as handle:
+            written += target.copy_blob(digest, handle, size=size)
+        os.utime(out, ns=(mtime_ns, mtime_ns))
     sync_filesystem(destination)
     return written

@@ -64,16 +64,13 @@ def export_zip(target: LocalTarget, set_id: str, out: BinaryIO) -> int:
         with archive.open("dump.sql", "w", force_zip64=True) as sql_out:
             _stream_plain_sql(pg_restore, dump_dir, sql_out)
         archive.writestr("manifest.json", json.dumps(odoo_manifest(manifest), indent=4))
-        for relpath, _size, mtime_ns, digest in files:
+        for relpath, size, mtime_ns, digest in files:
             info = zipfile.ZipInfo(  # stored as is: attachments are mostly compressed already
                 f"filestore/{relpath}",
                 date_time=datetime.fromtimestamp(mtime_ns / 1e9).timetuple()[:6],
             )
-            with (
-                archive.open(info, "w", force_zip64=True) as member,
-                target.open_blob(digest) as blob,
-            ):
-                shutil.copyfileobj(blob, member, CHUNK)
+            with archive.open(info, "w", force_zip64=True) as member:
+                target.copy_blob(digest, member, size=size)
     return len(files)
 
 

@@ -116,13 +116,16 @@ def restore_backup(
         try:
             _create_like(conn, scratch, manifest["source"])
             say(f"Restoring the dump into {scratch} while checking it against its manifest")
-            _verified_restore(spec, target, set_id, manifest=manifest, database=scratch, jobs=jobs)
+            files = (manifest.get("filestore") or {}).get("files") if dest else None
+            if files is not None:
+                say(f"Writing the filestore ({len(files)} files), checking each blob")
+            _verified_restore(
+                spec, target, set_id, manifest=manifest, database=scratch, jobs=jobs,
+                files=files, scratch_files=scratch_files,
+            )  # fmt: skip
             _check_restored(spec.for_database(scratch), manifest)
             if new_uuid if new_uuid is not None else mode == "new":
                 _new_database_uuid(spec.for_database(scratch))
-            if dest and manifest.get("filestore"):
-                say(f"Writing the filestore ({manifest['filestore']['file_count']} files)")
-                restore_filestore(manifest["filestore"]["files"], target, scratch_files)
             old_db, old_files = _put_in_place(
                 conn,
                 scratch,
@@ -181,21 +184,29 @@ def _create_like(conn, name: str, source: dict) -> None:
         cur.execute(statement)
 
 
-def _verified_restore(spec, target, set_id, *, manifest, database, jobs) -> None:
-    """pg_restore into the scratch database while the set's checksums are verified.
+def _verified_restore(
+    spec, target, set_id, *, manifest, database, jobs, files=None, scratch_files=None
+) -> None:
+    """pg_restore into the scratch database while the set's checksums are verified and
+    the filestore is written (each blob hashed as it is copied) beside it.
 
-    Both must succeed before anything else happens; the scratch database is not the
-    target, so checking in parallel costs no safety and saves the hashing time.
-    A corrupt set is reported as such even when pg_restore stumbled on it first.
+    All three must succeed before anything else happens; they write only scratch
+    objects, so running them side by side costs no safety and hides the hashing
+    and the file copying behind pg_restore. A corrupt set is reported as such even
+    when pg_restore stumbled on it first.
     """
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        verification = pool.submit(verify_set, target, set_id)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        checks = [pool.submit(verify_set, target, set_id)]
+        if files is not None:
+            checks.append(pool.submit(restore_filestore, files, target, scratch_files))
         try:
             _pg_restore(spec, target, set_id, manifest=manifest, database=database, jobs=jobs)
         except ClientToolError:
-            verification.result()  # raises BackupCorrupt when that is the cause
+            for check in checks:
+                check.result()  # raises BackupCorrupt when that is the cause
             raise
-        verification.result()
+        for check in checks:
+            check.result()
 
 
 def _pg_restore(spec, target, set_id, *, manifest, database, jobs) -> None:

@@ -252,6 +252,27 @@ class LocalTarget:
     def open_blob(self, digest: str):
         return open(self.blob_path(digest), "rb")
 
+    def copy_blob(self, digest: str, out, *, size: int | None = None) -> int:
+        """Write blob ``digest`` to the binary stream ``out``, hashing what is read:
+        a blob whose content no longer matches its name (bit rot, a flipped byte, a
+        truncation) raises :class:`BackupCorrupt`, so nothing unchecked is delivered.
+
+        :return: bytes written
+        """
+        hasher = hashlib.sha256()
+        written = 0
+        try:
+            with self.open_blob(digest) as blob:
+                while chunk := blob.read(CHUNK):
+                    hasher.update(chunk)
+                    out.write(chunk)
+                    written += len(chunk)
+        except FileNotFoundError:
+            raise BackupCorrupt(f"filestore blob {digest[:12]}… is missing") from None
+        if hasher.hexdigest() != digest or (size is not None and written != size):
+            raise BackupCorrupt(f"filestore blob {digest[:12]}… does not match its checksum")
+        return written
+
     def iter_blobs(self) -> Iterator[tuple[str, Path]]:
         if not self.blobs_dir.is_dir():
             return

@@ -17,14 +17,22 @@ class VerifyReport:
     dump_files: int
     blobs_checked: int
     deep: bool
+    missing_files: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:
         how = "content re-hashed" if self.deep else "sizes checked"
-        return (
+        text = (
             f"Backup {self.set_id} is intact: {self.dump_files} dump files match their "
             f"checksums, {self.blobs_checked} filestore blobs present ({how})."
         )
+        if self.missing_files:
+            shown = ", ".join(self.missing_files[:MAX_LISTED_PROBLEMS])
+            text += (
+                f" {len(self.missing_files)} file(s) the database refers to were already "
+                f"missing from the filestore when it was taken: {shown}"
+            )
+        return text
 
 
 def verify_set(
@@ -47,7 +55,8 @@ def verify_set(
     if not expected:
         problems.append("the manifest lists no dump files")
     raise_if_problems(set_id, problems)
-    return manifest, VerifyReport(set_id, len(expected), len(blobs), deep)
+    missing = tuple((manifest.get("filestore") or {}).get("missing") or ())
+    return manifest, VerifyReport(set_id, len(expected), len(blobs), deep, missing)
 
 
 def dump_problems(dump_dir: Path, expected: dict) -> list[str]:
