@@ -145,6 +145,7 @@ def _new_manifest(set_id: str, kind: str, source: SourceInfo, pg_dump: str) -> d
             "collate": source.collate,
             "ctype": source.ctype,
             "size_bytes": source.size_bytes,
+            "owner": source.owner,
         },
         "odoo": source.odoo,
     }

@@ -30,13 +30,22 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from .connection import ServerSpec, connection
-from .errors import DatabaseExists, OpsError, StorageError
+from .connection import ServerSpec, client_env, connection
+from .errors import ClientToolError, DatabaseExists, OpsError, StorageError
 from .filestore import walk_files
 from .guards import drop_database, refuse_production, session_count
 from .identifiers import database_exists, database_identifier, validate_database_name
-from .pgtools import find_client, run_tool
-from .restore import _create_like, _rename, restore_backup, scratch_name
+from .pgtools import dies_with_us, find_client, run_tool
+from .restore import _create_like, _rename, as_role, restore_backup, scratch_name
+from .scratch import (
+    create_private,
+    database_owner,
+    existing_role,
+    open_to_all,
+    owner_tag,
+    sweep,
+    token_of,
+)
 from .source import inspect_source
 from .storage import sync_filesystem
 
@@ -67,6 +76,7 @@ class _Build:
     conn: object
     scratch: str
     files_tmp: Path | None
+    owner: str | None = None  # the role the copy is handed to (Odoo's), objects included
 
 
 @contextmanager
@@ -76,18 +86,21 @@ def _building(spec: ServerSpec, target: str, dest: Path | None) -> Iterator[_Bui
     On any failure (neutralization included) the scratch database and files are removed,
     so no usable, unprepared copy is ever left behind.
     """
-    with connection(spec.for_database("postgres")) as conn:
+    scratch = scratch_name(target, "cloning")
+    with connection(spec.for_database("postgres"), application_name=owner_tag(scratch)) as conn:
+        sweep(conn, [dest.parent] if dest else [])
         if database_exists(conn, target):
             raise DatabaseExists(f"Database {target!r} already exists; a clone needs a new name.")
         if dest and dest.exists():
             raise StorageError(f"The filestore directory {dest} already exists.")
         build = _Build(
             conn,
-            scratch_name(target, "cloning"),
-            dest.with_name(f".{dest.name}.cloning") if dest else None,
+            scratch,
+            dest.with_name(f".{dest.name}.cloning-{token_of(scratch)}") if dest else None,
         )
         try:
             yield build
+            open_to_all(conn, build.scratch, build.owner)  # prepared: it may be seen now
             _rename(conn, build.scratch, target)
             if build.files_tmp and build.files_tmp.exists():
                 os.rename(build.files_tmp, dest)
@@ -110,8 +123,12 @@ def clone_database(
     prepare: Prepare | None = None,
     workdir: str | None = None,
     progress: Callable[[str], None] | None = None,
+    owner: str | None = None,
 ) -> CloneResult:
-    """Copy ``source`` into a new database ``target`` on the same server."""
+    """Copy ``source`` into a new database ``target`` on the same server.
+
+    :param owner: the role the copy and its objects belong to (default: the source's owner)
+    """
     validate_database_name(source)
     validate_database_name(target)
     if method not in CLONE_METHODS:
@@ -120,9 +137,10 @@ def clone_database(
     started = time.monotonic()
     dest = Path(target_filestore).expanduser().resolve() if target_filestore else None
     with _building(spec, target, dest) as build:
+        build.owner = owner or database_owner(build.conn, source)
         used = _copy_database(
-            build.conn, spec, source, build.scratch, method=method, jobs=jobs, workdir=workdir,
-            say=say,
+            build.conn, spec, source, build.scratch, method=method, jobs=jobs,
+            workdir=workdir or (dest.parent if dest else None), say=say, owner=build.owner,
         )  # fmt: skip
         prepared = prepare(build.scratch) if prepare else None
         linked = copied = 0
@@ -135,15 +153,16 @@ def clone_database(
     )  # fmt: skip
 
 
-def _copy_database(conn, spec, source, scratch, *, method, jobs, workdir, say) -> str:
+def _copy_database(conn, spec, source, scratch, *, method, jobs, workdir, say, owner) -> str:
     if method in ("auto", "template") and session_count(conn, source) == 0:
         try:
-            with conn.cursor() as cur:
-                cur.execute(
-                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                        database_identifier(scratch), database_identifier(source)
-                    )
-                )
+            create_private(
+                conn,
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    database_identifier(scratch), database_identifier(source)
+                ),
+                scratch,
+            )
             say(f"Copied {source} as a template (it had no sessions)")
             return "template"
         except psycopg2.errors.ObjectInUse:
@@ -157,25 +176,50 @@ def _copy_database(conn, spec, source, scratch, *, method, jobs, workdir, say) -
             "disconnect them, which ipai-ops never does. Use the dump method."
         )
     say(f"Dumping {source} (online) and restoring it")
-    _dump_restore(conn, spec, source, scratch, jobs=jobs or 2, workdir=workdir)
+    _dump_restore(conn, spec, source, scratch, jobs=jobs or 2, workdir=workdir, owner=owner)
     return "dump"
 
 
-def _dump_restore(conn, spec, source, scratch, *, jobs, workdir) -> None:
+def _dump_restore(conn, spec, source, scratch, *, jobs, workdir, owner) -> None:
     info = inspect_source(spec, source)
     pg_dump = find_client("pg_dump", info.server_major)
     pg_restore = find_client("pg_restore", info.server_major)
     _create_like(conn, scratch, {"encoding": info.encoding, "collate": info.collate,
                                  "ctype": info.ctype})  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="ipai-ops-clone-", dir=workdir) as tmp:
+    if not workdir:  # production data never goes to the system's temporary directory
+        _pipe_dump_restore(spec, pg_dump, pg_restore, source, scratch, owner=owner)
+        return
+    prefix = f".ipai-ops-dump-{token_of(scratch)}-"  # swept if we are killed
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=workdir) as tmp:
         dump_dir = os.path.join(tmp, "dump")
         # uncompressed: the dump only lives until the restore has read it
         dump = [pg_dump, "--format=directory", f"--jobs={jobs}", "--compress=0",
                 f"--file={dump_dir}", f"--dbname={source}"]  # fmt: skip
         run_tool(dump, spec, check_message="pg_dump")
         restore = [pg_restore, f"--dbname={scratch}", f"--jobs={jobs}", "--no-owner",
-                   "--exit-on-error", dump_dir]  # fmt: skip
+                   *as_role(owner), "--exit-on-error", dump_dir]  # fmt: skip
         run_tool(restore, spec, check_message="pg_restore")
+
+
+def _pipe_dump_restore(spec, pg_dump, pg_restore, source, scratch, *, owner) -> None:
+    """``pg_dump | pg_restore`` with nothing on disk, for clones with no directory to use."""
+    env = client_env(spec)
+    dump = subprocess.Popen(  # noqa: S603 - argument list
+        dies_with_us([pg_dump, "--format=custom", "--compress=0", f"--dbname={source}"]),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    restore = subprocess.run(  # noqa: S603 - argument list
+        dies_with_us([pg_restore, f"--dbname={scratch}", "--no-owner", *as_role(owner),
+                      "--exit-on-error"]),
+        stdin=dump.stdout, capture_output=True, env=env, check=False,
+    )  # fmt: skip
+    dump.stdout.close()
+    dump_err = dump.stderr.read().decode(errors="replace")
+    if dump.wait() != 0:
+        raise ClientToolError(f"pg_dump failed (exit {dump.returncode}): {dump_err[-2000:]}")
+    if restore.returncode != 0:
+        stderr = restore.stderr.decode(errors="replace")
+        raise ClientToolError(f"pg_restore failed (exit {restore.returncode}): {stderr[-2000:]}")
 
 
 def link_tree(source: Path, destination: Path) -> tuple[int, int]:
@@ -245,15 +289,19 @@ def clone_from_backup(
     target_filestore: str | os.PathLike | None = None,
     prepare: Prepare | None = None,
     progress: Callable[[str], None] | None = None,
+    owner: str | None = None,
 ) -> CloneResult:
     """Like :func:`clone_database`, from a backup set instead of a live database."""
     validate_database_name(target)
     started = time.monotonic()
     dest = Path(target_filestore).expanduser().resolve() if target_filestore else None
     with _building(spec, target, dest) as build:
+        source_owner = (store.read_manifest(set_id).get("source") or {}).get("owner")
+        build.owner = owner or existing_role(build.conn, source_owner)
         restore_backup(
-            spec, store, set_id, build.scratch, filestore=build.files_tmp, progress=progress
-        )
+            spec, store, set_id, build.scratch, filestore=build.files_tmp, progress=progress,
+            private=True, owner=build.owner,
+        )  # fmt: skip
         prepared = prepare(build.scratch) if prepare else None
     copied = len(list(walk_files(dest))) if dest and dest.exists() else 0
     return CloneResult(

@@ -14,12 +14,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 
 from .errors import (
     AuthenticationFailed,
     ConnectionFailed,
     DatabaseMissing,
+    PrivilegeMissing,
     ServerUnreachable,
 )
 
@@ -113,10 +115,18 @@ def classify_connect_error(spec: ServerSpec, exc: psycopg2.OperationalError) -> 
     return ConnectionFailed(f"{where}: connection failed ({text.splitlines()[0]}).")
 
 
-def connect(spec: ServerSpec, *, autocommit: bool = True) -> psycopg2.extensions.connection:
-    """Open a connection, raising a :class:`ConnectionFailed` subclass on failure."""
+def connect(
+    spec: ServerSpec, *, autocommit: bool = True, application_name: str | None = None
+) -> psycopg2.extensions.connection:
+    """Open a connection, raising a :class:`ConnectionFailed` subclass on failure.
+
+    :param application_name: how the session appears in ``pg_stat_activity``
+    """
+    kwargs = spec.connect_kwargs()
+    if application_name:
+        kwargs["application_name"] = application_name
     try:
-        conn = psycopg2.connect(**spec.connect_kwargs())
+        conn = psycopg2.connect(**kwargs)
     except psycopg2.OperationalError as exc:
         raise classify_connect_error(spec, exc) from None
     conn.autocommit = autocommit
@@ -124,13 +134,28 @@ def connect(spec: ServerSpec, *, autocommit: bool = True) -> psycopg2.extensions
 
 
 @contextmanager
-def connection(spec: ServerSpec, *, autocommit: bool = True) -> Iterator:
+def connection(
+    spec: ServerSpec, *, autocommit: bool = True, application_name: str | None = None
+) -> Iterator:
     """``with connection(spec) as conn:`` — always closed, whatever happens inside."""
-    conn = connect(spec, autocommit=autocommit)
+    conn = connect(spec, autocommit=autocommit, application_name=application_name)
     try:
         yield conn
+    except psycopg2.errors.InsufficientPrivilege as exc:
+        raise missing_privilege(spec, exc) from None
     finally:
         conn.close()
+
+
+def missing_privilege(spec: ServerSpec, exc: psycopg2.Error) -> PrivilegeMissing:
+    """A clear message for a privilege the role lacks, with the usual fix."""
+    detail = (exc.pgerror or str(exc)).strip().splitlines()[0].removeprefix("ERROR:  ")
+    role = spec.user or os.environ.get("PGUSER") or "the role"
+    return PrivilegeMissing(
+        f"{spec.describe()}: {detail}. The role needs CREATEDB and membership in the role "
+        f"that owns Odoo's databases (GRANT <odoo role> TO {role};) — `ipai-ops probe` and "
+        "Test connection list what is missing."
+    )
 
 
 def client_env(spec: ServerSpec, base: dict | None = None) -> dict:

@@ -82,6 +82,12 @@ class MaskingFailed(OpsError):
     exit_code = 10
 
 
+class PrivilegeMissing(OpsError):
+    """The engine's role lacks a privilege the operation needs."""
+
+    exit_code = 3
+
+
 class PathNotAllowed(OpsError, ValueError):
     """A file system path outside the roots an administrator configured."""
 

@@ -10,7 +10,6 @@ copied, and each distinct content is stored once per target.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -18,8 +18,9 @@ from .errors import DatabaseExists, OpsError
 from .guards import drop_database
 from .identifiers import database_exists, validate_database_name
 from .mask import odoo_password_hash
-from .pgtools import STDERR_TAIL
+from .pgtools import STDERR_TAIL, dies_with_us
 from .restore import _create_like, _rename, scratch_name
+from .scratch import open_to_all, owner_tag, sweep
 
 INIT_TIMEOUT = 1800  # seconds odoo-bin may take to install the modules
 
@@ -51,10 +52,11 @@ def init_database(
     """Create ``database`` with ``modules`` installed; return the modules now installed."""
     validate_database_name(database)
     odoo_bin = find_odoo_bin(addons_paths)
-    with connection(spec.for_database("postgres")) as conn:
+    scratch = scratch_name(database, "init")
+    with connection(spec.for_database("postgres"), application_name=owner_tag(scratch)) as conn:
+        sweep(conn)
         if database_exists(conn, database):
             raise DatabaseExists(f"Database {database!r} already exists.")
-        scratch = scratch_name(database, "init")
         try:
             _create_like(conn, scratch, {"encoding": "UTF8"})
             _run_odoo(python, odoo_bin, spec, scratch, addons_paths, modules, data_dir)
@@ -66,6 +68,7 @@ def init_database(
                     )
                 cur.execute("SELECT name FROM ir_module_module WHERE state = 'installed'")
                 installed = sorted(row[0] for row in cur.fetchall())
+            open_to_all(conn, scratch)
             _rename(conn, scratch, database)
         except BaseException:
             drop_database(conn, scratch)
@@ -89,7 +92,12 @@ def _run_odoo(python, odoo_bin, spec, database, addons_paths, modules, data_dir)
         args.append(f"--db_user={spec.user}")
     # the password reaches Odoo through PGPASSWORD (libpq), never the argument list
     done = subprocess.run(  # noqa: S603 - argument list
-        args, env=env, capture_output=True, text=True, timeout=INIT_TIMEOUT, check=False
+        dies_with_us(args),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=INIT_TIMEOUT,
+        check=False,
     )
     if done.returncode != 0:
         raise OpsError(f"odoo-bin could not initialize the database: {done.stderr[-STDERR_TAIL:]}")

@@ -24,8 +24,9 @@ from .errors import BackupCorrupt, ClientToolError
 from .filestore import FilestoreCapture
 from .guards import drop_database
 from .identifiers import validate_database_name
-from .pgtools import STDERR_TAIL, find_client
+from .pgtools import STDERR_TAIL, dies_with_us, find_client
 from .restore import _create_like, scratch_name
+from .scratch import owner_tag
 from .storage import CHUNK, LocalTarget
 from .verify import verify_set
 
@@ -76,7 +77,7 @@ def export_zip(target: LocalTarget, set_id: str, out: BinaryIO) -> int:
 
 def _stream_plain_sql(pg_restore: str, dump_dir, sql_out) -> None:
     proc = subprocess.Popen(  # noqa: S603 - argument list
-        [pg_restore, "--no-owner", "--file=-", str(dump_dir)],
+        dies_with_us([pg_restore, "--no-owner", "--file=-", str(dump_dir)]),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -108,7 +109,10 @@ def import_zip(
         scratch = scratch_name(label, "import")
         # the shared lock keeps a concurrent prune from collecting the blobs stored here
         # before the set that references them is published
-        with connection(admin) as conn, target.lock(exclusive=False):
+        with (
+            connection(admin, application_name=owner_tag(scratch)) as conn,
+            target.lock(exclusive=False),
+        ):
             try:
                 _create_like(conn, scratch, {"encoding": "UTF8", "collate": None, "ctype": None})
                 say(f"Loading dump.sql into {scratch}")
@@ -131,7 +135,9 @@ def import_zip(
 def _load_sql(spec: ServerSpec, archive: zipfile.ZipFile) -> None:
     psql = find_client("psql", 0)
     proc = subprocess.Popen(  # noqa: S603 - argument list
-        [psql, "--quiet", "--no-psqlrc", "--set=ON_ERROR_STOP=1", "--output=/dev/null"],
+        dies_with_us(
+            [psql, "--quiet", "--no-psqlrc", "--set=ON_ERROR_STOP=1", "--output=/dev/null"]
+        ),
         stdin=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=client_env(spec),

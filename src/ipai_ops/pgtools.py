@@ -60,12 +60,34 @@ def find_client(tool: str, server_major: int) -> str:
     )
 
 
+@lru_cache(maxsize=1)
+def _setpriv() -> str | None:
+    """util-linux's ``setpriv``, when it can set a parent-death signal (Linux)."""
+    path = shutil.which("setpriv")
+    if not path:
+        return None
+    out = subprocess.run([path, "--help"], capture_output=True, text=True, check=False)  # noqa: S603
+    return path if "--pdeathsig" in out.stdout else None
+
+
+def dies_with_us(args: list[str]) -> list[str]:
+    """``args`` made to die with the thread that starts it.
+
+    A ``pg_restore`` or ``odoo-bin`` whose engine was killed would otherwise run on and
+    finish an unneutralized copy of production nobody is watching. ``setpriv
+    --pdeathsig KILL`` asks the kernel to kill the child when its parent goes; where
+    there is no such tool the command runs as it is.
+    """
+    setpriv = _setpriv()
+    return [setpriv, "--pdeathsig", "KILL", "--", *args] if setpriv else list(args)
+
+
 def run_tool(
     args: list[str], spec: ServerSpec, *, stdout=None, check_message: str = ""
 ) -> subprocess.CompletedProcess:
     """Run a client tool with ``spec``'s settings in its environment; raise on failure."""
     proc = subprocess.run(  # noqa: S603 - argument list, never a shell
-        args,
+        dies_with_us(args),
         env=client_env(spec),
         stdout=stdout if stdout is not None else subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -84,4 +106,9 @@ def run_tool(
 def disk_full_hint(text: str) -> str:
     if "No space left on device" in text or "could not extend file" in text:
         return " — the disk is full"
+    if "permission denied" in text:
+        return (
+            " — the role lacks a privilege: it needs membership in the role that owns "
+            "the database (GRANT <odoo role> TO <engine role>;)"
+        )
     return ""

@@ -31,6 +31,16 @@ SELECT current_setting('server_version'),
  WHERE r.rolname = current_user
 """
 
+# roles owning databases (templates and the maintenance database aside) that we
+# are not a member of: their databases cannot be backed up, copied or replaced by us
+_FOREIGN_OWNERS_QUERY = """
+SELECT pg_get_userbyid(d.datdba), array_agg(d.datname ORDER BY d.datname)
+  FROM pg_database d
+ WHERE NOT d.datistemplate AND d.datname <> 'postgres'
+   AND NOT pg_has_role(current_user, d.datdba, 'USAGE')
+ GROUP BY d.datdba
+"""
+
 _EXTENSION_QUERY = """
 SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'),
        (SELECT default_version FROM pg_available_extensions WHERE name = 'pg_stat_statements'),
@@ -56,6 +66,7 @@ class ServerCapabilities:
     pgss_installed_version: str | None
     pgss_available_version: str | None
     may_reset: bool = False
+    foreign_owners: dict | None = None  # {role: [databases]} we are no member of
 
     @property
     def supported(self) -> bool:
@@ -120,6 +131,13 @@ class ServerCapabilities:
                 f"Role {role!r} may NOT read other roles' query texts: "
                 f"GRANT pg_read_all_stats TO {role};"
             )
+        for owner, databases in (self.foreign_owners or {}).items():
+            shown = ", ".join(databases[:5]) + (" …" if len(databases) > 5 else "")
+            lines.append(
+                f"Role {role!r} is NOT a member of {owner!r}, which owns {shown}: backups, "
+                f"copies and restores of those fail. GRANT {owner} TO {role}; (the role Odoo "
+                "connects as)"
+            )
         if self.pgss_installed_version and not self.may_reset:
             lines.append(
                 f"Role {role!r} may not reset pg_stat_statements (optional): GRANT EXECUTE ON "
@@ -152,6 +170,8 @@ def probe_server(spec: ServerSpec) -> ServerCapabilities:
         ) = cur.fetchone()
         cur.execute(_EXTENSION_QUERY)
         installed, available, may_reset = cur.fetchone()
+        cur.execute(_FOREIGN_OWNERS_QUERY)
+        foreign = {owner: list(databases) for owner, databases in cur.fetchall()}
     return ServerCapabilities(
         server_version=version,
         server_version_num=version_num,
@@ -166,4 +186,5 @@ def probe_server(spec: ServerSpec) -> ServerCapabilities:
         pgss_installed_version=installed,
         pgss_available_version=available,
         may_reset=may_reset or superuser,
+        foreign_owners=foreign,
     )

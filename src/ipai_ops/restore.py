@@ -45,6 +45,15 @@ from .guards import (
 )
 from .identifiers import database_exists, database_identifier, validate_database_name
 from .pgtools import find_client, run_tool
+from .scratch import (
+    create_private,
+    database_owner,
+    existing_role,
+    open_to_all,
+    owner_tag,
+    sweep,
+    token_of,
+)
 from .source import count_users
 from .storage import LocalTarget
 from .verify import verify_set
@@ -89,8 +98,16 @@ def restore_backup(
     allow_production: bool = False,
     jobs: int | None = None,
     progress: Progress | None = None,
+    private: bool = False,
+    owner: str | None = None,
 ) -> RestoreResult:
-    """Restore backup ``set_id`` from ``target`` as ``database`` (and its ``filestore`` dir)."""
+    """Restore backup ``set_id`` from ``target`` as ``database`` (and its ``filestore`` dir).
+
+    :param private: leave ``database`` connectable by its owner only (a copy that is
+        still to be neutralized: its caller opens it once it is safe)
+    :param owner: the role the database and its objects belong to (the role Odoo
+        connects as); default: the replaced database's owner, else the backed-up one's
+    """
     validate_database_name(database)
     if mode not in RESTORE_MODES:
         raise ValueError(f"unknown restore mode {mode!r}")
@@ -100,7 +117,10 @@ def restore_backup(
     dest = Path(filestore).expanduser().resolve() if filestore else None
     # server-wide work happens from a maintenance database, never from the one we replace
     admin = spec if spec.dbname and spec.dbname != database else spec.for_database("postgres")
-    with connection(admin) as conn:
+    scratch = scratch_name(database, "restoring")
+    with connection(admin, application_name=owner_tag(scratch)) as conn:
+        for leftover in sweep(conn, [dest.parent] if dest else []):
+            say(f"Removed the leftover of an interrupted operation: {leftover}")
         _check_destination(
             conn,
             database,
@@ -109,9 +129,9 @@ def restore_backup(
             force_disconnect=force_disconnect,
             allow_production=allow_production,
         )
-        scratch = scratch_name(database, "restoring")
+        owner = owner or _default_owner(conn, database, manifest, mode)
         scratch_files = (
-            dest.with_name(f".{dest.name}.restoring-{secrets.token_hex(3)}") if dest else None
+            dest.with_name(f".{dest.name}.restoring-{token_of(scratch)}") if dest else None
         )
         try:
             _create_like(conn, scratch, manifest["source"])
@@ -121,7 +141,7 @@ def restore_backup(
                 say(f"Writing the filestore ({len(files)} files), checking each blob")
             _verified_restore(
                 spec, target, set_id, manifest=manifest, database=scratch, jobs=jobs,
-                files=files, scratch_files=scratch_files,
+                files=files, scratch_files=scratch_files, owner=owner,
             )  # fmt: skip
             _check_restored(spec.for_database(scratch), manifest)
             if new_uuid if new_uuid is not None else mode == "new":
@@ -134,6 +154,8 @@ def restore_backup(
                 dest=dest,
                 mode=mode,
                 force_disconnect=force_disconnect,
+                private=private,
+                owner=owner,
             )
         except BaseException:
             drop_database(conn, scratch)
@@ -172,7 +194,8 @@ def _check_destination(conn, database, dest, *, mode, force_disconnect, allow_pr
 
 
 def _create_like(conn, name: str, source: dict) -> None:
-    """Create an empty database with the source's encoding and (when known) locale."""
+    """Create an empty scratch database with the source's encoding and (when known)
+    locale, connectable by its owner only until it is published."""
     statement = sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING {}").format(
         database_identifier(name), sql.Literal(source["encoding"])
     )
@@ -180,12 +203,11 @@ def _create_like(conn, name: str, source: dict) -> None:
         statement += sql.SQL(" LC_COLLATE {} LC_CTYPE {}").format(
             sql.Literal(source["collate"]), sql.Literal(source["ctype"])
         )
-    with conn.cursor() as cur:
-        cur.execute(statement)
+    create_private(conn, statement, name)
 
 
 def _verified_restore(
-    spec, target, set_id, *, manifest, database, jobs, files=None, scratch_files=None
+    spec, target, set_id, *, manifest, database, jobs, files=None, scratch_files=None, owner=None
 ) -> None:
     """pg_restore into the scratch database while the set's checksums are verified and
     the filestore is written (each blob hashed as it is copied) beside it.
@@ -200,7 +222,9 @@ def _verified_restore(
         if files is not None:
             checks.append(pool.submit(restore_filestore, files, target, scratch_files))
         try:
-            _pg_restore(spec, target, set_id, manifest=manifest, database=database, jobs=jobs)
+            _pg_restore(
+                spec, target, set_id, manifest=manifest, database=database, jobs=jobs, owner=owner
+            )
         except ClientToolError:
             for check in checks:
                 check.result()  # raises BackupCorrupt when that is the cause
@@ -209,7 +233,7 @@ def _verified_restore(
             check.result()
 
 
-def _pg_restore(spec, target, set_id, *, manifest, database, jobs) -> None:
+def _pg_restore(spec, target, set_id, *, manifest, database, jobs, owner=None) -> None:
     pg_restore = find_client("pg_restore", manifest["server"]["version_num"] // 10000)
     run_tool(
         [
@@ -217,6 +241,7 @@ def _pg_restore(spec, target, set_id, *, manifest, database, jobs) -> None:
             f"--dbname={database}",
             f"--jobs={jobs or manifest['dump'].get('jobs') or 1}",
             "--no-owner",
+            *as_role(owner),
             "--exit-on-error",
             str(target.set_path(set_id) / "dump"),
         ],
@@ -255,8 +280,25 @@ def _new_database_uuid(spec: ServerSpec) -> None:
         )
 
 
-def _put_in_place(conn, scratch, database, *, scratch_files, dest, mode, force_disconnect):
+def _default_owner(conn, database: str, manifest: dict, mode: str) -> str | None:
+    if mode == "replace":
+        return database_owner(conn, database)
+    return existing_role(conn, (manifest.get("source") or {}).get("owner"))
+
+
+def as_role(owner: str | None) -> list[str]:
+    """pg_restore's option creating every object as ``owner`` (Odoo's role), so that Odoo
+    owns its tables whichever role restores them."""
+    return [f"--role={owner}"] if owner else []
+
+
+def _put_in_place(
+    conn, scratch, database, *, scratch_files, dest, mode, force_disconnect, private=False,
+    owner=None,
+):  # fmt: skip
     """Rename the verified copy into place; in replace mode keep the old one aside."""
+    if not private:
+        open_to_all(conn, scratch, owner)
     old_db = old_files = None
     production = mode == "replace" and is_production(conn, database)
     if mode == "replace":
@@ -307,3 +349,29 @@ def _allow_connections(conn, database: str, allowed: bool) -> None:
                 database_identifier(database), sql.SQL("true" if allowed else "false")
             )
         )
+
+
+def drill_backup(
+    spec: ServerSpec,
+    target: LocalTarget,
+    set_id: str,
+    stem: str,
+    inspect: Callable[[ServerSpec], dict],
+    *,
+    progress: Progress | None = None,
+) -> tuple[RestoreResult, dict]:
+    """Restore a set into a private scratch database, ``inspect`` it, and drop it.
+
+    The scratch database is owned by this call's session from before it exists to
+    after it is dropped, so a killed drill leaves nothing a sweep would not remove.
+
+    :return: the restore's result and what ``inspect`` returned
+    """
+    scratch = scratch_name(stem, "drill")
+    admin = spec.for_database(spec.dbname or "postgres")
+    with connection(admin, application_name=owner_tag(scratch)) as keeper:
+        try:
+            result = restore_backup(spec, target, set_id, scratch, progress=progress, private=True)
+            return result, inspect(spec.for_database(scratch))
+        finally:
+            drop_database(keeper, scratch)

@@ -10,7 +10,8 @@ _DATABASE_QUERY = """
 SELECT current_setting('server_version'), current_setting('server_version_num')::int,
        pg_encoding_to_char(d.encoding), d.datcollate, d.datctype,
        pg_database_size(d.datname),
-       to_regclass('public.ir_module_module') IS NOT NULL
+       to_regclass('public.ir_module_module') IS NOT NULL,
+       pg_get_userbyid(d.datdba)
   FROM pg_database d
  WHERE d.datname = current_database()
 """
@@ -26,6 +27,7 @@ class SourceInfo:
     ctype: str
     size_bytes: int
     odoo: dict | None  # {"version", "base_version", "uuid", "modules": {name: version}}
+    owner: str | None = None  # the role owning the database (Odoo's role)
 
     @property
     def server_major(self) -> int:
@@ -39,9 +41,9 @@ def inspect_source(spec: ServerSpec, database: str) -> SourceInfo:
     """Server version, locale, size and — for Odoo databases — version and modules."""
     with connection(spec.for_database(database)) as conn, conn.cursor() as cur:
         cur.execute(_DATABASE_QUERY)
-        version, version_num, encoding, collate, ctype, size, is_odoo = cur.fetchone()
+        version, version_num, encoding, collate, ctype, size, is_odoo, owner = cur.fetchone()
         odoo = _odoo_info(cur) if is_odoo else None
-    return SourceInfo(database, version, version_num, encoding, collate, ctype, size, odoo)
+    return SourceInfo(database, version, version_num, encoding, collate, ctype, size, odoo, owner)
 
 
 def _odoo_info(cur) -> dict:

@@ -12,7 +12,7 @@ from ipai_ops.paths import path_under
 from ipai_ops.prune import prune_target
 from ipai_ops.remote import RemoteTarget
 from ipai_ops.replicate import replicate_set
-from ipai_ops.restore import NAME_STEM, restore_backup, scratch_name
+from ipai_ops.restore import NAME_STEM, drill_backup, restore_backup
 from ipai_ops.source import count_users
 
 
@@ -225,20 +225,14 @@ class IpaiOpsRun(models.Model):
         if not backup.exists() or backup.state != "done":
             raise UserError(self.env._("There is no successful backup to drill."))
         self.backup_id = backup
-        spec = self.environment_id.server_id._engine_spec()
-        scratch = scratch_name(self.environment_id.database_name, "drill")
-        try:
-            result = restore_backup(
-                spec,
-                self._local_copy_of(backup),
-                backup.set_id,
-                scratch,
-                progress=lambda message: self._log_event_now("info", message),
-            )
-            counts = self._drill_counts(spec.for_database(scratch))
-        finally:
-            with connection(spec) as conn:
-                drop_database(conn, scratch)
+        result, counts = drill_backup(
+            self.environment_id.server_id._engine_spec(),
+            self._local_copy_of(backup),
+            backup.set_id,
+            self.environment_id.database_name,
+            self._drill_counts,
+            progress=lambda message: self._log_event_now("info", message),
+        )
         message = self.env._(
             "Drill passed: restored in %(seconds).0f s; %(modules)s modules, %(users)s users.",
             seconds=result.seconds,

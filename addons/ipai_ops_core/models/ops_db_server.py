@@ -4,9 +4,10 @@ import os
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ipai_ops.connection import ServerSpec
+from ipai_ops.connection import ServerSpec, connection
 from ipai_ops.errors import OpsError
 from ipai_ops.probe import probe_server
+from ipai_ops.scratch import sweep
 from ipai_ops.secret_refs import resolve_reference, validate_reference
 
 _logger = logging.getLogger(__name__)
@@ -115,6 +116,25 @@ class IpaiOpsDbServer(models.Model):
             sslmode=server.sslmode,
             dbname=dbname or server.maintenance_database,
         )
+
+    @api.model
+    def _cron_sweep_leftovers(self):
+        """Called from a cron: remove what killed operations left on each server."""
+        for server in self.sudo().search([]):
+            roots = [server.filestore_root] if server.filestore_root else []
+            try:
+                with connection(server._engine_spec()) as conn:
+                    removed = sweep(conn, roots)
+            except OpsError as exc:
+                _logger.warning("could not sweep %s: %s", server.name, exc)
+                continue
+            if removed:
+                server.message_post(
+                    body=self.env._(
+                        "Removed what interrupted operations left: %(what)s",
+                        what=", ".join(removed),
+                    )
+                )
 
     def action_test_connection(self):
         """Probe the server and record what it offers, in plain words."""
