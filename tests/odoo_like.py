@@ -198,6 +198,14 @@ CREATE TABLE ir_act_server (id serial PRIMARY KEY, state varchar, webhook_url va
 INSERT INTO ir_act_server (state, webhook_url) VALUES ('webhook', 'https://hooks.example/prod');
 ALTER TABLE mail_message ADD COLUMN email_from varchar, ADD COLUMN reply_to varchar;
 UPDATE mail_message SET email_from = 'partner' || author_id || '@customer.example';
+ALTER TABLE ir_mail_server ADD COLUMN smtp_pass varchar;
+UPDATE ir_mail_server SET smtp_pass = 'prod-smtp-Secret';
+ALTER TABLE fetchmail_server ADD COLUMN password varchar;
+UPDATE fetchmail_server SET password = 'prod-imap-Secret';
+CREATE TABLE res_users_apikeys (id serial PRIMARY KEY, user_id int, key varchar);
+INSERT INTO res_users_apikeys (user_id, key) VALUES (2, 'hashed-api-key');
+INSERT INTO ir_config_parameter (key, value) VALUES ('database.secret', 'prod-database-secret'),
+    ('google_maps_api_key', 'prod-maps-key');
 """
 
 

@@ -75,6 +75,14 @@ def test_online_clone_is_neutralized_masked_and_leaves_production_alone(
         assert one("SELECT smtp_host FROM ir_mail_server WHERE active") == "127.0.0.1"
         assert one("SELECT count(*) FROM ir_cron WHERE active") == 1
         assert one("SELECT state FROM payment_provider WHERE code = 'stripe'") == "disabled"
+        # no secret of production survives: tokens signed on the copy are worthless there
+        secret = "SELECT value FROM ir_config_parameter WHERE key = 'database.secret'"
+        assert one(secret) not in ("prod-database-secret", "")
+        assert one("SELECT value FROM ir_config_parameter WHERE key = 'google_maps_api_key'") == ""
+        assert one("SELECT count(*) FROM ir_mail_server WHERE smtp_pass IS NOT NULL") == 0
+        assert one("SELECT count(*) FROM fetchmail_server WHERE password IS NOT NULL") == 0
+        assert one("SELECT count(*) FROM res_users_apikeys") == 0
+        assert report.checks["no SMTP password kept"] and report.checks["no API key usable"]
         assert one("SELECT value FROM ir_config_parameter WHERE key = 'web.base.url'") == (
             "https://staging.example"
         )

@@ -21,6 +21,8 @@ STAGES = [
 ]
 # the least role that may act on an environment of each stage
 STAGE_MIN_ROLE = {"development": "developer", "staging": "tester", "production": "admin"}
+# stages by how much they protect (the higher of two applies to data that has both)
+STAGE_RANK = {"development": 0, "staging": 1, "production": 2}
 
 
 def required_role(stage: str, kind_min_role: str = "developer") -> str:

@@ -11,6 +11,7 @@
     "external_dependencies": {"python": ["ipai_ops"], "bin": ["pg_dump", "pg_restore"]},
     "data": [
         "security/ir.model.access.csv",
+        "security/ipai_ops_staging_rules.xml",
         "data/ir_cron.xml",
         "views/ops_mask_rule_views.xml",
         "views/ops_project_views.xml",

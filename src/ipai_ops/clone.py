@@ -41,6 +41,7 @@ from .scratch import (
     create_private,
     database_owner,
     existing_role,
+    let_create,
     open_to_all,
     owner_tag,
     sweep,
@@ -186,6 +187,7 @@ def _dump_restore(conn, spec, source, scratch, *, jobs, workdir, owner) -> None:
     pg_restore = find_client("pg_restore", info.server_major)
     _create_like(conn, scratch, {"encoding": info.encoding, "collate": info.collate,
                                  "ctype": info.ctype})  # fmt: skip
+    let_create(spec.for_database(scratch), owner)
     if not workdir:  # production data never goes to the system's temporary directory
         _pipe_dump_restore(spec, pg_dump, pg_restore, source, scratch, owner=owner)
         return

@@ -154,7 +154,24 @@ PROJECT_STATEMENTS = [
      "UPDATE ir_act_server SET webhook_url = 'neutralization - disable webhook'"
      " WHERE state = 'webhook'"
      " AND webhook_url IS DISTINCT FROM 'neutralization - disable webhook'"),
+    # secrets: with production's, a copy's admin could forge tokens valid on production
+    # or reach its mail, payment and API accounts
+    ("smtp_passwords_cleared", "ir_mail_server.smtp_pass",
+     "UPDATE ir_mail_server SET smtp_pass = NULL WHERE smtp_pass IS NOT NULL"),
+    ("incoming_passwords_cleared", "fetchmail_server.password",
+     "UPDATE fetchmail_server SET password = NULL WHERE password IS NOT NULL"),
+    ("api_keys_revoked", "res_users_apikeys", "DELETE FROM res_users_apikeys"),
+    ("oauth_secrets_cleared", "auth_oauth_provider.client_secret",
+     "UPDATE auth_oauth_provider SET client_secret = NULL WHERE client_secret IS NOT NULL"),
+    ("secret_parameters_cleared", "ir_config_parameter",
+     "UPDATE ir_config_parameter SET value = '' WHERE key ~* %(secret_keys)s"
+     " AND key NOT IN ('database.secret', 'database.uuid') AND value <> ''"),
+    ("database_secret_renewed", "ir_config_parameter",
+     "UPDATE ir_config_parameter SET value = gen_random_uuid()::text"
+     " WHERE key = 'database.secret'"),
 ]  # fmt: skip
+# system parameters whose value is a credential (API keys, tokens, client secrets)
+SECRET_PARAMETER_KEYS = r"(secret|password|passwd|api[_.-]?key|token|private[_.-]?key)"  # noqa: S105
 
 
 def _has_target(cur, target: str) -> bool:
@@ -166,7 +183,9 @@ def _has_target(cur, target: str) -> bool:
 def _project_layer(cur, report, base_url, mail_catcher, cron_allowlist) -> None:
     for key, target, statement in PROJECT_STATEMENTS:
         if _has_target(cur, target):
-            cur.execute(statement, {"allow": list(cron_allowlist)})
+            cur.execute(
+                statement, {"allow": list(cron_allowlist), "secret_keys": SECRET_PARAMETER_KEYS}
+            )
             report.actions[key] = cur.rowcount
     _route_outgoing_mail(cur, report, mail_catcher)
     _set_parameters(cur, base_url)
@@ -228,6 +247,16 @@ def verify_neutralized(cur, mail_catcher=None, cron_allowlist=DEFAULT_CRON_ALLOW
         "marked neutralized": ("ir_config_parameter",
             "SELECT count(*) = 1 FROM ir_config_parameter"
             " WHERE key = 'database.is_neutralized' AND lower(value) = 'true'"),
+    }  # fmt: skip
+    checks |= {
+        "no SMTP password kept": ("ir_mail_server.smtp_pass",
+            "SELECT count(*) = 0 FROM ir_mail_server WHERE coalesce(smtp_pass, '') <> ''"),
+        "no incoming mail password kept": ("fetchmail_server.password",
+            "SELECT count(*) = 0 FROM fetchmail_server WHERE coalesce(password, '') <> ''"),
+        "no API key usable": ("res_users_apikeys", "SELECT count(*) = 0 FROM res_users_apikeys"),
+        "no OAuth client secret kept": ("auth_oauth_provider.client_secret",
+            "SELECT count(*) = 0 FROM auth_oauth_provider"
+            " WHERE coalesce(client_secret, '') <> ''"),
     }  # fmt: skip
     checks["no carrier in production mode"] = (
         "delivery_carrier.prod_environment",

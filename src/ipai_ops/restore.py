@@ -49,6 +49,7 @@ from .scratch import (
     create_private,
     database_owner,
     existing_role,
+    let_create,
     open_to_all,
     owner_tag,
     sweep,
@@ -235,6 +236,7 @@ def _verified_restore(
 
 def _pg_restore(spec, target, set_id, *, manifest, database, jobs, owner=None) -> None:
     pg_restore = find_client("pg_restore", manifest["server"]["version_num"] // 10000)
+    let_create(spec.for_database(database), owner)
     run_tool(
         [
             pg_restore,

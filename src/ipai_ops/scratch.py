@@ -28,6 +28,7 @@ from pathlib import Path
 
 from psycopg2 import sql
 
+from .connection import connection
 from .guards import drop_database
 from .identifiers import database_identifier
 
@@ -83,6 +84,17 @@ def open_to_all(conn, name: str, owner: str | None = None) -> None:
             )
         cur.execute(
             sql.SQL("GRANT CONNECT ON DATABASE {} TO PUBLIC").format(database_identifier(name))
+        )
+
+
+def let_create(spec, owner: str | None) -> None:
+    """Let ``owner`` create objects in the scratch database ``spec`` names, so that
+    ``pg_restore --role`` can build it as the role Odoo connects as."""
+    if not owner:
+        return
+    with connection(spec) as conn, conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(sql.Identifier(owner))
         )
 
 

@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from odoo.addons.ipai_ops_core.roles import required_role, role_allows
+from odoo.addons.ipai_ops_core.roles import STAGE_RANK, required_role, role_allows
 
 from ..models.ops_run import default_filestore_for
 
@@ -108,10 +108,14 @@ class IpaiOpsRestoreWizard(models.TransientModel):
         return self._queue_new_restore()
 
     def _check_new_restore_role(self) -> None:
-        """Production data stays production data in the new environment (admins only)."""
+        """Unneutralized, the data keeps the role its source needs (production data stays
+        production data: admins only), and the new stage's role is needed too."""
         source = self.backup_id.environment_id
-        production_data = self.backup_id.data_class == "production"
-        access_stage = "production" if production_data else self.new_stage
+        if not source.active:
+            raise UserError(self.env._("%(env)s is archived.", env=source.display_name))
+        access_stage = max(
+            self.backup_id._access_stage(), self.new_stage, key=STAGE_RANK.__getitem__
+        )
         role = source.project_id._effective_role(self.env.user)
         if not role_allows(role, access_stage):
             raise AccessError(

@@ -4,7 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ipai_ops.connection import connection
-from ipai_ops.errors import InvalidName, OpsError
+from ipai_ops.errors import InvalidName, OpsError, ProtectedDatabase
 from ipai_ops.guards import mark_production, refuse_control_plane
 from ipai_ops.identifiers import database_exists, validate_database_name
 from ipai_ops.paths import path_under
@@ -97,6 +97,7 @@ class IpaiOpsEnvironment(models.Model):
                 stage = vals.get("stage", "development")
                 vals["data_class"] = "production" if stage == "production" else "registered"
         environments = super().create(vals_list)
+        environments._refuse_registering_the_control_plane()
         environments._mark_production_databases()
         return environments
 
@@ -105,9 +106,21 @@ class IpaiOpsEnvironment(models.Model):
         if vals.get("stage") == "production":
             vals = {**vals, "data_class": "production"}
         result = super().write(vals)
+        if {"database_name", "server_id"} & set(vals):
+            self._refuse_registering_the_control_plane()
         if {"stage", "database_name", "server_id"} & set(vals):
             self._mark_production_databases()
         return result
+
+    def _refuse_registering_the_control_plane(self) -> None:
+        """Say at once, not at the first run, that the control plane cannot be managed."""
+        for environment in self.filtered("active"):
+            try:
+                environment._refuse_control_plane()
+            except ProtectedDatabase as exc:
+                raise ValidationError(str(exc)) from None
+            except OpsError:
+                continue  # unreachable now: the executor checks again before every run
 
     def _project_admin_fields(self, creating: bool) -> set[str]:
         """Project admins name and describe their environments; environments are

@@ -27,13 +27,27 @@ class IpaiOpsFieldPolicy(models.AbstractModel):
         return self._project_admin_fields(creating)
 
     def _check_writable(self, vals: dict, creating: bool = False) -> None:
-        """Raise an AccessError naming the fields of ``vals`` the user may not set."""
+        """Raise an AccessError naming the fields of ``vals`` the user may not set.
+
+        When creating, the ``default_<field>`` keys of the context count as set: Odoo
+        fills them in after this check, and they are as much the caller's choice.
+        """
         if self.env.su:
             return
-        names = {name for name in vals if not name.startswith(FREE_FIELD_PREFIXES)}
+        names = set(vals) | (self._context_defaults() if creating else set())
+        names = {name for name in names if not name.startswith(FREE_FIELD_PREFIXES)}
+        ops_admin = self.env.user.has_group(OPS_ADMIN_GROUP)
+        if creating and not (
+            self._ops_admin_fields(True) if ops_admin else self._project_admin_fields(True)
+        ):
+            raise AccessError(
+                self.env._(
+                    "You may not create %(model)s records: operations administrators do.",
+                    model=self._description,
+                )
+            )
         if not names:
             return
-        ops_admin = self.env.user.has_group(OPS_ADMIN_GROUP)
         for record in self if self else [self]:
             allowed = (
                 record._ops_admin_fields(creating)
@@ -52,3 +66,11 @@ class IpaiOpsFieldPolicy(models.AbstractModel):
                         else self.env._("it is written by ipai-ops itself."),
                     )
                 )
+
+    def _context_defaults(self) -> set[str]:
+        """The fields the context gives a default to (``default_<field>`` keys)."""
+        return {
+            key.removeprefix("default_")
+            for key in self.env.context
+            if key.startswith("default_") and key.removeprefix("default_") in self._fields
+        }

@@ -33,11 +33,10 @@ class IpaiOpsProjectMember(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        projects = self.env["ipai.ops.project"].browse(
-            [vals.get("project_id") for vals in vals_list if vals.get("project_id")]
-        )
-        projects._check_may_manage_members()
-        return super().create(vals_list)
+        # checked on the rows as created: a project may also come from a context default
+        members = super().create(vals_list)
+        members.project_id._check_may_manage_members()
+        return members
 
     def write(self, vals):
         if {"project_id", "user_id"} & set(vals) and not self.env.su:
@@ -78,7 +77,7 @@ class IpaiOpsProject(models.Model):
         if self.env.su or self.env.user.has_group("ipai_ops_core.group_ops_admin"):
             return
         for project in self.sudo():
-            if project.member_ids and not project.member_ids.filtered(lambda m: m.role == "admin"):
+            if not project.member_ids.filtered(lambda m: m.role == "admin"):
                 raise UserError(
                     self.env._(
                         "Project %(project)s would have no admin left; make someone else admin "

@@ -26,7 +26,13 @@ class IpaiOpsWizardAccess(models.AbstractModel):
     def _check_given_records(self, vals: dict) -> None:
         if self.env.su:
             return
-        for name, value in vals.items():
+        # context defaults are given records too: Odoo fills them in after create() starts
+        defaults = {
+            key.removeprefix("default_"): value
+            for key, value in self.env.context.items()
+            if key.startswith("default_")
+        }
+        for name, value in {**defaults, **vals}.items():
             field = self._fields.get(name)
             if field and field.type == "many2one" and not field.related and value:
                 self.env[field.comodel_name].browse(value).check_access("read")

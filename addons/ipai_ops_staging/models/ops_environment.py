@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.ipai_ops_backup.models.ops_run import default_filestore_for
 from odoo.addons.ipai_ops_core.models.ops_environment import UNMASKED_CLASSES
@@ -29,6 +29,8 @@ class IpaiOpsEnvironment(models.Model):
         """
         self.ensure_one()
         self.check_access("read")
+        if not self.active:
+            raise UserError(self.env._("%(env)s is archived.", env=self.display_name))
         role = self.project_id._effective_role(self.env.user)
         if data_class in UNMASKED_CLASSES and not role_allows(role, "staging"):
             stage = "staging"

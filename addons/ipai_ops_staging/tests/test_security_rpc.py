@@ -39,8 +39,11 @@ EXPECTED = {
     "backup": STAGE_ROLES,
     "download": STAGE_ROLES,
     "restore_replace": STAGE_ROLES,
-    # into a new staging environment: testers (production data is masked on the way)
-    "restore_new": by_stage(production="tester", staging="tester", development="tester"),
+    # a restore into a new environment is a copy made from a backup (masked if production)
+    "restore_new_staging": by_stage(production="tester", staging="tester", development="tester"),
+    "restore_new_development": by_stage(
+        production="tester", staging="developer", development="developer"
+    ),
     "copy_to_staging": by_stage(production="tester", staging="tester", development="tester"),
     # production data needs a tester even for a development copy
     "copy_to_development": by_stage(
@@ -102,11 +105,12 @@ class TestRoleMatrixOverRpc(RpcCase, OpsCase):
         if operation == "download":
             return self.allowed(user, "ipai.ops.backup", "action_download", [backup.id])
         if operation.startswith("restore_"):
-            values = {"backup_id": backup.id, "mode": operation.removeprefix("restore_")}
-            if values["mode"] == "new":
+            mode, _, new_stage = operation.removeprefix("restore_").partition("_")
+            values = {"backup_id": backup.id, "mode": mode}
+            if mode == "new":
                 values |= {
                     "new_name": "Restored",
-                    "new_stage": "staging",
+                    "new_stage": new_stage,
                     "new_database": next(self.names),
                 }
             return self._wizard(user, "ipai.ops.restore.wizard", values)
@@ -365,9 +369,18 @@ class TestFindingsOverRpc(RpcCase, OpsCase):
         )
 
     def test_the_executor_refuses_the_control_plane_whoever_registered_it(self):
-        """Even registered by an ops admin, the control plane's database is never acted on."""
+        """Not even an ops admin registers the control plane's database; and were it
+        registered behind the ORM's back, the executor would still refuse to touch it."""
         environment = self.envs_a["development"]
-        environment.database_name = self.env.cr.dbname
+        refusal = self.assertRefused(
+            self.ops_admin,
+            "ipai.ops.environment",
+            "write",
+            [environment.id],
+            {"database_name": self.env.cr.dbname},
+        )
+        self.assertIn("control plane", refusal.message)
+        environment.sudo()._write({"database_name": self.env.cr.dbname})
         run = environment._queue_system_run("check")
         self.env.flush_all()
         self.env["ipai.ops.run"]._cron_process_runs()
@@ -505,3 +518,98 @@ class TestFindingsOverRpc(RpcCase, OpsCase):
         ):
             self.members_a["developer"].sudo().unlink()
             self.env.flush_all()
+
+    def test_context_defaults_are_checked_like_values(self):
+        """Odoo fills ``default_<field>`` from the context after create() starts: the
+        same checks apply to them."""
+        member = {"user_id": self.outsider.id, "role": "admin"}
+        for user in (self.outsider, self.admin_b):
+            with self.subTest(user=user.login):
+                self.assertRefused(
+                    user,
+                    "ipai.ops.project.member",
+                    "create",
+                    [{**member, "user_id": user.id}],
+                    context={"default_project_id": self.project_a.id},
+                )
+        self.assertIsNone(self.project_a._role_of(self.outsider))
+        defaults = {
+            "default_project_id": self.project_a.id,
+            "default_name": "Mine",
+            "default_database_name": self.env.cr.dbname,
+            "default_server_id": self.server.id,
+            "default_active": False,
+        }
+        before = self.env["ipai.ops.environment"].with_context(active_test=False).search_count([])
+        for user in (self.members_a["admin"], self.admin_b):
+            with self.subTest(user=user.login):
+                self.assertRefused(user, "ipai.ops.environment", "create", [{}], context=defaults)
+        after = self.env["ipai.ops.environment"].with_context(active_test=False).search_count([])
+        self.assertEqual(after, before, "no environment was registered")
+        self.assertRefused(
+            self.members_a["developer"],
+            "ipai.ops.restore.wizard",
+            "create",
+            [{"mode": "new"}],
+            context={"default_backup_id": self.backup_b.id},
+        )
+        self.assertRefused(
+            self.members_a["developer"],
+            "ipai.ops.staging.wizard",
+            "create",
+            [{"stage": "development"}],
+            context={"default_source_environment_id": self.envs_b["development"].id},
+        )
+
+    def test_an_archived_environment_is_not_copied(self):
+        development = self.envs_a["development"]
+        development.active = False
+        wizard = self.call(
+            self.members_a["developer"],
+            "ipai.ops.staging.wizard",
+            "create",
+            [
+                {
+                    "source_environment_id": development.id,
+                    "origin": "live",
+                    "stage": "development",
+                    "database_name": "rpc-archived",
+                }
+            ],
+        )
+        refusal = self.assertRefused(
+            self.members_a["developer"], "ipai.ops.staging.wizard", "action_confirm", wizard
+        )
+        self.assertIn("archived", refusal.message)
+
+    def test_a_project_always_keeps_an_admin(self):
+        alone = self.project_b.member_ids
+        self.assertEqual(alone.role, "admin")
+        self.assertRefused(self.admin_b, "ipai.ops.project.member", "unlink", alone.ids)
+        self.assertRefused(
+            self.admin_b, "ipai.ops.project.member", "write", alone.ids, {"role": "viewer"}
+        )
+        self.assertTrue(self.project_b.member_ids)
+
+    def test_wizards_and_reports_are_their_creators_alone(self):
+        """Another user, even of the same project, neither reads nor changes them."""
+        tester, developer = self.members_a["tester"], self.members_a["developer"]
+        wizard = self.call(
+            tester,
+            "ipai.ops.restore.wizard",
+            "create",
+            [{"backup_id": self.backup_a.id, "mode": "new", "new_database": "rpc-private"}],
+        )
+        for user in (developer, self.outsider, self.admin_b):
+            with self.subTest(user=user.login):
+                found = self.call(
+                    user,
+                    "ipai.ops.restore.wizard",
+                    "search_read",
+                    [[("id", "in", wizard)]],
+                    ["new_database"],
+                )
+                self.assertEqual(found, [])
+                self.assertRefused(
+                    user, "ipai.ops.restore.wizard", "write", wizard, {"new_database": "x"}
+                )
