@@ -198,6 +198,8 @@ CREATE TABLE ir_act_server (id serial PRIMARY KEY, state varchar, webhook_url va
 INSERT INTO ir_act_server (state, webhook_url) VALUES ('webhook', 'https://hooks.example/prod');
 ALTER TABLE mail_message ADD COLUMN email_from varchar, ADD COLUMN reply_to varchar;
 UPDATE mail_message SET email_from = 'partner' || author_id || '@customer.example';
+ALTER TABLE res_partner ADD COLUMN phone_sanitized varchar;
+UPDATE res_partner SET phone_sanitized = regexp_replace(phone, '[^0-9+]', '', 'g');
 ALTER TABLE ir_mail_server ADD COLUMN smtp_pass varchar;
 UPDATE ir_mail_server SET smtp_pass = 'prod-smtp-Secret';
 ALTER TABLE fetchmail_server ADD COLUMN password varchar;

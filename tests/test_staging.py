@@ -16,7 +16,12 @@ from ipai_ops.clone import clone_database, drop_clone
 from ipai_ops.errors import MaskingFailed, NeutralizationFailed, ProtectedDatabase
 from ipai_ops.guards import drop_database, mark_production
 from ipai_ops.identifiers import database_exists
-from ipai_ops.mask import check_no_survivors, mask_database, raise_on_survivors
+from ipai_ops.mask import (
+    check_no_survivors,
+    find_survivors,
+    mask_database,
+    raise_on_survivors,
+)
 from ipai_ops.neutralize import neutralize_database
 
 BASE_SCRIPT = "UPDATE ir_mail_server SET active = false;\n"
@@ -175,6 +180,47 @@ def test_masking_check_detects_a_surviving_value(spec, production, admin_conn):
             raise_on_survivors(check_no_survivors(spec, spec, (name, copy)))
     finally:
         drop_database(admin_conn, copy)
+
+
+def test_masking_reaches_derived_columns_and_a_full_scan_finds_stray_copies(
+    spec, production, admin_conn
+):
+    """phone_sanitized and chatter senders are masked; a customer's e-mail copied into a
+    column no rule names is found by the scan of every text column."""
+    name, _filestore = production
+    run_sql(spec, name, "CREATE TABLE x_custom_note (id serial, note text)")
+    run_sql(spec, name, "INSERT INTO x_custom_note (note) SELECT 'call ' || email || ' back'"
+                        " FROM res_partner WHERE email IS NOT NULL LIMIT 3")  # fmt: skip
+    copy = f"{name}_scanned"
+    try:
+        clone_database(spec, name, copy)
+        mask_database(spec, copy)
+        one = lambda q: run_sql(spec, copy, q)[0][0]  # noqa: E731
+        assert one("SELECT count(*) FROM res_partner WHERE phone_sanitized LIKE '+1 555 %'") > 0
+        assert not any(check_no_survivors(spec, spec, (name, copy)).values())
+        found = find_survivors(spec, spec, (name, copy))
+        assert found == {"x_custom_note.note": 3}, found
+    finally:
+        drop_database(admin_conn, copy)
+
+
+def test_the_same_key_masks_the_same_way_in_every_copy(spec, production, admin_conn):
+    name, _filestore = production
+    copies = [f"{name}_k1", f"{name}_k2", f"{name}_k3"]
+    try:
+        for copy, key in zip(copies, ("project-key", "project-key", None), strict=True):
+            clone_database(spec, name, copy)
+            mask_database(spec, copy, key=key)
+        emails = [run_sql(spec, c, "SELECT email FROM res_partner WHERE id = 9")[0][0]
+                  for c in copies]  # fmt: skip
+        assert emails[0] == emails[1], "one project key: one fake per original value"
+        assert emails[2] != emails[0], "another key masks differently"
+        run_sql(spec, "postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        texts = run_sql(spec, "postgres", "SELECT string_agg(query, ' ') FROM pg_stat_statements")
+        assert "project-key" not in (texts[0][0] or ""), "the key is in no statement text"
+    finally:
+        for copy in copies:
+            drop_database(admin_conn, copy)
 
 
 def test_production_copies_are_never_dropped_by_lifecycle(spec, production, admin_conn):

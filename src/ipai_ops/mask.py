@@ -1,10 +1,21 @@
 """The ``mask`` operation: personal data replaced in a copy, irreversibly and consistently.
 
 Rules are data (:class:`MaskRule`: table, column, strategy, optional condition).
-Values are replaced by set-based ``UPDATE``s, one per table, computed from an
-HMAC-like SHA-256 of the original keyed by a random per-clone secret that is
-never stored: the same e-mail masks to the same fake everywhere in the copy (so
-relations and searches stay consistent), and nobody can map it back.
+Values are replaced by set-based ``UPDATE``s, one per table, computed from a
+SHA-256 of the original keyed by a secret: the same e-mail masks to the same fake
+everywhere in the copy (so relations and searches stay consistent), and nobody
+without the key can map it back. The control plane passes one key per project, so
+a value masks the same in every copy of that project (a bug seen in one copy can
+be found again in the next); without a key, a random one is used and forgotten.
+The key reaches the copy's server as a session setting read back by the UPDATEs,
+so it is in no masking statement (``pg_stat_statements`` keeps the setting's
+own statement normalized, without it; only a server logging every statement,
+``log_statement = all``, would record it).
+
+The default rules cover Odoo's known places of personal data, including derived
+and duplicated columns (``phone_sanitized``, chatter bodies and senders, tracking
+values, mail queues, indexed attachment text); :func:`find_survivors` then proves
+that a sample of original values appears in *no* text column of the copy.
 
 Updating every row of a table with many indexes is slow because every index is
 updated too, so the table's plain indexes are dropped first and rebuilt after
@@ -57,8 +68,13 @@ DEFAULT_RULES = [
     MaskRule("res_partner", "street2", "null", NOT_COMPANY),
     MaskRule("res_partner", "vat", "null", NOT_COMPANY),
     MaskRule("res_partner", "comment", "null"),
+    MaskRule("res_partner", "phone_sanitized", "phone", NOT_COMPANY),
+    MaskRule("res_partner", "zip", "null", NOT_COMPANY),
+    MaskRule("res_partner", "signup_token", "null"),
     MaskRule("res_users", "login", "email", "id <> 2"),  # the admin keeps its login
     MaskRule("res_users", "password", "null", "id <> 2"),
+    MaskRule("res_users", "signature", "null", "id <> 2"),
+    MaskRule("res_users", "totp_secret", "null"),
     MaskRule("res_partner_bank", "acc_number", "fixed", value="MASKED"),
     MaskRule("hr_employee", "name", "name"),
     MaskRule("hr_employee", "work_email", "email"),
@@ -71,8 +87,24 @@ DEFAULT_RULES = [
     MaskRule("hr_employee", "ssnid", "null"),
     MaskRule("mail_message", "email_from", "email"),
     MaskRule("mail_message", "reply_to", "email"),
+    MaskRule("mail_message", "body", "fixed", value="<p>(masked)</p>"),
+    MaskRule("mail_message", "subject", "null"),
+    MaskRule("mail_message", "record_name", "null"),
+    MaskRule("mail_tracking_value", "old_value_char", "null"),
+    MaskRule("mail_tracking_value", "new_value_char", "null"),
+    MaskRule("mail_tracking_value", "old_value_text", "null"),
+    MaskRule("mail_tracking_value", "new_value_text", "null"),
     MaskRule("mail_mail", "email_to", "email"),
     MaskRule("mail_mail", "email_cc", "null"),
+    MaskRule("mail_mail", "body_html", "null"),
+    MaskRule("mail_mail", "references", "null"),
+    MaskRule("ir_attachment", "index_content", "null"),
+    MaskRule("website_visitor", "access_token", "null"),
+    MaskRule("sms_sms", "number", "phone"),
+    MaskRule("crm_lead", "email_from", "email"),
+    MaskRule("crm_lead", "phone", "phone"),
+    MaskRule("crm_lead", "contact_name", "name"),
+    MaskRule("crm_lead", "partner_name", "name"),
 ]  # fmt: skip
 
 
@@ -96,10 +128,18 @@ class MaskReport:
         )
 
 
+KEY_SETTING = "ipai_ops.mask_key"  # the session setting that carries the key
+
+
 def _digest(secret: sql.Composable, column: sql.Identifier) -> sql.Composable:
     return sql.SQL("encode(sha256(convert_to({} || {}::text, 'UTF8')), 'hex')").format(
         secret, column
     )
+
+
+def new_mask_key() -> str:
+    """A key for a project's copies: 256 random bits, hex."""
+    return secrets.token_hex(32)
 
 
 def _expression(rule: MaskRule, secret: sql.Composable) -> sql.Composable:
@@ -172,19 +212,23 @@ def mask_database(
     rules: list[MaskRule] | None = None,
     *,
     admin_password: str | None = None,
+    key: str | None = None,
 ) -> MaskReport:
     """Mask ``database`` (a copy) with ``rules`` in one transaction.
 
     :param admin_password: set the admin account's (id 2) password to this known value
+    :param key: the project's masking key (same key, same fakes); default: a random one
     """
     with connection(spec.for_database("postgres")) as admin:
         refuse_production(admin, database, "mask")
     rules = DEFAULT_RULES if rules is None else rules
-    secret = sql.Literal(secrets.token_hex(32))  # per clone, never stored
+    # read back from the session: the key is never part of a statement's text
+    secret = sql.SQL("current_setting({})").format(sql.Literal(KEY_SETTING))
     report = MaskReport()
     started = time.monotonic()
     with connection(spec.for_database(database), autocommit=False) as conn:
         with conn.cursor() as cur:
+            cur.execute("SELECT set_config(%s, %s, true)", (KEY_SETTING, key or new_mask_key()))
             by_table: dict[str, list[MaskRule]] = {}
             for rule in rules:
                 by_table.setdefault(rule.table, []).append(rule)
@@ -234,6 +278,85 @@ def check_no_survivors(
                 masked = _md5s(ccur, rule, rule.condition)
             survivors[f"{rule.table}.{rule.column}"] = len(originals & masked)
     return survivors
+
+
+SURVIVOR_SAMPLE = 10  # original values sampled per masked column for the full scan
+MIN_SAMPLE_LENGTH = 6  # shorter values (initials, short codes) match by chance
+TEXT_TYPES = ("character varying", "text", "jsonb", "json")
+
+
+def find_survivors(
+    production: ServerSpec, copy: ServerSpec, database_pair: tuple[str, str], rules=None,
+    *, sample: int = SURVIVOR_SAMPLE,
+) -> dict[str, int]:  # fmt: skip
+    """Look for a sample of original personal values in *every* text column of the copy.
+
+    Rules name the columns known to hold personal data; modules copy it elsewhere
+    (search helpers, chatter, logs). Values sampled from the masked columns of the
+    source are searched, as substrings, in each text column of each table of the
+    copy, one scan per table.
+
+    :return: ``{"table.column": rows holding an original value}`` for columns that do
+    """
+    rules = DEFAULT_RULES if rules is None else rules
+    source_db, copy_db = database_pair
+    with connection(production.for_database(source_db)) as prod, prod.cursor() as cur:
+        values = _sample_values(cur, rules, sample)
+    if not values:
+        return {}
+    patterns = ["%" + v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                for v in values]  # fmt: skip
+    found = {}
+    with connection(copy.for_database(copy_db)) as clone, clone.cursor() as cur:
+        for table, columns in _text_columns(cur).items():
+            counts = sql.SQL(", ").join(
+                sql.SQL("count(*) FILTER (WHERE {}::text LIKE ANY(%(p)s))").format(
+                    sql.Identifier(column)
+                )
+                for column in columns
+            )
+            cur.execute(
+                sql.SQL("SELECT {} FROM {}").format(counts, sql.Identifier(table)), {"p": patterns}
+            )
+            for column, hits in zip(columns, cur.fetchone(), strict=True):
+                if hits:
+                    found[f"{table}.{column}"] = hits
+    return found
+
+
+def _sample_values(cur, rules, sample: int) -> set[str]:
+    values: set[str] = set()
+    for rule in rules:
+        if rule.strategy not in ("email", "name", "phone"):
+            continue
+        if rule.column not in _existing_columns(cur, rule.table):
+            continue
+        where = (
+            sql.SQL(" AND ({})").format(sql.SQL(rule.condition)) if rule.condition else sql.SQL("")
+        )
+        cur.execute(
+            sql.SQL(
+                "SELECT DISTINCT {col}::text FROM {table} WHERE length({col}::text) >= %(min)s"
+            ).format(col=sql.Identifier(rule.column), table=sql.Identifier(rule.table))
+            + where
+            + sql.SQL(" LIMIT %(n)s"),
+            {"min": MIN_SAMPLE_LENGTH, "n": sample},
+        )
+        values |= {row[0] for row in cur.fetchall()}
+    return values
+
+
+def _text_columns(cur) -> dict[str, list[str]]:
+    cur.execute(
+        "SELECT c.table_name, array_agg(c.column_name::text ORDER BY c.ordinal_position)"
+        "  FROM information_schema.columns c"
+        "  JOIN information_schema.tables t USING (table_schema, table_name)"
+        " WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'"
+        "   AND c.data_type = ANY(%s)"
+        " GROUP BY c.table_name",
+        (list(TEXT_TYPES),),
+    )
+    return dict(cur.fetchall())
 
 
 def _md5s(cur, rule: MaskRule, condition: str | None) -> set[bytes]:

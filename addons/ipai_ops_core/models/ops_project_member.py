@@ -35,7 +35,7 @@ class IpaiOpsProjectMember(models.Model):
     def create(self, vals_list):
         # checked on the rows as created: a project may also come from a context default
         members = super().create(vals_list)
-        members.project_id._check_may_manage_members()
+        members.project_id._check_may_manage_members(ignoring=members)
         return members
 
     def write(self, vals):
@@ -59,12 +59,20 @@ class IpaiOpsProjectMember(models.Model):
 class IpaiOpsProject(models.Model):
     _inherit = "ipai.ops.project"
 
-    def _check_may_manage_members(self) -> None:
-        """Only the project's admins (and operations administrators) change its members."""
-        if self.env.su:
+    def _check_may_manage_members(self, ignoring=None) -> None:
+        """Only the project's admins (and operations administrators) change its members.
+
+        :param ignoring: memberships just created, which do not count (one cannot make
+            oneself admin and then be allowed because one is)
+        """
+        if self.env.su or self.env.user.has_group("ipai_ops_core.group_ops_admin"):
             return
+        ignoring = ignoring or self.env["ipai.ops.project.member"]
         for project in self:
-            if project._effective_role(self.env.user) != "admin":
+            mine = (project.sudo().member_ids - ignoring).filtered(
+                lambda m: m.user_id == self.env.user
+            )
+            if mine.role != "admin":
                 raise AccessError(
                     self.env._(
                         "Only the admins of project %(project)s may change its members.",

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ipai_ops.mask import new_mask_key
+
 
 class IpaiOpsProject(models.Model):
     _inherit = "ipai.ops.project"
@@ -19,6 +21,13 @@ class IpaiOpsProject(models.Model):
         string="Crons kept active",
         default="base.autovacuum_job",
         help="Comma-separated XML ids of the crons a copy keeps running.",
+    )
+    mask_key = fields.Char(
+        groups="ipai_ops_core.group_ops_admin",
+        copy=False,
+        readonly=True,
+        help="The key masking this project's copies: a value masks the same in every copy. "
+        "Made at the first copy; it never leaves the control plane.",
     )
     dev_admin_password = fields.Char(
         string="Admin password in copies",
@@ -42,6 +51,13 @@ class IpaiOpsProject(models.Model):
     def _check_staging_keep(self):
         if any(project.staging_keep < 1 for project in self):
             raise ValidationError(self.env._("Keep at least one staging build."))
+
+    def _mask_key(self) -> str:
+        """The project's masking key, made at its first copy."""
+        project = self.sudo()
+        if not project.mask_key:
+            project.mask_key = new_mask_key()
+        return project.mask_key
 
     def _mail_catcher(self):
         host, _, port = (self.mail_catcher or "").rpartition(":")

@@ -4,7 +4,12 @@ from odoo import fields, models
 from odoo.exceptions import UserError
 
 from ipai_ops.clone import clone_database, clone_from_backup, drop_clone
-from ipai_ops.mask import check_no_survivors, mask_database, raise_on_survivors
+from ipai_ops.mask import (
+    check_no_survivors,
+    find_survivors,
+    mask_database,
+    raise_on_survivors,
+)
 from ipai_ops.neutralize import neutralize_database
 from ipai_ops.odoo_init import init_database
 
@@ -152,11 +157,14 @@ class IpaiOpsRun(models.Model):
             if not needs_masking:
                 return  # masked already, when it was copied from production
             masking = mask_database(
-                spec, database, rules, admin_password=project.dev_admin_password
-            )
-            masking.survivors = check_no_survivors(
-                spec, spec, (source.database_name, database), rules
-            )
+                spec, database, rules, admin_password=project.dev_admin_password,
+                key=project._mask_key(),
+            )  # fmt: skip
+            pair = (source.database_name, database)
+            masking.survivors = check_no_survivors(spec, spec, pair, rules)
+            stray = find_survivors(spec, spec, pair, rules)
+            masking.survivors |= {f"{column} (found by the full scan)": n
+                                  for column, n in stray.items()}  # fmt: skip
             raise_on_survivors(masking.survivors)
             reports["masking"] = masking
             self._log_event_now("info", masking.summary)

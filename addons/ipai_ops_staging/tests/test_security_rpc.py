@@ -606,7 +606,7 @@ class TestFindingsOverRpc(RpcCase, OpsCase):
                     user,
                     "ipai.ops.restore.wizard",
                     "search_read",
-                    [[("id", "in", wizard)]],
+                    [("id", "in", wizard)],
                     ["new_database"],
                 )
                 self.assertEqual(found, [])
