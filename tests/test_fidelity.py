@@ -1,8 +1,11 @@
 """Restores and exports deliver only checked bytes; backups agree with their own dump."""
 
 import io
+import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import zipfile
 
@@ -12,7 +15,7 @@ from conftest import run_sql
 from ipai_ops.backup import backup_database
 from ipai_ops.errors import BackupCorrupt
 from ipai_ops.filestore import walk_files
-from ipai_ops.guards import drop_database
+from ipai_ops.guards import drop_database, is_production, mark_production
 from ipai_ops.identifiers import database_exists
 from ipai_ops.odoo_zip import export_zip
 from ipai_ops.restore import restore_backup
@@ -111,3 +114,65 @@ def test_backup_survives_the_filestore_cleanup_running_during_the_walk(spec, odo
     captured = {entry[0] for entry in files["files"]}
     assert referenced == captured | set(files["missing"]), "every referenced file is accounted"
     verify_set(target, result.set_id, deep=True)
+
+
+def test_rough_edges_get_clear_errors_and_leave_nothing(spec, odoo_db, target, tmp_path):
+    """Each mistake an administrator makes gets its exit code and a sentence, no traceback."""
+    name, filestore = odoo_db
+    result = backup_database(spec, name, target, filestore=filestore)
+    cli = [sys.executable, "-m", "ipai_ops.cli"]
+
+    def run(*args):
+        out = subprocess.run([*cli, *args], capture_output=True, text=True, check=False)
+        assert "Traceback" not in out.stderr, out.stderr
+        return out
+
+    addons = ("--addons-path", str(tmp_path))
+    missing = run("clone", "ipai_test_no_such_db", f"{name}_x", *addons)
+    assert missing.returncode == 3 and "does not exist" in missing.stderr
+    no_files = run("clone", name, f"{name}_y", "--source-filestore", str(tmp_path / "nope"),
+                   *addons)  # fmt: skip
+    assert no_files.returncode == 1 and "source filestore" in no_files.stderr
+    a_file = tmp_path / "not-a-directory"
+    a_file.write_text("x")
+    for command in (["list"], ["backup", name]):
+        out = run(*command, "--target", str(a_file))
+        assert out.returncode == 1 and "is a file" in out.stderr, out.stderr
+    zip_out = tmp_path / "out.zip"
+    broken = run(
+        "export-zip", "no-such-set", "--target", str(target.root), "--output", str(zip_out)
+    )
+    assert broken.returncode == 6 and not zip_out.exists(), "no half-written zip is left"
+    inside = run(
+        "backup", name, "--target", str(filestore / "backups"), "--filestore", str(filestore)
+    )
+    assert inside.returncode == 1 and "overlaps" in inside.stderr
+    assert not (filestore / "backups").exists(), "nothing was created inside the filestore"
+
+    # one damaged manifest does not take the whole target down
+    second = backup_database(spec, name, target, filestore=filestore)
+    manifest = target.set_path(result.set_id) / "manifest.json"
+    manifest.write_text(manifest.read_text()[:40])
+    listing = run("--json", "list", "--target", str(target.root))
+    assert listing.returncode == 0
+    rows = {row["set_id"]: row for row in json.loads(listing.stdout)["sets"]}
+    assert "unreadable manifest" in rows[result.set_id]["corrupt"]
+    assert rows[second.set_id]["database"] == name
+    pruned = run("prune", "--target", str(target.root), "--daily", "1")
+    assert pruned.returncode == 0 and "unreadable manifest" in pruned.stdout
+    backup_database(spec, name, target, filestore=filestore)  # still backs up
+
+
+def test_check_marks_a_production_database_from_the_cli(spec, odoo_db, admin_conn):
+    name, _filestore = odoo_db
+    cli = [sys.executable, "-m", "ipai_ops.cli"]
+    out = subprocess.run([*cli, "check", name, "--production"], capture_output=True, text=True,
+                         check=False)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    try:
+        assert is_production(admin_conn, name)
+        refused = subprocess.run([*cli, "neutralize", name, "--addons-path", "/nonexistent"],
+                                 capture_output=True, text=True, check=False)  # fmt: skip
+        assert refused.returncode == 7
+    finally:
+        mark_production(admin_conn, name, production=False)

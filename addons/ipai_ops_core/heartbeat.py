@@ -18,6 +18,16 @@ from odoo import sql_db
 _logger = logging.getLogger(__name__)
 
 ADVISORY_LOCK_NAMESPACE = 0x1A1  # first key of pg_advisory_lock(int, int): "runs of ipai-ops"
+STATEMENT_TIMEOUT = 5000  # milliseconds a heartbeat statement may take before it gives up
+# The run's own transaction may hold its row (it wrote it); waiting for that lock would
+# block this thread until the transaction ends — which waits for this thread: a deadlock
+# PostgreSQL cannot see. A locked row is skipped instead: its worker is alive anyway, and
+# the advisory lock says so to the orphan check.
+_BEAT = """
+UPDATE ipai_ops_run SET heartbeat_at = now() AT TIME ZONE 'UTC'
+ WHERE id = (SELECT id FROM ipai_ops_run WHERE id = %s AND state = 'running'
+               FOR UPDATE SKIP LOCKED)
+"""
 
 
 class RunHeartbeat:
@@ -36,6 +46,7 @@ class RunHeartbeat:
         self._conn = psycopg2.connect(**{**info, "application_name": "ipai-ops heartbeat"})
         self._conn.autocommit = True
         with self._conn.cursor() as cur:
+            cur.execute("SET statement_timeout = %s", (STATEMENT_TIMEOUT,))
             cur.execute("SELECT pg_advisory_lock(%s, %s)", (ADVISORY_LOCK_NAMESPACE, self.run_id))
         self._thread = threading.Thread(
             target=self._beat, name=f"ipai-ops-heartbeat-{self.run_id}", daemon=True
@@ -47,11 +58,7 @@ class RunHeartbeat:
         while not self._stop.wait(self.interval):
             try:
                 with self._conn.cursor() as cur:
-                    cur.execute(
-                        "UPDATE ipai_ops_run SET heartbeat_at = now() AT TIME ZONE 'UTC'"
-                        " WHERE id = %s AND state = 'running'",
-                        (self.run_id,),
-                    )
+                    cur.execute(_BEAT, (self.run_id,))
             except psycopg2.Error:
                 # The next executor pass judges the run by the missing heartbeat.
                 _logger.warning("heartbeat of run %s failed", self.run_id, exc_info=True)

@@ -15,6 +15,7 @@ the target removes the leftovers of one whose process died.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from . import __version__
 from .connection import ServerSpec, connection
-from .errors import BackupCorrupt
+from .errors import BackupCorrupt, StorageError
 from .filestore import FilestoreCapture, capture_filestore
 from .identifiers import validate_database_name
 from .pgtools import client_major, find_client, run_tool
@@ -95,8 +96,8 @@ def backup_database(
     if kind not in BACKUP_KINDS:
         raise ValueError(f"unknown backup kind {kind!r}")
     say = progress or (lambda _message: None)
+    target.refuse_overlap(filestore)  # before anything is created, inside it or not
     target.ensure()
-    target.refuse_overlap(filestore)
     started = time.monotonic()
     with target.lock(exclusive=False):
         for leftover in target.clean_leftovers():
@@ -221,10 +222,9 @@ def _capture(target: LocalTarget, root: Path, database: str, referenced: set[str
 
 def previous_filestore_entries(target: LocalTarget, database: str, root: Path) -> dict:
     """The newest earlier set's filestore entries of the same database and path, by path."""
-    for set_id in reversed(target.list_sets()):
-        if not set_id.startswith(f"{database}-"):
+    for set_id, manifest, _why in reversed(list(target.manifests())):
+        if manifest is None or not set_id.startswith(f"{database}-"):
             continue
-        manifest = target.read_manifest(set_id)
         files = manifest.get("filestore")
         if manifest.get("database") == database and files and files["path"] == str(root):
             return {entry[0]: entry for entry in files["files"]}
@@ -243,7 +243,11 @@ def verify_toc(spec: ServerSpec, server_major: int, dump_dir: Path) -> int:
 
 def _write_manifest(partial: Path, manifest: dict) -> None:
     data = json.dumps(manifest, indent=1, sort_keys=True).encode()
-    with open(partial / MANIFEST, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(partial / MANIFEST, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        hint = " — the disk is full" if exc.errno == errno.ENOSPC else ""
+        raise StorageError(f"Could not write the manifest{hint}: {exc.strerror}.") from None

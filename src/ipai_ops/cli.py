@@ -16,13 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from . import __version__
 from .backup import BACKUP_KINDS, backup_database
 from .check import check_database
 from .clone import CLONE_METHODS, clone_database
-from .connection import ServerSpec
+from .connection import ServerSpec, connection
 from .errors import OpsError
+from .guards import mark_production
 from .mask import check_no_survivors, mask_database, raise_on_survivors
 from .neutralize import neutralize_database
 from .odoo_zip import export_zip, import_zip
@@ -51,7 +53,12 @@ def _cmd_probe(args):
 
 def _cmd_check(args):
     report = check_database(_spec(args), args.database)
-    return report.as_dict(), report.summary()
+    text = report.summary()
+    if args.production:
+        with connection(_spec(args).for_database(args.maintenance_db)) as conn:
+            mark_production(conn, args.database)
+        text += f" Marked {args.database} as production: ipai-ops will not drop or replace it."
+    return report.as_dict() | {"production": args.production}, text
 
 
 def _cmd_backup(args):
@@ -86,8 +93,11 @@ def _cmd_restore(args):
 def _cmd_list(args):
     target = LocalTarget(args.target)
     rows = []
-    for set_id in target.list_sets():
-        manifest = target.read_manifest(set_id)
+    for set_id, manifest, why in target.manifests():
+        if manifest is None:
+            rows.append({"set_id": set_id, "corrupt": why, "kind": "CORRUPT", "dump_bytes": 0,
+                         "filestore_files": 0})  # fmt: skip
+            continue
         files = manifest.get("filestore") or {}
         rows.append(
             {
@@ -101,7 +111,9 @@ def _cmd_list(args):
             }
         )
     text = "\n".join(
-        f"{r['set_id']}  {r['kind']:<10} {r['dump_bytes'] / 1024**2:9.1f} MiB dump"
+        f"{r['set_id']}  CORRUPT: {r['corrupt']}"
+        if r.get("corrupt")
+        else f"{r['set_id']}  {r['kind']:<10} {r['dump_bytes'] / 1024**2:9.1f} MiB dump"
         f"  {r['filestore_files']:7d} files"
         for r in rows
     )
@@ -124,8 +136,12 @@ def _cmd_export_zip(args):
     if args.output == "-":
         files = export_zip(target, args.set_id, sys.stdout.buffer)
     else:
-        with open(args.output, "wb") as out:
-            files = export_zip(target, args.set_id, out)
+        try:
+            with open(args.output, "wb") as out:
+                files = export_zip(target, args.set_id, out)
+        except BaseException:  # no half-written zip that looks like a backup
+            Path(args.output).unlink(missing_ok=True)
+            raise
     return {"set_id": args.set_id, "output": args.output, "files": files}, (
         f"Wrote {args.set_id} as an Odoo zip ({files} filestore files) to {args.output}."
     )
@@ -254,6 +270,12 @@ def _add_server_commands(commands) -> None:
     probe.set_defaults(handler=_cmd_probe)
     check = commands.add_parser("check", help="what a database holds (size, Odoo version)")
     check.add_argument("database")
+    check.add_argument(
+        "--production", action="store_true",
+        help="mark it as production: the engine then refuses to drop, replace, neutralize or "
+        "mask it without an explicit override",
+    )  # fmt: skip
+    check.add_argument("--maintenance-db", default="postgres", help=argparse.SUPPRESS)
     check.set_defaults(handler=_cmd_check)
 
 

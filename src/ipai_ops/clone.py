@@ -31,7 +31,7 @@ import psycopg2
 from psycopg2 import sql
 
 from .connection import ServerSpec, client_env, connection
-from .errors import ClientToolError, DatabaseExists, OpsError, StorageError
+from .errors import ClientToolError, DatabaseExists, DatabaseMissing, OpsError, StorageError
 from .filestore import walk_files
 from .guards import drop_database, refuse_production, session_count
 from .identifiers import database_exists, database_identifier, validate_database_name
@@ -137,7 +137,11 @@ def clone_database(
     say = progress or (lambda _message: None)
     started = time.monotonic()
     dest = Path(target_filestore).expanduser().resolve() if target_filestore else None
+    if source_filestore and not Path(source_filestore).is_dir():  # say so before copying
+        raise StorageError(f"The source filestore {source_filestore} does not exist.")
     with _building(spec, target, dest) as build:
+        if not database_exists(build.conn, source):
+            raise DatabaseMissing(f"The source database {source!r} does not exist.")
         build.owner = owner or database_owner(build.conn, source)
         used = _copy_database(
             build.conn, spec, source, build.scratch, method=method, jobs=jobs,

@@ -339,11 +339,23 @@ def _sample_values(cur, rules, sample: int) -> set[str]:
                 "SELECT DISTINCT {col}::text FROM {table} WHERE length({col}::text) >= %(min)s"
             ).format(col=sql.Identifier(rule.column), table=sql.Identifier(rule.table))
             + where
+            + _not_module_data(cur, rule.table)
             + sql.SQL(" LIMIT %(n)s"),
-            {"min": MIN_SAMPLE_LENGTH, "n": sample},
+            {"min": MIN_SAMPLE_LENGTH, "n": sample, "model": rule.table.replace("_", ".")},
         )
         values |= {row[0] for row in cur.fetchall()}
     return values
+
+
+def _not_module_data(cur, table: str) -> sql.Composable:
+    """Leave out rows a module created (OdooBot, the public user, demo partners): their
+    names are words of the code, found in views and rules, not anybody's personal data."""
+    if not _existing_columns(cur, "ir_model_data"):
+        return sql.SQL("")
+    return sql.SQL(
+        " AND NOT EXISTS (SELECT 1 FROM ir_model_data d"
+        " WHERE d.model = %(model)s AND d.res_id = {table}.id)"
+    ).format(table=sql.Identifier(table))
 
 
 def _text_columns(cur) -> dict[str, list[str]]:

@@ -81,7 +81,12 @@ def _stream_plain_sql(pg_restore: str, dump_dir, sql_out) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    shutil.copyfileobj(proc.stdout, sql_out, CHUNK)
+    try:
+        shutil.copyfileobj(proc.stdout, sql_out, CHUNK)
+    except BaseException:  # the reader went away: pg_restore must not linger
+        proc.kill()
+        proc.wait()
+        raise
     stderr = proc.stderr.read().decode(errors="replace")
     if proc.wait() != 0:
         raise ClientToolError(f"pg_restore could not write dump.sql: {stderr[-STDERR_TAIL:]}")

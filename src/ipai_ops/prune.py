@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from .errors import BackupCorrupt
 from .retention import BackupRef, RetentionPolicy, backups_to_keep
 from .storage import LocalTarget
 
@@ -21,20 +22,28 @@ class PruneReport:
     kept_sets: list[str] = field(default_factory=list)
     deleted_blobs: int = 0
     freed_bytes: int = 0
+    unreadable: list[str] = field(default_factory=list)  # sets kept: manifest unreadable
 
     @property
     def summary(self) -> str:
-        return (
+        text = (
             f"Pruned {len(self.deleted_sets)} backup(s), kept {len(self.kept_sets)}; removed "
             f"{self.deleted_blobs} unreferenced blob(s), {self.freed_bytes / 1024**2:.1f} MiB."
         )
+        if self.unreadable:
+            text += (
+                f" {len(self.unreadable)} set(s) with an unreadable manifest were left alone, "
+                f"and no blob was collected: {', '.join(self.unreadable)}."
+            )
+        return text
 
 
 def refs_by_database(target: LocalTarget) -> dict[str, list[BackupRef]]:
-    """Every published set of ``target`` as retention input, grouped by database."""
+    """Every readable published set of ``target`` as retention input, by database."""
     grouped: dict[str, list[BackupRef]] = {}
-    for set_id in target.list_sets():
-        manifest = target.read_manifest(set_id)
+    for set_id, manifest, _why in target.manifests():
+        if manifest is None:
+            continue
         ref = BackupRef(set_id, datetime.fromisoformat(manifest["started_at"]), manifest["kind"])
         grouped.setdefault(manifest["database"], []).append(ref)
     return grouped
@@ -60,14 +69,20 @@ def prune_target(
                 else:
                     target.delete_set(ref.key)
                     report.deleted_sets.append(ref.key)
-        report.deleted_blobs, report.freed_bytes = collect_garbage(target)
+        report.unreadable = [
+            set_id for set_id, manifest, _why in target.manifests() if not manifest
+        ]
+        if not report.unreadable:  # a set we cannot read may reference any blob
+            report.deleted_blobs, report.freed_bytes = collect_garbage(target)
     return report
 
 
 def referenced_blobs(target: LocalTarget) -> set[str]:
     referenced = set()
-    for set_id in target.list_sets():
-        files = target.read_manifest(set_id).get("filestore") or {}
+    for set_id, manifest, why in target.manifests():
+        if manifest is None:
+            raise BackupCorrupt(f"Not collecting blobs: {set_id} is unreadable ({why}).")
+        files = manifest.get("filestore") or {}
         referenced.update(entry[3] for entry in files.get("files", []))
     return referenced
 

@@ -72,6 +72,16 @@ def sync_filesystem(path: Path) -> None:
         os.close(fd)
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _raise_storage(exc: OSError, what: str) -> NoReturn:
     if exc.errno == errno.ENOSPC:
         raise StorageError(f"The storage target is full while {what}; nothing was published.")
@@ -92,7 +102,13 @@ class LocalTarget:
 
     # --- layout and safety -------------------------------------------------------
 
+    def check_root(self) -> None:
+        """A target path that exists must be a directory (a file there is a mistake)."""
+        if self.root.exists() and not self.root.is_dir():
+            raise StorageError(f"The storage target {self.root} is a file, not a directory.")
+
     def ensure(self) -> None:
+        self.check_root()
         for folder in (self.sets_dir, self.blobs_dir, self.tmp_dir):
             try:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -154,6 +170,7 @@ class LocalTarget:
         removed = []
         if not self.tmp_dir.is_dir():
             return removed
+        removed += self._remove_dead_incoming()
         for entry in sorted(self.tmp_dir.iterdir()):
             if entry.suffix == ".deleting":
                 shutil.rmtree(entry, ignore_errors=True)
@@ -161,6 +178,18 @@ class LocalTarget:
             elif entry.suffix == ".partial" and not self._writer_alive(entry):
                 shutil.rmtree(entry, ignore_errors=True)
                 (self.tmp_dir / f"{entry.stem}.lock").unlink(missing_ok=True)
+                removed.append(entry.name)
+        return removed
+
+    def _remove_dead_incoming(self) -> list[str]:
+        """Blobs being written by a process that no longer runs (``.incoming-<pid>-…``)."""
+        removed = []
+        if not self.blobs_dir.is_dir():
+            return removed
+        for entry in self.blobs_dir.glob(".incoming-*"):
+            pid = entry.name.split("-")[1]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                entry.unlink(missing_ok=True)
                 removed.append(entry.name)
         return removed
 
@@ -179,6 +208,7 @@ class LocalTarget:
     # --- published sets ----------------------------------------------------------
 
     def list_sets(self) -> list[str]:
+        self.check_root()
         if not self.sets_dir.is_dir():
             return []
         return sorted(p.name for p in self.sets_dir.iterdir() if (p / MANIFEST).is_file())
@@ -188,6 +218,15 @@ class LocalTarget:
         if "/" in set_id or set_id.startswith(".") or not (path / MANIFEST).is_file():
             raise BackupNotFound(f"No backup {set_id!r} on {self.root}.")
         return path
+
+    def manifests(self) -> Iterator[tuple[str, dict | None, str | None]]:
+        """Every published set as (id, manifest, None), or (id, None, why) when its
+        manifest cannot be read: one damaged set never hides the others."""
+        for set_id in self.list_sets():
+            try:
+                yield set_id, self.read_manifest(set_id), None
+            except BackupCorrupt as exc:
+                yield set_id, None, str(exc)
 
     def read_manifest(self, set_id: str) -> dict:
         path = self.set_path(set_id) / MANIFEST

@@ -1,6 +1,8 @@
 import io
 import shutil
 import tempfile
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -8,8 +10,11 @@ from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
 from odoo.service import db as odoo_db
 from odoo.tests import HttpCase, tagged
+from odoo.tools import config
 
 from odoo.addons.ipai_ops_core.tests.common import OpsCase, drop_database_now
+
+from ..controllers.download import stream_zip
 
 
 @tagged("post_install", "-at_install")
@@ -28,7 +33,7 @@ class TestDownloadAsOdooZip(HttpCase, OpsCase):
         self.production.write(
             {
                 "backup_target_id": target.id,
-                "filestore_path": self.env["ir.attachment"]._filestore(),
+                "filestore_path": config.filestore(self.production_db),
             }
         )
         self.production._queue_system_run("backup", {"kind": "manual"})
@@ -71,3 +76,15 @@ class TestDownloadAsOdooZip(HttpCase, OpsCase):
         self.assertEqual(self.url_open(self.url).status_code, 403)
         self.authenticate("b_admin", "b_admin")  # another project's admin
         self.assertEqual(self.url_open(self.url).status_code, 403)
+
+    def test_an_abandoned_download_stops_its_producer(self):
+        """A client that goes away mid-download leaves no thread or pg_restore behind."""
+        stream = stream_zip(self.backup.target_id._engine_target(), self.backup.set_id)
+        self.assertTrue(next(stream), "the zip starts streaming")
+        stream.close()  # what the server does when the client disconnects
+        name = f"ipai-ops-zip-{self.backup.set_id}"
+        for _ in range(100):
+            if not [t for t in threading.enumerate() if t.name == name]:
+                break
+            time.sleep(0.05)
+        self.assertFalse([t for t in threading.enumerate() if t.name == name])

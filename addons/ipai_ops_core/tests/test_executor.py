@@ -1,3 +1,5 @@
+import threading
+import time
 from contextlib import closing
 from datetime import timedelta
 
@@ -8,7 +10,7 @@ from ipai_ops.connection import connection
 from ipai_ops.errors import ProtectedDatabase
 from ipai_ops.guards import drop_database, is_production, mark_production
 
-from ..heartbeat import ADVISORY_LOCK_NAMESPACE
+from ..heartbeat import ADVISORY_LOCK_NAMESPACE, RunHeartbeat
 from .common import OpsCase, server_values
 
 
@@ -189,6 +191,28 @@ class TestConcurrentClaims(OpsCase):
                 [self.run_ids],
             )
             self.assertEqual(worker_2.fetchall(), [("w1", 2), ("w2", 1)])
+
+    def test_heartbeat_never_waits_for_its_own_runs_row(self):
+        """The run's transaction holds its row (it wrote it): the heartbeat skips the beat
+        instead of waiting for a lock that is released only after the heartbeat stops."""
+        run_id = self.run_ids[0]
+        with closing(sql_db.db_connect(self.dbname).cursor()) as cr:
+            cr.execute("UPDATE ipai_ops_run SET state = 'running' WHERE id = %s", [run_id])
+            cr.commit()  # pylint: disable=invalid-commit
+        with closing(sql_db.db_connect(self.dbname).cursor()) as worker:
+            worker.execute("UPDATE ipai_ops_run SET summary = 'working' WHERE id = %s", [run_id])
+            stopped = threading.Event()
+
+            def beat_then_stop():
+                with RunHeartbeat(self.dbname, run_id, 0.02):
+                    time.sleep(0.2)  # several beats while the row is locked
+                stopped.set()
+
+            beating = threading.Thread(target=beat_then_stop)
+            beating.start()
+            beating.join(timeout=10)
+            self.assertTrue(stopped.is_set(), "the heartbeat stopped while the row was locked")
+            worker.rollback()
 
 
 @tagged("post_install", "-at_install")

@@ -219,11 +219,18 @@ class TestFindingsOverRpc(RpcCase, OpsCase):
 
     def test_nobody_makes_themselves_admin_of_a_project(self):
         values = {"project_id": self.project_a.id, "role": "admin"}
-        for user in (self.outsider, self.admin_b, self.members_a["tester"]):
+        for user in (self.outsider, self.admin_b):
             with self.subTest(user=user.login):
                 self.assertRefused(
                     user, "ipai.ops.project.member", "create", [{**values, "user_id": user.id}]
                 )
+        # a member who is not admin may not bring in an admin either
+        self.assertRefused(
+            self.members_a["tester"],
+            "ipai.ops.project.member",
+            "create",
+            [{**values, "user_id": self.outsider.id}],
+        )
         tester_row = self.project_a.member_ids.filtered(
             lambda m: m.user_id == self.members_a["tester"]
         )
