@@ -131,6 +131,13 @@ def test_idle_source_is_copied_as_a_template(spec, production, addons, admin_con
         assert result.method == "template"
     finally:
         drop_database(admin_conn, copy)
+    mark_production(admin_conn, name)  # production's new connections must never wait
+    try:
+        result = clone_database(spec, name, copy, prepare=safe_copy(spec, addons))
+        assert result.method == "dump", "an idle production is still copied online"
+    finally:
+        mark_production(admin_conn, name, production=False)
+        drop_database(admin_conn, copy)
 
 
 def test_module_without_source_fails_the_clone_and_leaves_no_copy(

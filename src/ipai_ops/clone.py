@@ -6,7 +6,8 @@
 * ``dump``: ``pg_dump -Fd -j`` of a consistent snapshot + ``pg_restore -j``:
   online, production's sessions keep working (they only cannot run DDL on a
   table while it is being read).
-* ``auto`` (default): template when the source is idle, else dump.
+* ``auto`` (default): template when the source is idle and not production, else
+  dump (a template copy makes new connections to the source wait until it ends).
 
 The copy is built under a scratch name; ``prepare`` (neutralization, masking) runs
 on it before it gets its final name, so nobody can log into an unneutralized copy,
@@ -33,7 +34,7 @@ from psycopg2 import sql
 from .connection import ServerSpec, client_env, connection
 from .errors import ClientToolError, DatabaseExists, DatabaseMissing, OpsError, StorageError
 from .filestore import walk_files
-from .guards import drop_database, refuse_production, session_count
+from .guards import drop_database, is_production, refuse_production, session_count
 from .identifiers import database_exists, database_identifier, validate_database_name
 from .pgtools import dies_with_us, find_client, run_tool
 from .restore import _create_like, _rename, as_role, restore_backup, scratch_name
@@ -159,7 +160,10 @@ def clone_database(
 
 
 def _copy_database(conn, spec, source, scratch, *, method, jobs, workdir, say, owner) -> str:
-    if method in ("auto", "template") and session_count(conn, source) == 0:
+    # CREATE DATABASE … TEMPLATE keeps every new connection to the source waiting for the
+    # whole copy: never chosen by itself for a production database, which must stay open
+    template_ok = method == "template" or not is_production(conn, source)
+    if method in ("auto", "template") and template_ok and session_count(conn, source) == 0:
         try:
             create_private(
                 conn,

@@ -4,9 +4,12 @@ import logging
 import queue
 import threading
 
+from werkzeug.exceptions import Conflict, NotFound
+
 from odoo import http
 from odoo.http import request
 
+from ipai_ops.errors import BackupNotFound, OpsError
 from ipai_ops.odoo_zip import export_zip
 from ipai_ops.verify import verify_set
 
@@ -90,7 +93,12 @@ class BackupDownload(http.Controller):
         backup.check_access("read")
         backup._check_may_download()
         target = backup.target_id._engine_target()
-        verify_set(target, backup.set_id)  # a corrupt set fails here, not halfway through
+        try:
+            verify_set(target, backup.set_id)  # a corrupt set fails here, not halfway through
+        except BackupNotFound as exc:
+            raise NotFound(str(exc)) from None
+        except OpsError as exc:  # corrupt, unreadable: said plainly, not as a server error
+            raise Conflict(str(exc)) from None
         filename = f"{backup.set_id}.zip"
         return request.make_response(
             stream_zip(target, backup.set_id),

@@ -1,2 +1,3 @@
 from . import test_monitoring
 from . import test_tour
+from . import test_security_rpc
