@@ -109,6 +109,10 @@ def classify_connect_error(spec: ServerSpec, exc: psycopg2.OperationalError) -> 
         "could not connect",
         "is the server running",
         "network is unreachable",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "server closed the connection",
     )
     if any(sign in lowered for sign in unreachable_signs):
         return ServerUnreachable(f"{where}: the server cannot be reached ({text.splitlines()[0]}).")

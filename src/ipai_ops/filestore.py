@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from .errors import StorageError
 from .storage import LocalTarget, sync_filesystem
 
 Progress = Callable[[str], None]
+STORE_WORKERS = 4  # files hashed and copied into the blob store at once
 
 
 @dataclass
@@ -88,6 +90,7 @@ def capture_filestore(
     previous = previous or {}
     if not root.is_dir():
         raise StorageError(f"The filestore {root} does not exist or is not a directory.")
+    pending = []
     for relpath, stat, path in walk_files(root):
         known = previous.get(relpath)
         if (
@@ -96,24 +99,39 @@ def capture_filestore(
             and known[2] == stat.st_mtime_ns
             and target.has_blob(known[3], stat.st_size)
         ):
-            digest, size = known[3], stat.st_size
             capture.reused += 1
+            _add(capture, [relpath, stat.st_size, stat.st_mtime_ns, known[3]])
         else:
-            try:
-                digest, size, new = target.store_blob(path)
-            except StorageError:
-                if not path.exists():  # deleted by Odoo's garbage collector meanwhile
-                    capture.vanished.append(relpath)
-                    continue
-                raise
-            if new:
-                capture.new_blobs += 1
-                capture.new_bytes += size
-        capture.entries.append([relpath, size, stat.st_mtime_ns, digest])
-        capture.total_bytes += size
+            pending.append((relpath, stat, path))
+    # hashing and copying new files in parallel: hashlib and file I/O release the GIL
+    with ThreadPoolExecutor(max_workers=STORE_WORKERS) as pool:
+        stored = pool.map(lambda item: _store_unless_vanished(target, item[2]), pending)
+        for (relpath, stat, _path), outcome in zip(pending, stored, strict=True):
+            if outcome is None:  # deleted by Odoo's garbage collector meanwhile
+                capture.vanished.append(relpath)
+                continue
+            digest, size, new = outcome
+            capture.new_blobs += int(new)
+            capture.new_bytes += size if new else 0
+            _add(capture, [relpath, size, stat.st_mtime_ns, digest])
+    capture.entries.sort()
     if referenced:
         _capture_late_files(root, target, capture, referenced)
     return capture
+
+
+def _add(capture: FilestoreCapture, entry: list) -> None:
+    capture.entries.append(entry)
+    capture.total_bytes += entry[1]
+
+
+def _store_unless_vanished(target: LocalTarget, path: Path) -> tuple[str, int, bool] | None:
+    try:
+        return target.store_blob(path)
+    except StorageError:
+        if not path.exists():
+            return None
+        raise
 
 
 def _capture_late_files(

@@ -58,16 +58,20 @@ class IpaiOpsApproval(models.Model):
     def action_approve(self):
         for approval in self:
             run = approval._decide("approved")
-            run.write({"state": "queued"})
-            run._log_event("info", self.env._("Approved by %(user)s.", user=self.env.user.name))
+            run._transition(
+                "queued", message=self.env._("Approved by %(user)s.", user=self.env.user.name)
+            )
             run._trigger_executor()
         return True
 
     def action_reject(self):
         for approval in self:
             run = approval._decide("rejected")
-            run.write({"state": "cancelled", "finished_at": fields.Datetime.now()})
-            run._log_event("warning", self.env._("Rejected by %(user)s.", user=self.env.user.name))
+            run._transition(
+                "cancelled",
+                message=self.env._("Rejected by %(user)s.", user=self.env.user.name),
+                level="warning",
+            )
         return True
 
     def _decide(self, state: str):
@@ -81,8 +85,11 @@ class IpaiOpsApproval(models.Model):
     def _expire(self):
         for approval in self.sudo():
             approval.write({"state": "expired", "decided_at": fields.Datetime.now()})
-            approval.run_id.write({"state": "cancelled", "finished_at": fields.Datetime.now()})
-            approval.run_id._log_event("warning", self.env._("Approval expired after 24 hours."))
+            approval.run_id._transition(
+                "cancelled",
+                message=self.env._("Approval expired after 24 hours."),
+                level="warning",
+            )
 
     @api.model
     def _cron_expire_approvals(self):

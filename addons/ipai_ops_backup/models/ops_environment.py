@@ -163,31 +163,35 @@ class IpaiOpsEnvironment(models.Model):
                 environment._queue_system_run("backup", {"kind": "scheduled"})
             environment._check_backup_freshness(now)
 
+    def _backup_staleness(self, now) -> str | None:
+        """The one rule for a late backup (the alerts of monitoring use it too)."""
+        self.ensure_one()
+        if not self.backup_enabled:
+            return None
+        if self.last_backup_date and now - self.last_backup_date <= FRESHNESS_LIMIT:
+            return None
+        if self.create_date and now - self.create_date <= FRESHNESS_LIMIT:
+            return None  # a new environment has had no chance yet
+        hours = int(FRESHNESS_LIMIT.total_seconds() // 3600)
+        return self.env._(
+            "%(env)s has no successful backup in the last %(hours)s hours.",
+            env=self.name, hours=hours,
+        )  # fmt: skip
+
     def _check_backup_freshness(self, now):
         self.ensure_one()
-        if self.last_backup_date and now - self.last_backup_date <= FRESHNESS_LIMIT:
-            return
-        if self.create_date and now - self.create_date <= FRESHNESS_LIMIT:
-            return  # a new environment has had no chance yet
-        self._alert_backup_problem(
-            self.env._("%(env)s has no successful backup in the last 26 hours.", env=self.name)
-        )
+        if message := self._backup_staleness(now):
+            self._alert_backup_problem(message)
 
     def _alert_backup_problem(self, message: str) -> None:
         """Post on the chatter and give each project admin one open to-do about it."""
         self.ensure_one()
-        environment = self.sudo()
-        environment.message_post(body=message, subtype_xmlid="mail.mt_note")
         activity_type = self.env.ref("ipai_ops_backup.mail_activity_backup_problem")
-        admins = environment.project_id.member_ids.filtered(lambda m: m.role == "admin").user_id
-        for user in admins or self.env.ref("base.user_admin"):
-            open_ones = environment.activity_ids.filtered(
-                lambda a, u=user: a.activity_type_id == activity_type and a.user_id == u
-            )
-            if not open_ones:
-                environment.activity_schedule(
-                    activity_type_id=activity_type.id, summary=message[:120], user_id=user.id
-                )
+        open_ones = self.sudo().activity_ids.filtered(lambda a: a.activity_type_id == activity_type)
+        if open_ones:  # one open backup problem per admin, whatever its wording
+            self.sudo().message_post(body=message, subtype_xmlid="mail.mt_note")
+            return
+        self._notify_admins_once(activity_type, message)
 
     def _request_approved_run(self, kind: str, params: dict):
         """Queue a run that waits for a second project admin's approval."""

@@ -35,9 +35,6 @@ class IpaiOpsRun(models.Model):
             "discard": "cascade",
         },
     )
-    state = fields.Selection(
-        selection_add=[("waiting", "Waiting for approval")], ondelete={"waiting": "cascade"}
-    )
     backup_id = fields.Many2one("ipai.ops.backup", readonly=True, ondelete="set null")
 
     def _run_kinds(self) -> dict:
@@ -71,6 +68,7 @@ class IpaiOpsRun(models.Model):
                     "label": self.env._("Prune backups"),
                     "min_role": "admin",
                     "method": "_execute_prune",
+                    "retention_days": 90,
                 },
             }
         )

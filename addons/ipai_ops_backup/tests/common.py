@@ -31,8 +31,3 @@ class BackupCase(OpsCase):
         self.addCleanup(shutil.rmtree, self.target_dir, ignore_errors=True)
         self.target.path = self.target_dir
         self.registry_enter_test_mode()
-
-    def process_runs(self):
-        self.env.flush_all()
-        self.env["ipai.ops.run"]._cron_process_runs()
-        self.env.invalidate_all()

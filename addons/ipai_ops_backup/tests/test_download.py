@@ -37,9 +37,7 @@ class TestDownloadAsOdooZip(HttpCase, OpsCase):
             }
         )
         self.production._queue_system_run("backup", {"kind": "manual"})
-        self.env.flush_all()
-        self.env["ipai.ops.run"]._cron_process_runs()
-        self.env.invalidate_all()
+        self.process_runs()
         self.backup = self.production.backup_ids
         self.assertEqual(self.backup.state, "done", self.backup.error)
         self.url = f"/ipai_ops/backup/{self.backup.id}/download"

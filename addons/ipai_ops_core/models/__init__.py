@@ -8,4 +8,5 @@ from . import (
     ops_run,
     ops_run_event,
     ops_run_executor,
+    ops_run_retention,
 )

@@ -79,6 +79,10 @@ class IpaiOpsEnvironment(models.Model):
     can_operate = fields.Boolean(
         compute="_compute_can_operate", help="Whether you may run operations on this environment."
     )
+    allowed_kinds = fields.Char(
+        compute="_compute_allowed_kinds",
+        help="The operations you may start here, space-separated: the buttons shown are these.",
+    )
 
     _one_production_per_project = models.UniqueIndex(
         "(project_id) WHERE stage = 'production' AND active",
@@ -186,6 +190,28 @@ class IpaiOpsEnvironment(models.Model):
         own_uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid")
         refuse_control_plane(self.sudo()._engine_spec(), own_uuid)
 
+    def _backup_staleness(self, now) -> str | None:
+        """Why this environment's backups are late, or None. Without the backup addon
+        nothing is known about backups; it overrides this with the one rule."""
+        return None
+
+    def _notify_admins_once(self, activity_type, message: str) -> None:
+        """Post ``message`` on the chatter and give each project admin (or, with none, the
+        administrator) one open to-do of ``activity_type`` about it — not one per repeat."""
+        self.ensure_one()
+        environment = self.sudo()
+        environment.message_post(body=message, subtype_xmlid="mail.mt_note")
+        admins = environment.project_id.member_ids.filtered(lambda m: m.role == "admin").user_id
+        for user in admins or self.env.ref("base.user_admin"):
+            already = environment.activity_ids.filtered(
+                lambda a, u=user: a.activity_type_id == activity_type and a.user_id == u
+                and a.summary == message[:120]
+            )  # fmt: skip
+            if not already:
+                environment.activity_schedule(
+                    activity_type_id=activity_type.id, summary=message[:120], user_id=user.id
+                )
+
     def _retire_unbuilt(self, error: Exception) -> None:
         """A copy or restore that failed leaves no usable environment behind: the record
         made for it is archived (its runs stay, as history) and frees its name."""
@@ -259,6 +285,19 @@ class IpaiOpsEnvironment(models.Model):
     def _compute_can_operate(self):
         for environment in self:
             environment.can_operate = environment._may_run("check")
+
+    @api.depends_context("uid")
+    @api.depends("stage", "project_id", "data_class", "active")
+    def _compute_allowed_kinds(self):
+        kinds = self.env["ipai.ops.run"]._run_kinds()
+        for environment in self:
+            allowed = [k for k in kinds if environment.active and environment._may_run(k)]
+            allowed += environment._other_allowed_actions() if environment.active else []
+            environment.allowed_kinds = f" {' '.join(allowed)} " if allowed else ""
+
+    def _other_allowed_actions(self) -> list[str]:
+        """Actions other than run kinds the user may start here (addons add theirs)."""
+        return []
 
     def _may_run(self, kind: str) -> bool:
         self.ensure_one()

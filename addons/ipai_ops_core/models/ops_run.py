@@ -1,5 +1,8 @@
+from datetime import datetime, timezone
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 
 from ipai_ops.check import check_database
 from ipai_ops.connection import connection
@@ -10,12 +13,29 @@ from ..audit_trigger import install_run_trigger
 from ..roles import STAGES
 
 RUN_STATES = [
+    ("waiting", "Waiting for approval"),
     ("queued", "Queued"),
     ("running", "Running"),
+    ("retrying", "Retrying"),
     ("done", "Done"),
     ("failed", "Failed"),
     ("cancelled", "Cancelled"),
 ]
+# every state change a run may make; the executor's claim is the only way to "running"
+TRANSITIONS = {
+    "waiting": {"queued", "cancelled"},
+    "queued": {"running", "cancelled"},
+    "retrying": {"running", "cancelled"},
+    "running": {"done", "failed", "retrying"},
+}
+FINISHED = frozenset({"done", "failed", "cancelled"})
+
+
+def utcnow() -> datetime:
+    """Now, in UTC (naive, as Odoo stores it)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
 REDACTED = "********"
 MIN_REDACTED_LENGTH = 6  # shorter secrets would blank out ordinary words in messages
 
@@ -55,7 +75,15 @@ class IpaiOpsRun(models.Model):
         ondelete="restrict",
         help="This run starts only once that one is done, and is cancelled if it is not.",
     )
-    queued_at = fields.Datetime(default=fields.Datetime.now, readonly=True)
+    queued_at = fields.Datetime(default=lambda self: utcnow(), readonly=True)
+    attempt = fields.Integer(default=1, readonly=True, help="Which attempt this is (or was).")
+    in_operations_log = fields.Boolean(
+        default=True,
+        readonly=True,
+        index=True,
+        help="Shown in the operations list by default (routine samples are not).",
+    )
+    retry_at = fields.Datetime(readonly=True, help="When the next attempt starts.")
     started_at = fields.Datetime(readonly=True)
     finished_at = fields.Datetime(readonly=True)
     heartbeat_at = fields.Datetime(readonly=True)
@@ -67,14 +95,46 @@ class IpaiOpsRun(models.Model):
     error = fields.Text(readonly=True)
     event_ids = fields.One2many("ipai.ops.run.event", "run_id", string="Events", readonly=True)
 
-    _queue_idx = models.Index("(priority, id) WHERE state = 'queued'")
+    _queue_idx = models.Index("(priority, id) WHERE state IN ('queued', 'retrying')")
 
     @api.depends("started_at", "finished_at")
     def _compute_duration(self):
-        now = fields.Datetime.now()
+        now = utcnow()
         for run in self:
             end = run.finished_at or (now if run.state == "running" else None)
-            run.duration = (end - run.started_at).total_seconds() if run.started_at and end else 0
+            seconds = (end - run.started_at).total_seconds() if run.started_at and end else 0
+            run.duration = max(0.0, seconds)
+
+    def _transition(self, state: str, values: dict | None = None, message: str | None = None,
+                    level: str = "info") -> None:  # fmt: skip
+        """The one way a run changes state (the claim aside): checked against
+        :data:`TRANSITIONS`, timestamped, and written to the audit trail.
+
+        :raises UserError: for a change the state machine does not allow
+        """
+        for run in self:
+            if state not in TRANSITIONS.get(run.state, ()):
+                raise UserError(
+                    self.env._(
+                        "%(run)s is %(state)s; it cannot become %(new)s.",
+                        run=run.name, state=run.state, new=state,
+                    )
+                )  # fmt: skip
+            changes = dict(values or {}, state=state)
+            if state in FINISHED and "finished_at" not in changes:
+                # by the server's clock, to the microsecond, like the claim's started_at:
+                # the ORM would store whole seconds
+                self.env.cr.execute(
+                    SQL(
+                        "UPDATE ipai_ops_run SET finished_at = clock_timestamp() AT TIME ZONE"
+                        " 'UTC' WHERE id = %s",
+                        run.id,
+                    )
+                )
+                run.invalidate_recordset(["finished_at"])
+            run.sudo().write(changes)
+            if message:
+                run._log_event(level, message)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -90,6 +150,8 @@ class IpaiOpsRun(models.Model):
             environment = self.env["ipai.ops.environment"].browse(vals["environment_id"])
             vals.setdefault("project_id", environment.project_id.id)
             vals.setdefault("stage", environment.stage)
+            spec = self._run_kinds().get(vals.get("kind"), {})
+            vals.setdefault("in_operations_log", spec.get("in_operations_log", True))
         return super().create(vals_list)
 
     def init(self):
@@ -118,6 +180,7 @@ class IpaiOpsRun(models.Model):
                 "min_role": "developer",
                 "method": "_execute_check",
                 "on_failure": "_on_check_failed",
+                "retention_days": 90,
             },
         }
 
@@ -192,17 +255,20 @@ class IpaiOpsRun(models.Model):
     # --- actions -----------------------------------------------------------------
 
     def action_cancel(self):
-        """Cancel queued runs; the requester needs the role the run itself needs."""
+        """Cancel runs that have not started; it takes the role the run itself needs."""
         for run in self:
             run.environment_id._check_may_run(run.kind)
-            if run.state != "queued":
+            if run.state not in ("queued", "retrying", "waiting"):
                 raise UserError(
                     self.env._(
-                        "Only queued runs can be cancelled; %(run)s is %(state)s.",
+                        "Only runs that have not started can be cancelled; %(run)s is %(state)s.",
                         run=run.name,
                         state=run.state,
                     )
                 )
-            run.sudo().write({"state": "cancelled", "finished_at": fields.Datetime.now()})
-            run._log_event("warning", self.env._("Cancelled by %(user)s.", user=self.env.user.name))
+            run._transition(
+                "cancelled",
+                message=self.env._("Cancelled by %(user)s.", user=self.env.user.name),
+                level="warning",
+            )
         return True

@@ -33,8 +33,10 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, config
 
 from ipai_ops.errors import OpsError
+from ipai_ops.retry import backoff, is_transient
 
 from ..heartbeat import RunHeartbeat, worker_alive
+from .ops_run import utcnow
 
 _logger = logging.getLogger(__name__)
 
@@ -42,6 +44,11 @@ HEARTBEAT_INTERVAL = 10  # seconds between two heartbeats of a running run
 DEFAULT_HEARTBEAT_TIMEOUT = 120  # seconds of silence before a run's worker is presumed dead
 PASS_BUDGET = 300  # seconds one executor pass keeps claiming new runs before yielding
 EXPECTED_ERRORS = (OpsError, UserError, ValidationError, AccessError)
+DEFAULT_MAX_ATTEMPTS = 3  # attempts of a run whose failures are transient, unless its kind says
+
+
+class WorkerLost(Exception):
+    """The process running a run died (killed, restarted): worth another attempt."""
 
 
 def worker_name() -> str:
@@ -73,7 +80,7 @@ class IpaiOpsRun(models.Model):
             if not run_id:
                 return
             self._execute_run_id(run_id)
-        if self.sudo().search_count([("state", "=", "queued")], limit=1):
+        if self.sudo().search_count([("state", "in", ("queued", "retrying"))], limit=1):
             self._trigger_executor()
 
     @api.model
@@ -96,12 +103,14 @@ class IpaiOpsRun(models.Model):
                 """
                 UPDATE ipai_ops_run
                    SET state = 'running', worker = %(worker)s,
-                       started_at = now() AT TIME ZONE 'UTC',
-                       heartbeat_at = now() AT TIME ZONE 'UTC'
+                       attempt = attempt + (state = 'retrying')::int, retry_at = NULL,
+                       started_at = clock_timestamp() AT TIME ZONE 'UTC',
+                       heartbeat_at = clock_timestamp() AT TIME ZONE 'UTC'
                  WHERE id = (SELECT run.id
                                FROM ipai_ops_run run
                           LEFT JOIN ipai_ops_run before ON before.id = run.after_run_id
-                              WHERE run.state = 'queued'
+                              WHERE (run.state = 'queued' OR (run.state = 'retrying'
+                                     AND run.retry_at <= clock_timestamp() AT TIME ZONE 'UTC'))
                                 AND (run.after_run_id IS NULL OR before.state = 'done')
                               ORDER BY run.priority, run.id
                               LIMIT 1
@@ -163,13 +172,9 @@ class IpaiOpsRun(models.Model):
         if not self._still_ours():
             return
         summary = outcome.get("summary") or self.env._("Done.")
-        self.write(
-            {
-                "state": "done",
-                "finished_at": fields.Datetime.now(),
-                "summary": self._redact(summary)[:250],
-                "result": outcome.get("result") or False,
-            }
+        self._transition(
+            "done",
+            {"summary": self._redact(summary)[:250], "result": outcome.get("result") or False},
         )
         self._log_event("info", summary, outcome.get("result"))
 
@@ -184,17 +189,33 @@ class IpaiOpsRun(models.Model):
                 message=message,
             )
         message = self._redact(message)
-        self.write(
-            {
-                "state": "failed",
-                "finished_at": fields.Datetime.now(),
-                "error": message,
-                "summary": message.splitlines()[0][:250],
-            }
-        )
+        if self._retry_later(error, spec, message):
+            return
+        self._transition("failed", {"error": message, "summary": message.splitlines()[0][:250]})
         self._log_event("error", message)
         if spec.get("on_failure"):
             getattr(self, spec["on_failure"])(error)
+
+    def _retry_later(self, error: Exception, spec: dict, message: str) -> bool:
+        """Requeue a run whose failure is transient while it has attempts left."""
+        attempts = spec.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
+        if self.attempt >= attempts or not (isinstance(error, WorkerLost) or is_transient(error)):
+            return False
+        delay = backoff(self.attempt)
+        retry_at = utcnow() + timedelta(seconds=delay)
+        self._transition(
+            "retrying",
+            {"retry_at": retry_at, "summary": message.splitlines()[0][:250]},
+            self.env._(
+                "Attempt %(n)s of %(max)s failed, which may pass: %(error)s — trying again in "
+                "%(delay).0f s.",
+                n=self.attempt, max=attempts, error=message, delay=delay,
+            ),
+            level="warning",
+        )  # fmt: skip
+        for cron in self._executor_crons():
+            cron._trigger(at=retry_at)
+        return True
 
     @api.model
     def _fail_orphaned_runs(self) -> None:
@@ -212,12 +233,12 @@ class IpaiOpsRun(models.Model):
             message = self.env._(
                 "The worker %(worker)s stopped without finishing (no heartbeat for %(timeout)s s):"
                 " it was killed, crashed or lost its database connection. Nothing was marked "
-                "done; queue the operation again.",
+                "done.",
                 worker=run.worker or "?",
                 timeout=timeout,
             )
             spec = run._run_kinds().get(run.kind, {})
-            run._finish_failed(RuntimeError(message), spec)
+            run._finish_failed(WorkerLost(message), spec)
 
     @api.model
     def _cancel_runs_whose_predecessor_failed(self) -> None:
@@ -226,25 +247,28 @@ class IpaiOpsRun(models.Model):
             [("state", "=", "queued"), ("after_run_id.state", "in", ("failed", "cancelled"))]
         )
         for run in doomed:
-            run.write({"state": "cancelled", "finished_at": fields.Datetime.now()})
-            run._log_event(
-                "error",
-                self.env._(
+            run._transition(
+                "cancelled",
+                message=self.env._(
                     "Cancelled: %(before)s, which had to succeed first, %(state)s.",
                     before=run.after_run_id.name,
                     state=run.after_run_id.state,
                 ),
+                level="error",
             )
 
     @api.model
     def _trigger_executor(self) -> None:
         """Ask every executor cron (every lane) to run as soon as a cron worker is free."""
-        lanes = (
+        for cron in self._executor_crons():
+            cron._trigger()
+
+    @api.model
+    def _executor_crons(self):
+        return (
             self.env["ir.cron"]
             .sudo()
             .search(
                 [("model_id.model", "=", self._name), ("code", "=like", "%_cron_process_runs%")]
             )
         )
-        for cron in lanes:
-            cron._trigger()

@@ -7,3 +7,4 @@ from . import (
     test_run_events,
     test_tour,
 )
+from . import test_runs

@@ -115,6 +115,13 @@ def _sample_ids(name: str) -> dict:
     return {"server": server, "partner": partner, "mail": mail, "attachment": attachment}
 
 
+def process_runs(env) -> None:
+    """Run the executor once, as its cron would, over what the test queued."""
+    env.flush_all()
+    env["ipai.ops.run"]._cron_process_runs()
+    env.invalidate_all()
+
+
 def drop_database_now(database: str) -> None:
     """Drop a database a test created outside its transaction (a restore, a copy…)."""
     Registry.delete(database)
@@ -148,6 +155,9 @@ class OpsCase(TransactionCase):
             for role in ("viewer", "developer", "tester", "admin")
         }
         cls.admin_b = cls._member(cls.project_b, "b_admin", "admin")
+
+    def process_runs(self) -> None:
+        process_runs(self.env)
 
     @classmethod
     def _make_environments(cls, project, production_db):

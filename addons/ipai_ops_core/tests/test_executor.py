@@ -4,6 +4,7 @@ from contextlib import closing
 from datetime import timedelta
 
 from odoo import SUPERUSER_ID, api, fields, sql_db
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from ipai_ops.connection import connection
@@ -21,15 +22,10 @@ class TestExecutor(OpsCase):
         # the executor opens its own cursors; in tests they must share the test transaction
         self.registry_enter_test_mode()
 
-    def _process(self):
-        self.env.flush_all()  # what a committed request would have written
-        self.env["ipai.ops.run"]._cron_process_runs()
-        self.env.invalidate_all()
-
     def test_check_on_a_real_odoo_database(self):
         production = self.envs_a["production"]
         run = production.with_user(self.members_a["admin"])._queue_run("check")
-        self._process()
+        self.process_runs()
         self.assertEqual(run.state, "done", run.error)
         self.assertTrue(run.worker and run.started_at and run.finished_at)
         self.assertEqual(production.state, "ready")
@@ -58,12 +54,50 @@ class TestExecutor(OpsCase):
         environment = self.envs_a["development"]
         environment.server_id = server
         run = environment.with_user(self.members_a["developer"])._queue_run("check")
-        self._process()
-        self.assertEqual(run.state, "failed")
+        for attempt in (1, 2):  # a server that does not answer may come back: retried
+            self.process_runs()
+            self.assertEqual(run.state, "retrying")
+            self.assertEqual(run.attempt, attempt)
+            self.assertGreater(run.retry_at, run.finished_at or run.started_at)
+            self.assertIn(f"Attempt {attempt} of 3 failed", run.event_ids[-1].message)
+            self.process_runs()
+            self.assertEqual(run.state, "retrying", "not before its time")
+            run.sudo().retry_at = run.started_at  # its time has come
+        self.process_runs()
+        self.assertEqual((run.state, run.attempt), ("failed", 3), "after the last attempt")
         self.assertIn("cannot be reached", run.error)
         self.assertNotIn("Traceback", run.error)
         self.assertEqual(environment.state, "unreachable")
         self.assertEqual(run.event_ids[-1].level, "error")
+
+    def test_a_transient_failure_is_retried_and_then_succeeds(self):
+        environment = self.envs_a["production"]
+        real_port = environment.server_id.port
+        environment.server_id.port = 1  # the server is restarting
+        run = environment.with_user(self.members_a["admin"])._queue_run("check")
+        self.process_runs()
+        self.assertEqual(run.state, "retrying")
+        environment.server_id.port = real_port  # back
+        run.sudo().retry_at = run.started_at
+        self.process_runs()
+        self.assertEqual((run.state, run.attempt), ("done", 2), run.error)
+        self.addCleanup(self._unmark, environment)
+        self.assertGreaterEqual(run.finished_at, run.started_at)
+        self.assertGreater(run.duration, 0, "a run of a fraction of a second lasts more than 0")
+
+    def test_a_permanent_failure_fails_at_once(self):
+        run = self.envs_a["development"].with_user(self.members_a["developer"])._queue_run("check")
+        self.process_runs()
+        self.assertEqual((run.state, run.attempt), ("failed", 1), "a missing database stays so")
+        self.assertFalse(run.retry_at)
+
+    def test_the_state_machine_refuses_what_makes_no_sense(self):
+        run = self.envs_a["development"]._queue_system_run("check")
+        with self.assertRaises(UserError):
+            run._transition("done")  # never without running
+        run.with_user(self.members_a["developer"]).action_cancel()
+        with self.assertRaises(UserError):
+            run._transition("queued")
 
     def test_wrong_password_fails_without_revealing_it(self):
         secret = "wrong-Secret-4711"
@@ -73,7 +107,7 @@ class TestExecutor(OpsCase):
         environment = self.envs_a["staging"]
         environment.write({"server_id": server.id, "database_name": self.env.cr.dbname})
         run = environment.with_user(self.members_a["tester"])._queue_run("check")
-        self._process()
+        self.process_runs()
         self.assertEqual(run.state, "failed")
         self.assertIn("password", run.error)
         texts = [run.error, run.summary, *run.event_ids.mapped("message")]
@@ -81,7 +115,7 @@ class TestExecutor(OpsCase):
 
     def test_missing_database_fails_the_run(self):
         run = self.envs_a["development"].with_user(self.members_a["developer"])._queue_run("check")
-        self._process()
+        self.process_runs()
         self.assertEqual(run.state, "failed")
         self.assertIn("does not exist", run.error)
 
@@ -107,11 +141,14 @@ class TestExecutor(OpsCase):
     def test_run_whose_worker_died_is_failed_after_the_timeout(self):
         fresh = self._running_run(heartbeat_age=5)
         dead = self._running_run(heartbeat_age=600)
+        last_chance = self._running_run(heartbeat_age=600)
+        last_chance.sudo().attempt = 3
         self.env["ipai.ops.run"]._fail_orphaned_runs()
         self.assertEqual(fresh.state, "running", "a run with a fresh heartbeat is left alone")
-        self.assertEqual(dead.state, "failed")
-        self.assertIn("gone-host:4242 stopped without finishing", dead.error)
-        self.assertNotEqual(dead.state, "done")
+        self.assertEqual(dead.state, "retrying", "a dead worker's run is attempted again")
+        self.assertIn("gone-host:4242 stopped without finishing", dead.event_ids[-1].message)
+        self.assertEqual(last_chance.state, "failed", "after its last attempt it fails")
+        self.assertIn("stopped without finishing", last_chance.error)
 
     def test_run_whose_worker_holds_its_lock_is_not_failed(self):
         """A stale heartbeat alone is not proof of death while the worker's lock is held."""
@@ -223,11 +260,6 @@ class TestRunOrder(OpsCase):
         super().setUp()
         self.registry_enter_test_mode()
 
-    def _process(self):
-        self.env.flush_all()
-        self.env["ipai.ops.run"]._cron_process_runs()
-        self.env.invalidate_all()
-
     def test_dependent_runs_after_its_predecessor_succeeds(self):
         admin = self.members_a["admin"]
         first = self.envs_a["production"].with_user(admin)._queue_run("check")
@@ -239,7 +271,7 @@ class TestRunOrder(OpsCase):
         self.assertEqual(claimed, first.id, "the dependent run is not claimable yet")
         self.env.invalidate_all()
         Run._execute_run_id(claimed)
-        self._process()
+        self.process_runs()
         self.assertEqual((first.state, second.state), ("done", "done"))
         self.assertLess(first.finished_at, second.finished_at + timedelta(seconds=1))
 
@@ -247,7 +279,7 @@ class TestRunOrder(OpsCase):
         developer = self.members_a["developer"]
         failing = self.envs_a["development"].with_user(developer)._queue_run("check")  # no db
         after = self.envs_a["development"].with_user(developer)._queue_run("check", after=failing)
-        self._process()
+        self.process_runs()
         self.assertEqual(failing.state, "failed")
         self.assertEqual(after.state, "cancelled")
         self.assertIn("had to succeed first", after.event_ids[-1].message)

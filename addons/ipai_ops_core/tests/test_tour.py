@@ -5,7 +5,7 @@ from psycopg2 import sql
 from odoo import sql_db
 from odoo.tests import HttpCase, tagged
 
-from .common import server_values
+from .common import process_runs, server_values
 
 TOUR_DATABASE = "ipai_ops_tour_target"
 
@@ -48,8 +48,7 @@ class TestAdministratorTour(HttpCase):
         run = environment.run_ids
         self.assertEqual(len(run), 1, "the Check button queued exactly one run")
         self.assertEqual(run.requester_id.login, "admin")
-        self.env["ipai.ops.run"]._cron_process_runs()
-        self.env.invalidate_all()
+        process_runs(self.env)
         self.assertEqual(run.state, "done", run.error)
         self.assertIn("not an Odoo database", run.summary)
         self.assertEqual(environment.state, "ready")

@@ -48,13 +48,9 @@ class IpaiOpsAlert(models.Model):
                 {"environment_id": environment.id, "condition": condition, "value": value,
                  "message": message}
             )  # fmt: skip
-            environment.message_post(body=message, subtype_xmlid="mail.mt_note")
-            activity_type = self.env.ref("ipai_ops_monitoring.mail_activity_alert")
-            admins = environment.project_id.member_ids.filtered(lambda m: m.role == "admin").user_id
-            for user in admins or self.env.ref("base.user_admin"):
-                environment.activity_schedule(
-                    activity_type_id=activity_type.id, summary=message[:120], user_id=user.id
-                )
+            environment._notify_admins_once(
+                self.env.ref("ipai_ops_monitoring.mail_activity_alert"), message
+            )
             return alert
         if not active and current:
             current.write({"state": "closed", "closed_at": fields.Datetime.now()})

@@ -59,11 +59,16 @@ class IpaiOpsRun(models.Model):
             "label": self.env._("Monitoring snapshot"),
             "min_role": "developer",
             "method": "_execute_snapshot",
+            "max_attempts": 1,  # the next sample comes in minutes anyway
+            "retention_days": 14,
+            "in_operations_log": False,
         }
         kinds["signal"] = {
             "label": self.env._("Cancel or terminate a backend"),
             "min_role": "admin",
             "method": "_execute_signal",
+            "max_attempts": 1,  # a pid means nothing minutes later
+            "retention_days": 365,
         }
         return kinds
 
@@ -217,8 +222,8 @@ class IpaiOpsRun(models.Model):
              self.env._("Statement %(q)s is %(pct).0f %% slower than last week.",
                         q=slower[0] if slower else "", pct=slower[1] if slower else 0))
         )  # fmt: skip
-        if "ipai.ops.backup" in self.env:
-            checks.append(self._backup_check(environment))
+        late = environment._backup_staleness(fields.Datetime.now())
+        checks.append(("no_backup", bool(late), 0, late or ""))
         for condition, active, value, message in checks:
             Alert._update(environment, condition, bool(active), value, message)
 
@@ -263,14 +268,6 @@ class IpaiOpsRun(models.Model):
         )
         row = self.env.cr.fetchone()
         return row if row and row[1] > environment.alert_regression_pct else None
-
-    def _backup_check(self, environment):
-        last = environment.last_backup_date
-        stale = environment.backup_enabled and (
-            not last or fields.Datetime.now() - last > timedelta(hours=26)
-        )
-        message = self.env._("%(env)s has no successful backup in 26 hours.", env=environment.name)
-        return ("no_backup", stale, 0, message)
 
     # --- signal ------------------------------------------------------------------
 

@@ -28,9 +28,7 @@ class TestMonitoring(OpsCase):
 
     def _snapshot(self):
         self.env["ipai.ops.environment"]._cron_queue_snapshots()
-        self.env.flush_all()
-        self.env["ipai.ops.run"]._cron_process_runs()
-        self.env.invalidate_all()
+        self.process_runs()
         runs = self.production.run_ids.filtered(lambda r: r.kind == "snapshot")
         self.assertEqual(runs[0].state, "done", runs[0].error)
         return runs[0]
@@ -177,16 +175,12 @@ class TestMonitoring(OpsCase):
             run = self.production.with_user(self.members_a["admin"])._queue_run(
                 "signal", {"pid": pid, "terminate": False}
             )
-            self.env.flush_all()
-            self.env["ipai.ops.run"]._cron_process_runs()
-            self.env.invalidate_all()
+            self.process_runs()
             self.assertEqual(run.state, "failed", "a project admin is not an ops administrator")
             run = self.production.with_user(self.ops_admin)._queue_run(
                 "signal", {"pid": pid, "terminate": False}
             )
-            self.env.flush_all()
-            self.env["ipai.ops.run"]._cron_process_runs()
-            self.env.invalidate_all()
+            self.process_runs()
             self.assertEqual(run.state, "done", run.error)
             thread.join(timeout=10)
             self.assertNotIn("finished", outcome, "the sleeping query was cancelled")
@@ -215,8 +209,15 @@ class TestMonitoring(OpsCase):
         run = self.production.with_user(self.ops_admin)._queue_run(
             "signal", {"pid": control_plane_pid, "terminate": True}
         )
-        self.env.flush_all()
-        self.env["ipai.ops.run"]._cron_process_runs()
-        self.env.invalidate_all()
+        self.process_runs()
         self.assertEqual(run.state, "failed", "the control plane's session is out of reach")
         self.assertIn("No session", run.error)
+
+    def test_snapshots_stay_out_of_the_operations_list(self):
+        snapshot = self.production._queue_system_run("snapshot", {})
+        check = self.production._queue_system_run("check", {})
+        action = self.env["ir.actions.act_window"]._for_xml_id("ipai_ops_core.action_ipai_ops_run")
+        self.assertIn("search_default_operations", action["context"])
+        shown = self.env["ipai.ops.run"].search([("in_operations_log", "=", True)])
+        self.assertIn(check, shown)
+        self.assertNotIn(snapshot, shown, "five-minute samples do not bury the operations")

@@ -3,7 +3,11 @@ from contextlib import closing
 from odoo import sql_db
 from odoo.tests import HttpCase, tagged
 
-from odoo.addons.ipai_ops_core.tests.common import production_database, server_values
+from odoo.addons.ipai_ops_core.tests.common import (
+    process_runs,
+    production_database,
+    server_values,
+)
 
 
 @tagged("post_install", "-at_install")
@@ -18,15 +22,12 @@ class TestMonitoringTour(HttpCase):
             {"name": "Watched production", "project_id": project.id, "stage": "production",
              "server_id": server.id, "database_name": database}
         )  # fmt: skip
-        Run = self.env["ipai.ops.run"]
         production._queue_system_run("snapshot", {})
-        self.env.flush_all()
-        Run._cron_process_runs()
+        process_runs(self.env)
         with closing(sql_db.db_connect(database).cursor()) as cr:
             for _ in range(5):
                 cr.execute("SELECT pg_sleep(0.02)")
         production._queue_system_run("snapshot", {})
-        self.env.flush_all()
-        Run._cron_process_runs()
+        process_runs(self.env)
         url = f"/odoo/action-ipai_ops_core.action_ipai_ops_environment/{production.id}"
         self.start_tour(url, "ipai_ops_monitoring_tour", login="admin")

@@ -78,6 +78,15 @@ class IpaiOpsEnvironment(models.Model):
             )
         )
 
+    def _other_allowed_actions(self) -> list[str]:
+        """Also ``copy``: whether the user may make at least a development copy of it."""
+        actions = super()._other_allowed_actions()
+        try:
+            self._check_may_create_copy("development", self.data_class)
+        except (AccessError, UserError):
+            return actions
+        return [*actions, "copy"]
+
     def _needs_masking(self) -> bool:
         """Whether this copy's source data must be masked (production or unknown origin)."""
         self.ensure_one()

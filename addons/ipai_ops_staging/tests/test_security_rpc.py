@@ -389,9 +389,7 @@ class TestFindingsOverRpc(RpcCase, OpsCase):
         self.assertIn("control plane", refusal.message)
         environment.sudo()._write({"database_name": self.env.cr.dbname})
         run = environment._queue_system_run("check")
-        self.env.flush_all()
-        self.env["ipai.ops.run"]._cron_process_runs()
-        self.env.invalidate_all()
+        self.process_runs()
         self.assertEqual(run.state, "failed")
         self.assertIn("control plane", run.error)
 
@@ -487,9 +485,7 @@ class TestFindingsOverRpc(RpcCase, OpsCase):
 
     def test_the_audit_trail_is_append_only_in_postgresql(self):
         run = self.envs_a["development"]._queue_system_run("check")
-        self.env.flush_all()
-        self.env["ipai.ops.run"]._cron_process_runs()
-        self.env.invalidate_all()
+        self.process_runs()
         self.assertIn(run.state, ("done", "failed"))
         event = run.event_ids[:1]
         queued = self.envs_a["development"].with_user(self.members_a["developer"])

@@ -1,0 +1,90 @@
+"""Retention of runs: each kind is kept as long as its policy says, and no longer.
+
+Monitoring samples every five minutes: kept forever, its runs would bury last
+night's backup in the list and grow without end. Each kind declares how many days
+its finished runs are kept (``retention_days``; the system parameter
+``ipai_ops.run_retention_days.<kind>`` overrides it). A daily cron deletes, in
+batches, finished runs older than that — never one another record still points to
+(a backup, an approval, a run queued after it) — with their events.
+"""
+
+from datetime import timedelta
+
+from odoo import api, models
+from odoo.tools import SQL
+
+from .ops_run import FINISHED, utcnow
+
+DEFAULT_RETENTION_DAYS = 3650  # runs of a kind that says nothing: ten years
+BATCH = 5000  # runs deleted per transaction
+
+
+class IpaiOpsRun(models.Model):
+    _inherit = "ipai.ops.run"
+
+    @api.model
+    def _cron_apply_run_retention(self):
+        """Called from a cron: delete finished runs past their kind's retention."""
+        Cron = self.env["ir.cron"]
+        while deleted := self._apply_run_retention():
+            if Cron._commit_progress(deleted) <= 0:
+                break
+
+    @api.model
+    def _apply_run_retention(self, now=None) -> int:
+        """Delete one batch of expired, unreferenced finished runs; return how many."""
+        now = now or utcnow()
+        params = self.env["ir.config_parameter"].sudo()
+        deleted = 0
+        for kind, spec in self._run_kinds().items():
+            default = spec.get("retention_days", DEFAULT_RETENTION_DAYS)
+            days = int(params.get_param(f"ipai_ops.run_retention_days.{kind}", default))
+            deleted += self._delete_expired(kind, now - timedelta(days=days), BATCH - deleted)
+            if deleted >= BATCH:
+                break
+        return deleted
+
+    def _delete_expired(self, kind: str, before, limit: int) -> int:
+        if limit <= 0:
+            return 0
+        self.env.flush_all()
+        self.env.cr.execute("SET LOCAL ipai_ops.retention = 'on'")
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH doomed AS (
+                    SELECT id FROM ipai_ops_run r
+                     WHERE r.kind = %(kind)s AND r.state IN %(finished)s
+                       AND r.finished_at < %(before)s %(unreferenced)s
+                     ORDER BY r.id LIMIT %(limit)s),
+                events AS (DELETE FROM ipai_ops_run_event WHERE run_id IN (SELECT id FROM doomed))
+                DELETE FROM ipai_ops_run WHERE id IN (SELECT id FROM doomed)
+                """,
+                kind=kind,
+                finished=tuple(FINISHED),
+                before=before,
+                unreferenced=self._unreferenced_condition(),
+                limit=limit,
+            )
+        )
+        count = self.env.cr.rowcount
+        self.env.cr.execute("SET LOCAL ipai_ops.retention = 'off'")
+        self.env.invalidate_all()
+        return count
+
+    def _unreferenced_condition(self) -> SQL:
+        """``AND NOT EXISTS (…)`` for every stored many2one to runs, in every model:
+        whatever an addon links to a run keeps it."""
+        conditions = [
+            SQL(
+                "AND NOT EXISTS (SELECT 1 FROM %s x WHERE x.%s = r.id)",
+                SQL.identifier(model._table),
+                SQL.identifier(field.name),
+            )
+            for model in self.env.registry.values()
+            if not model._abstract and model._auto
+            for field in model._fields.values()
+            if field.type == "many2one" and field.comodel_name == self._name and field.store
+            and model._name != "ipai.ops.run.event"
+        ]  # fmt: skip
+        return SQL(" ").join(conditions)

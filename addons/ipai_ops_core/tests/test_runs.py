@@ -1,0 +1,76 @@
+from datetime import timedelta
+
+import psycopg2
+
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from ..models.ops_run import utcnow
+from .common import OpsCase
+
+
+@tagged("post_install", "-at_install")
+class TestRunRetention(OpsCase):
+    """Finished runs are deleted after their kind's retention, and only those."""
+
+    def _finished_run(self, days_ago: int, kind="check"):
+        run = self.envs_a["development"]._queue_system_run(kind)
+        run.sudo().write({"state": "running", "started_at": utcnow()})
+        run._transition("done", {"finished_at": utcnow() - timedelta(days=days_ago)})
+        return run
+
+    def test_retention_deletes_exactly_what_its_policy_says(self):
+        old, recent = self._finished_run(91), self._finished_run(89)
+        unfinished = self.envs_a["development"]._queue_system_run("check")
+        waiting_on_it = self._finished_run(200)
+        self.envs_a["development"]._create_run("check", after=waiting_on_it)
+        events = old.event_ids
+        self.assertTrue(events)
+        deleted = self.env["ipai.ops.run"]._apply_run_retention()
+        self.assertEqual(deleted, 1)
+        self.assertFalse(old.exists(), "a check older than 90 days is deleted")
+        self.assertFalse(events.exists(), "with its events")
+        self.assertTrue(recent.exists(), "a younger one is kept")
+        self.assertTrue(unfinished.exists(), "an unfinished run is never deleted")
+        self.assertTrue(waiting_on_it.exists(), "nor one another run points to")
+
+    def test_retention_is_configurable_per_kind(self):
+        run = self._finished_run(10)
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("ipai_ops.run_retention_days.check", "5")
+        self.env["ipai.ops.run"]._apply_run_retention()
+        self.assertFalse(run.exists())
+
+    def test_without_the_retention_policy_runs_stay_undeletable(self):
+        run = self._finished_run(1000)
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertRaises(psycopg2.errors.RestrictViolation),
+            self.env.cr.savepoint(),
+        ):
+            self.env.cr.execute("DELETE FROM ipai_ops_run WHERE id = %s", [run.id])
+
+
+@tagged("post_install", "-at_install")
+class TestRunsForPeople(OpsCase):
+    def test_buttons_show_only_what_the_user_may_start(self):
+        """Each role is offered a check exactly where it may run one; others nothing."""
+        may_check = {
+            "viewer": set(),
+            "developer": {"development"},
+            "tester": {"development", "staging"},
+            "admin": {"development", "staging", "production"},
+        }
+        for role, stages in may_check.items():
+            for stage, environment in self.envs_a.items():
+                with self.subTest(role=role, stage=stage):
+                    offered = environment.with_user(self.members_a[role]).allowed_kinds or ""
+                    self.assertEqual("check" in offered.split(), stage in stages)
+        self.assertFalse(self.envs_a["production"].with_user(self.outsider).allowed_kinds)
+
+    def test_runs_last_a_positive_time(self):
+        run = self.envs_a["development"]._queue_system_run("check")
+        run.sudo().write({"state": "running", "started_at": utcnow()})
+        run._transition("failed", {"error": "x"})
+        self.assertGreaterEqual(run.finished_at, run.started_at)
+        self.assertGreaterEqual(run.duration, 0)
