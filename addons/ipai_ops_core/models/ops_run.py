@@ -88,7 +88,7 @@ class IpaiOpsRun(models.Model):
     finished_at = fields.Datetime(readonly=True)
     heartbeat_at = fields.Datetime(readonly=True)
     worker = fields.Char(readonly=True, help="host:pid of the process that ran it.")
-    duration = fields.Float(string="Duration (s)", compute="_compute_duration", digits=(16, 1))
+    duration = fields.Float(string="Duration (s)", compute="_compute_duration", digits=(16, 3))
     params = fields.Json(readonly=True)
     result = fields.Json(readonly=True)
     summary = fields.Char(readonly=True)

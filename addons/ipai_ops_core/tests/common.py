@@ -1,4 +1,5 @@
 import os
+import shutil
 from contextlib import closing
 from pathlib import Path
 
@@ -54,6 +55,7 @@ def production_database(test_dbname: str) -> tuple[str, dict]:
     with connection(_engine_spec()) as conn:
         if database_exists(conn, name):
             return name, _sample_ids(name)
+    shutil.rmtree(config.filestore(name), ignore_errors=True)  # of an earlier, killed run
     sample = _commit_sample(test_dbname)
     try:
         clone_database(

@@ -83,7 +83,13 @@ class TestExecutor(OpsCase):
         self.assertEqual((run.state, run.attempt), ("done", 2), run.error)
         self.addCleanup(self._unmark, environment)
         self.assertGreaterEqual(run.finished_at, run.started_at)
-        self.assertGreater(run.duration, 0, "a run of a fraction of a second lasts more than 0")
+        seconds = (run.finished_at - run.started_at).total_seconds()
+        self.assertGreater(
+            run.duration,
+            0,
+            f"a sub-second run lasts more than 0 ({run.started_at}, {run.finished_at})",
+        )
+        self.assertAlmostEqual(run.duration, seconds, places=2)
 
     def test_a_permanent_failure_fails_at_once(self):
         run = self.envs_a["development"].with_user(self.members_a["developer"])._queue_run("check")

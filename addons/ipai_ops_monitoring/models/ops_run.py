@@ -14,6 +14,7 @@ from ipai_ops.check import check_database
 from ipai_ops.stats import Sample, read_statements, statement_deltas
 
 SAMPLE_RETENTION = timedelta(days=14)  # per-sample rows; daily totals are kept
+SNAPSHOT_LOCK_NAMESPACE = 0x1A2  # pg_advisory_xact_lock(int, int): "snapshots of ipai-ops"
 ROLLUP_EVERY = timedelta(hours=1)  # samples are added to the daily totals this often
 REGRESSION_MIN_CALLS = 10  # a statement must run this often in both periods to be compared
 _DELTA_COLUMNS = (
@@ -77,6 +78,13 @@ class IpaiOpsRun(models.Model):
     def _execute_snapshot(self) -> dict:
         environment = self.environment_id
         server = environment.server_id._engine_spec()
+        # Two snapshots of one environment at once (a click meeting the cron, two lanes)
+        # would both subtract the same previous sample and count everything twice: the
+        # second waits for the first to commit, then reads the state it left.
+        self.env.cr.execute(
+            SQL("SELECT pg_advisory_xact_lock(%s, %s)", SNAPSHOT_LOCK_NAMESPACE, environment.id)
+        )
+        environment.invalidate_recordset(["pgss_state", "pgss_rolled_up_until"])
         self.env.cr.execute(
             "SELECT queryid FROM ipai_ops_pgss_query WHERE environment_id = %s", [environment.id]
         )
