@@ -9,7 +9,7 @@ refuse, whoever asks:
   and any change to the columns that say what was asked, where, when and by whom.
 
 One exception, the retention policy: a transaction that sets ``ipai_ops.retention``
-may delete *finished* runs and their events (``ipai.ops.run._apply_run_retention``).
+may delete *finished* runs and their events (``ipai.ops.run.retention``).
 The ORM cannot set it; SQL access to the database can — as it can drop a trigger.
 
 Installed (again) by the two models' ``init()`` on every module install and update.

@@ -19,8 +19,11 @@ DEFAULT_RETENTION_DAYS = 3650  # runs of a kind that says nothing: ten years
 BATCH = 5000  # runs deleted per transaction
 
 
-class IpaiOpsRun(models.Model):
-    _inherit = "ipai.ops.run"
+class IpaiOpsRunRetention(models.AbstractModel):
+    """The retention policy of runs, applied by its cron."""
+
+    _name = "ipai.ops.run.retention"
+    _description = "Operations: retention of runs"
 
     @api.model
     def _cron_apply_run_retention(self):
@@ -36,7 +39,7 @@ class IpaiOpsRun(models.Model):
         now = now or utcnow()
         params = self.env["ir.config_parameter"].sudo()
         deleted = 0
-        for kind, spec in self._run_kinds().items():
+        for kind, spec in self.env["ipai.ops.run"]._run_kinds().items():
             default = spec.get("retention_days", DEFAULT_RETENTION_DAYS)
             days = int(params.get_param(f"ipai_ops.run_retention_days.{kind}", default))
             deleted += self._delete_expired(kind, now - timedelta(days=days), BATCH - deleted)
@@ -84,7 +87,7 @@ class IpaiOpsRun(models.Model):
             for model in self.env.registry.values()
             if not model._abstract and model._auto
             for field in model._fields.values()
-            if field.type == "many2one" and field.comodel_name == self._name and field.store
+            if field.type == "many2one" and field.comodel_name == "ipai.ops.run" and field.store
             and model._name != "ipai.ops.run.event"
         ]  # fmt: skip
         return SQL(" ").join(conditions)

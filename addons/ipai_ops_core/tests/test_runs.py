@@ -26,7 +26,7 @@ class TestRunRetention(OpsCase):
         self.envs_a["development"]._create_run("check", after=waiting_on_it)
         events = old.event_ids
         self.assertTrue(events)
-        deleted = self.env["ipai.ops.run"]._apply_run_retention()
+        deleted = self.env["ipai.ops.run.retention"]._apply_run_retention()
         self.assertEqual(deleted, 1)
         self.assertFalse(old.exists(), "a check older than 90 days is deleted")
         self.assertFalse(events.exists(), "with its events")
@@ -38,7 +38,7 @@ class TestRunRetention(OpsCase):
         run = self._finished_run(10)
         params = self.env["ir.config_parameter"].sudo()
         params.set_param("ipai_ops.run_retention_days.check", "5")
-        self.env["ipai.ops.run"]._apply_run_retention()
+        self.env["ipai.ops.run.retention"]._apply_run_retention()
         self.assertFalse(run.exists())
 
     def test_without_the_retention_policy_runs_stay_undeletable(self):
