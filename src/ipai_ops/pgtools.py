@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .connection import ServerSpec, client_env
-from .errors import ClientToolError
+from .errors import ClientToolError, StorageError
 
 CLIENT_DIRS = "/usr/lib/postgresql/*/bin"
 STDERR_TAIL = 2000  # characters of a failing tool's stderr kept in the error message
@@ -96,16 +96,20 @@ def run_tool(
     if proc.returncode != 0:
         stderr = proc.stderr.decode(errors="replace").strip()
         hint = disk_full_hint(stderr)
-        raise ClientToolError(
+        error = StorageError if hint == DISK_FULL else ClientToolError
+        raise error(
             f"{check_message or Path(args[0]).name} failed (exit {proc.returncode}){hint}: "
             f"{stderr[-STDERR_TAIL:]}"
         )
     return proc
 
 
+DISK_FULL = " — the disk is full"
+
+
 def disk_full_hint(text: str) -> str:
     if "No space left on device" in text or "could not extend file" in text:
-        return " — the disk is full"
+        return DISK_FULL
     if "permission denied" in text:
         return (
             " — the role lacks a privilege: it needs membership in the role that owns "
