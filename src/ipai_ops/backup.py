@@ -21,7 +21,6 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -110,17 +109,12 @@ def backup_database(
             manifest = _new_manifest(set_id, kind, source, pg_dump)
             manifest["database"] = record_as or database
             say(f"Dumping {database} ({source.size_bytes / 1024**2:.0f} MiB) with {pg_dump}")
-            capture = None
-            if filestore:
-                say(f"Storing the filestore {filestore} while the database is dumped")
-                capture = lambda referenced: _capture(  # noqa: E731
-                    target, Path(filestore), database, referenced
-                )
-            manifest["dump"], files = _dump(
-                spec, source, pg_dump, partial, jobs or default_jobs(), beside=capture
+            manifest["dump"], referenced = _dump(
+                spec, source, pg_dump, partial, jobs or default_jobs()
             )
             if filestore:
-                manifest["filestore"] = files
+                say(f"Storing the filestore {filestore}")
+                manifest["filestore"] = _capture(target, Path(filestore), database, referenced)
                 if missing := manifest["filestore"]["missing"]:
                     say(f"{len(missing)} file(s) the database refers to were already gone")
             elif imported_filestore:
@@ -159,24 +153,18 @@ def _new_manifest(set_id: str, kind: str, source: SourceInfo, pg_dump: str) -> d
 
 
 def _dump(
-    spec: ServerSpec, source: SourceInfo, pg_dump: str, partial: Path, jobs: int, *,
-    beside: Callable[[set[str]], dict] | None = None,
-) -> tuple[dict, dict | None]:  # fmt: skip
+    spec: ServerSpec, source: SourceInfo, pg_dump: str, partial: Path, jobs: int
+) -> tuple[dict, set[str]]:
     """Dump the database from an exported snapshot, and list, *in that snapshot*, the
-    filestore files its attachments refer to; ``beside(referenced)`` (the filestore's
-    capture) runs meanwhile, so that it is checked against exactly what the dump holds
-    and its time hides behind the dump's.
+    filestore files its attachments refer to: the filestore captured afterwards is then
+    checked against exactly what the dump holds.
 
-    :return: the dump's manifest entry, and what ``beside`` returned
+    :return: the dump's manifest entry, and the referenced files (``ab/abcdef…``)
     """
     started = time.monotonic()
     dump_dir = partial / "dump"
     compression = compression_for(pg_dump)
-    with (
-        exported_snapshot(spec.for_database(source.database)) as (snapshot, referenced),
-        ThreadPoolExecutor(max_workers=1) as pool,
-    ):
-        side = pool.submit(beside, referenced) if beside else None
+    with exported_snapshot(spec.for_database(source.database)) as (snapshot, referenced):
         run_tool(
             [
                 pg_dump,
@@ -190,7 +178,6 @@ def _dump(
             spec,
             check_message="pg_dump",
         )
-        beside_result = side.result() if side else None
     files = {}
     for path in sorted(dump_dir.iterdir()):
         digest, size = sha256_file(path)
@@ -203,7 +190,7 @@ def _dump(
         "bytes": sum(f["size"] for f in files.values()),
         "seconds": round(time.monotonic() - started, 3),
     }
-    return entry, beside_result
+    return entry, referenced
 
 
 @contextmanager
