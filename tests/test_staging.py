@@ -207,6 +207,8 @@ def test_masking_reaches_derived_columns_and_a_full_scan_finds_stray_copies(
         assert not any(check_no_survivors(spec, spec, (name, copy)).values())
         found = find_survivors(spec, spec, (name, copy))
         assert found == {"x_custom_note.note": 3}, found
+        indexes = "SELECT indexdef FROM pg_indexes WHERE tablename = 'res_partner' ORDER BY 1"
+        assert run_sql(spec, copy, indexes) == run_sql(spec, name, indexes), "all rebuilt"
     finally:
         drop_database(admin_conn, copy)
 

@@ -28,6 +28,7 @@ import base64
 import hashlib
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from psycopg2 import sql
@@ -39,6 +40,7 @@ from .guards import refuse_production
 STRATEGIES = ("email", "name", "phone", "null", "fixed", "keep")
 DEV_PASSWORD_ROUNDS = 25_000  # pbkdf2 rounds of the development admin password
 MASK_MAINTENANCE_MEMORY = "256MB"  # per index rebuild after masking, in the copy only
+INDEX_WORKERS = 2  # indexes rebuilt at once after masking (GIN builds use one core each)
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,12 @@ def mask_database(
     admin_password: str | None = None,
     key: str | None = None,
 ) -> MaskReport:
-    """Mask ``database`` (a copy) with ``rules`` in one transaction.
+    """Mask ``database`` (a copy) with ``rules`` in one transaction, then rebuild the
+    indexes that transaction dropped, several at once (one connection each).
+
+    The values are masked atomically: either every rule applied or none. The rebuild
+    follows the commit; should it fail, :class:`MaskingFailed` names the indexes left
+    to rebuild (a copy being prepared is dropped by its caller anyway).
 
     :param admin_password: set the admin account's (id 2) password to this known value
     :param key: the project's masking key (same key, same fakes); default: a random one
@@ -244,8 +251,7 @@ def mask_database(
     with connection(spec.for_database(database), autocommit=False) as conn:
         with conn.cursor() as cur:
             cur.execute("SELECT set_config(%s, %s, true)", (KEY_SETTING, key or new_mask_key()))
-            # the indexes dropped for the UPDATEs are rebuilt with room to sort in memory
-            cur.execute("SET LOCAL maintenance_work_mem = %s", (MASK_MAINTENANCE_MEMORY,))
+            dropped: list[str] = []
             by_table: dict[str, list[MaskRule]] = {}
             for rule in rules:
                 by_table.setdefault(rule.table, []).append(rule)
@@ -258,8 +264,7 @@ def mask_database(
                 for name, _definition in indexes:
                     cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
                 report.rows[table] = _mask_table(cur, table, usable, secret)
-                for _name, definition in indexes:
-                    cur.execute(definition)
+                dropped += [definition for _name, definition in indexes]
                 report.columns += [f"{table}.{r.column}" for r in usable if r.strategy != "keep"]
             if admin_password is not None and "password" in _existing_columns(cur, "res_users"):
                 cur.execute(
@@ -267,8 +272,27 @@ def mask_database(
                     (odoo_password_hash(admin_password),),
                 )
         conn.commit()
+    _rebuild_indexes(spec.for_database(database), dropped)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _rebuild_indexes(spec: ServerSpec, definitions: list[str]) -> None:
+    """``CREATE INDEX`` each definition, :data:`INDEX_WORKERS` at a time."""
+
+    def build(definition: str) -> None:
+        with connection(spec) as conn, conn.cursor() as cur:
+            # room to sort in memory: the copy is being prepared, nobody else uses it
+            cur.execute("SET maintenance_work_mem = %s", (MASK_MAINTENANCE_MEMORY,))
+            cur.execute(definition)
+
+    with ThreadPoolExecutor(max_workers=INDEX_WORKERS) as pool:
+        outcomes = [(d, pool.submit(build, d)) for d in definitions]
+    failed = [d.split(" ON ")[0] for d, outcome in outcomes if outcome.exception()]
+    if failed:
+        raise MaskingFailed(
+            f"The masked values are in place, but not rebuilt: {'; '.join(failed)}."
+        )
 
 
 def check_no_survivors(
