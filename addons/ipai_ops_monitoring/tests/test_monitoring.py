@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import psycopg2
 
-from odoo import sql_db
+from odoo import fields, sql_db
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
@@ -221,3 +221,22 @@ class TestMonitoring(OpsCase):
         shown = self.env["ipai.ops.run"].search([("in_operations_log", "=", True)])
         self.assertIn(check, shown)
         self.assertNotIn(snapshot, shown, "five-minute samples do not bury the operations")
+
+    def test_last_24_hours_are_the_last_24_hours(self):
+        """Not "today since midnight": a sample of 23 hours ago counts, one of 25 does not."""
+        now = fields.Datetime.now()
+        Delta = self.env["ipai.ops.pgss.delta"].sudo()
+        for hours, calls in ((23, 7), (25, 1000)):
+            Delta.create(
+                {"environment_id": self.production.id, "granularity": "sample",
+                 "taken_at": now - timedelta(hours=hours), "queryid": "4242", "calls": calls,
+                 "total_ms": 10.0 * calls, "max_ms": 10.0, "rows": calls, "shared_blks_hit": calls,
+                 "shared_blks_read": 0, "temp_blks_written": 0}
+            )  # fmt: skip
+        wizard = self.env["ipai.ops.top.queries"].create(
+            {"environment_id": self.production.id, "window": "24h"}
+        )
+        wizard.action_refresh()
+        line = wizard.line_ids.filtered(lambda row: row.queryid == "4242")
+        self.assertEqual(line.calls, 7)
+        self.assertEqual(line.prev_mean_ms, 10.0, "the day before is the previous window")

@@ -73,7 +73,9 @@ class IpaiOpsTopQueries(models.TransientModel):
     def _lines(self) -> list[dict]:
         span = WINDOWS[self.window]
         end = fields.Datetime.now() + timedelta(seconds=1)  # now() drops the microseconds
-        grain = "sample" if span < timedelta(days=1) else "day"
+        # samples (kept 14 days) for the last hour and day: "24 hours" means the last 24
+        # hours, not the calendar days that daily totals would round it to
+        grain = "sample" if span <= timedelta(days=1) else "day"
         if grain == "day":  # whole days, today included
             end = end.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
         start = end - span
