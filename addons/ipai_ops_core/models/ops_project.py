@@ -104,7 +104,13 @@ class IpaiOpsProject(models.Model):
             project.current_user_role = project._role_of(self.env.user)
 
     def _role_of(self, user) -> str | None:
-        """The role ``user`` holds in this project; ops administrators act as admins."""
+        """The role ``user`` holds in this project; ops administrators act as admins.
+
+        No project (a record being created) gives no role, never an error: forms compute
+        their buttons before a project is chosen.
+        """
+        if not self:
+            return None
         self.ensure_one()
         if user.has_group("ipai_ops_core.group_ops_admin"):
             return "ops_admin"

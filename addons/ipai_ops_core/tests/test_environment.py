@@ -62,3 +62,11 @@ class TestEnvironmentRules(OpsCase):
         overview = self.project_a.environment_overview
         self.assertIn("Project A production (Production, Not checked yet)", overview)
         self.assertEqual(self.project_a.production_environment_id, self.envs_a["production"])
+
+    def test_a_new_environment_form_opens_before_a_project_is_chosen(self):
+        """Operations ▸ Environments ▸ New computes its buttons with no project yet."""
+        for user in (self.ops_admin, self.members_a["admin"]):
+            with self.subTest(user=user.login):
+                draft = self.env["ipai.ops.environment"].with_user(user).new({})
+                self.assertFalse(draft.can_operate)
+                self.assertFalse(draft.allowed_kinds)

@@ -240,3 +240,8 @@ class TestMonitoring(OpsCase):
         line = wizard.line_ids.filtered(lambda row: row.queryid == "4242")
         self.assertEqual(line.calls, 7)
         self.assertEqual(line.prev_mean_ms, 10.0, "the day before is the previous window")
+
+    def test_top_queries_opens_before_an_environment_is_chosen(self):
+        """Operations ▸ Monitoring ▸ Top queries opens its wizard with no environment yet."""
+        draft = self.env["ipai.ops.top.queries"].with_user(self.members_a["admin"]).new({})
+        self.assertFalse(draft.may_see_text)

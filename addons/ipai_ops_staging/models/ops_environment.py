@@ -81,6 +81,8 @@ class IpaiOpsEnvironment(models.Model):
     def _other_allowed_actions(self) -> list[str]:
         """Also ``copy``: whether the user may make at least a development copy of it."""
         actions = super()._other_allowed_actions()
+        if not (self.id and self.project_id):  # a record being created: nothing to copy
+            return actions
         try:
             self._check_may_create_copy("development", self.data_class)
         except (AccessError, UserError):
