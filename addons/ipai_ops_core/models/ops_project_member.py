@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..roles import ROLES
@@ -36,7 +36,52 @@ class IpaiOpsProjectMember(models.Model):
         # checked on the rows as created: a project may also come from a context default
         members = super().create(vals_list)
         members.project_id._check_may_manage_members(ignoring=members)
+        members._check_internal_users()
+        members._grant_access()
         return members
+
+    def _check_internal_users(self) -> None:
+        """Members are internal users: making a portal user a member would make them one."""
+        outside = self.user_id.filtered(lambda u: not u.sudo().has_group("base.group_user"))
+        if outside:
+            raise UserError(
+                self.env._(
+                    "%(users)s cannot be a project member: only internal users can.",
+                    users=", ".join(outside.mapped("name")),
+                )
+            )
+
+    def _grant_access(self) -> None:
+        """Membership is access: the Operations user group comes with it, and the user is
+        told (no second step in Settings ▸ Users)."""
+        group = self.env.ref("ipai_ops_core.group_ops_user")
+        for member in self.sudo():
+            if group not in member.user_id.group_ids:
+                member.user_id.group_ids = [Command.link(group.id)]
+            member.project_id.message_notify(
+                partner_ids=member.user_id.partner_id.ids,
+                subject=self.env._("You were added to %(project)s", project=member.project_id.name),
+                body=self.env._(
+                    "You are now %(role)s of project %(project)s in Operations.",
+                    role=dict(ROLES)[member.role],
+                    project=member.project_id.name,
+                ),
+            )
+
+    def _revoke_access_of(self, users) -> None:
+        """A user whose last membership went loses the Operations user group (unless they
+        are an operations administrator, whose group implies it)."""
+        group = self.env.ref("ipai_ops_core.group_ops_user")
+        admins = self.env.ref("ipai_ops_core.group_ops_admin")
+        left = (
+            self.env["ipai.ops.project.member"]
+            .sudo()
+            .search([("user_id", "in", users.ids)])
+            .user_id
+        )
+        for user in (users - left).sudo():
+            if admins not in user.group_ids and group in user.group_ids:
+                user.group_ids = [Command.unlink(group.id)]
 
     def write(self, vals):
         if {"project_id", "user_id"} & set(vals) and not self.env.su:
@@ -49,10 +94,11 @@ class IpaiOpsProjectMember(models.Model):
         return result
 
     def unlink(self):
-        projects = self.project_id
+        projects, users = self.project_id, self.user_id
         projects._check_may_manage_members()
         result = super().unlink()
         projects.exists()._check_keeps_an_admin()
+        self._revoke_access_of(users)
         return result
 
 

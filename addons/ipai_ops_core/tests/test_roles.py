@@ -1,8 +1,8 @@
-from odoo.exceptions import AccessError
-from odoo.tests import tagged
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import new_test_user, tagged
 
 from ..roles import required_role, role_allows
-from .common import OpsCase
+from .common import OPS_USER, OpsCase
 
 # role -> stages on which it may queue a `check`, as Odoo.sh's collaborator levels say
 EXPECTED = {
@@ -86,3 +86,33 @@ class TestRoleMatrix(OpsCase):
         self.assertEqual(required_role("production", "developer"), "admin")
         self.assertFalse(role_allows("tester", "development", "admin"))
         self.assertFalse(role_allows(None, "development"))
+
+    def test_membership_grants_access_and_takes_it_back(self):
+        """Adding a member is all it takes: group, access and a notification."""
+        admin = self.members_a["admin"]
+        newcomer = new_test_user(self.env, "a_newcomer", groups="base.group_user")
+        self.assertFalse(newcomer.has_group(OPS_USER))
+        member = (
+            self.env["ipai.ops.project.member"]
+            .with_user(admin)
+            .create({"project_id": self.project_a.id, "user_id": newcomer.id, "role": "developer"})
+        )
+        self.env.invalidate_all()
+        self.assertTrue(newcomer.has_group(OPS_USER), "the Operations group came with it")
+        self.assertEqual(
+            self.env["ipai.ops.project"].with_user(newcomer).search([]), self.project_a
+        )
+        told = self.env["mail.message"].search([("partner_ids", "in", newcomer.partner_id.ids)])
+        self.assertIn("developer", str(told.mapped("body")).lower())
+        member.with_user(admin).unlink()
+        self.env.invalidate_all()
+        self.assertFalse(newcomer.has_group(OPS_USER), "the last membership took it back")
+
+    def test_only_internal_users_become_members(self):
+        portal = new_test_user(self.env, "a_portal", groups="base.group_portal")
+        with self.assertRaisesRegex(UserError, "only internal users"):
+            self.env["ipai.ops.project.member"].with_user(self.members_a["admin"]).create(
+                {"project_id": self.project_a.id, "user_id": portal.id, "role": "viewer"}
+            )
+        self.env.invalidate_all()
+        self.assertFalse(portal.has_group("base.group_user"), "no portal user made internal")
