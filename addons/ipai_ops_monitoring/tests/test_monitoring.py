@@ -1,4 +1,5 @@
 import threading
+import time
 from contextlib import closing, suppress
 from datetime import timedelta
 
@@ -9,6 +10,8 @@ from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
 from odoo.addons.ipai_ops_core.tests.common import OpsCase
+
+from ..models.ops_run import SNAPSHOT_LOCK_NAMESPACE
 
 # slow enough (a few ms a call) to rank among the top statements of the test database
 WORKLOAD = "SELECT count(*), pg_sleep(0.005) FROM res_partner WHERE name = 'monitoring-probe'"
@@ -245,3 +248,42 @@ class TestMonitoring(OpsCase):
         """Operations ▸ Monitoring ▸ Top queries opens its wizard with no environment yet."""
         draft = self.env["ipai.ops.top.queries"].with_user(self.members_a["admin"]).new({})
         self.assertFalse(draft.may_see_text)
+
+
+@tagged("post_install", "-at_install")
+class TestSnapshotsOneAtATime(OpsCase):
+    """In a transaction of its own: the lock of an earlier test's snapshot would be held."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.production = cls.envs_a["production"]
+
+    def setUp(self):
+        super().setUp()
+        self.registry_enter_test_mode()
+
+    def test_a_snapshot_waits_for_the_one_already_taking_this_environment(self):
+        """Two snapshots of one environment never subtract the same previous sample: the
+        second waits, on the environment's lock, until the first has committed."""
+        holder = psycopg2.connect(**sql_db.connection_info_for(self.env.cr.dbname)[1])
+        holder.autocommit = True
+        holder.cursor().execute("SET lock_timeout = '10s'")  # fail, never hang
+        key = (SNAPSHOT_LOCK_NAMESPACE, self.production.id)
+        holder.cursor().execute("SELECT pg_advisory_lock(%s, %s)", key)  # "the first one"
+        release = threading.Timer(
+            1.0, lambda: holder.cursor().execute("SELECT pg_advisory_unlock(%s, %s)", key)
+        )
+        release.start()
+        try:
+            started = time.monotonic()
+            self.env.cr.execute("SET LOCAL lock_timeout = '20s'")  # a bug fails, never hangs
+            self.production._queue_system_run("snapshot", {})
+            self.process_runs()
+            run = self.production.run_ids.filtered(lambda r: r.kind == "snapshot")
+            waited = time.monotonic() - started
+        finally:
+            release.join()
+            holder.close()
+        self.assertGreaterEqual(waited, 0.9, "it waited for the snapshot in progress")
+        self.assertEqual(run.state, "done")
