@@ -345,8 +345,7 @@ def find_survivors(
         values = _sample_values(cur, rules, sample)
     if not values:
         return {}
-    patterns = ["%" + v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                for v in values]  # fmt: skip
+    patterns = [f"%{_escape_like(value)}%" for value in values]
     found = {}
     with connection(copy.for_database(copy_db)) as clone, clone.cursor() as cur:
         for table, columns in _text_columns(cur).items():
@@ -363,6 +362,11 @@ def find_survivors(
                 if hits:
                     found[f"{table}.{column}"] = hits
     return found
+
+
+def _escape_like(value: str) -> str:
+    """``value`` matched literally inside a LIKE pattern (backslash is LIKE's escape)."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _sample_values(cur, rules, sample: int) -> set[str]:

@@ -23,6 +23,14 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_SECRET_BYTES = 64 * 1024  # a secret file larger than this is a mistake, not a secret
 
 
+REFERENCE_KINDS = ("env:", "file:")
+
+
+def is_reference(text: str | None) -> bool:
+    """Whether ``text`` names a secret on the host rather than being one."""
+    return bool(text) and text.strip().startswith(REFERENCE_KINDS)
+
+
 def validate_reference(reference: str) -> str:
     """Return ``reference`` if it has one of the accepted forms, else raise."""
     kind, _, name = (reference or "").partition(":")

@@ -6,10 +6,8 @@ from odoo.exceptions import ValidationError
 
 from ipai_ops.errors import OpsError
 from ipai_ops.remote import RemoteTarget
-from ipai_ops.secret_refs import resolve_reference
+from ipai_ops.secret_refs import is_reference, resolve_reference
 from ipai_ops.storage import LocalTarget
-
-SECRET_PREFIXES = ("env:", "file:")  # storage options referenced from the host
 
 
 class IpaiOpsBackupTarget(models.Model):
@@ -62,7 +60,7 @@ class IpaiOpsBackupTarget(models.Model):
     def _options(self) -> dict:
         """The fsspec options: stored JSON, or JSON read from a reference on the host."""
         text = self.storage_options or "{}"
-        if text.startswith(SECRET_PREFIXES):
+        if is_reference(text):
             try:
                 text = resolve_reference(text.strip())
             except OpsError as exc:

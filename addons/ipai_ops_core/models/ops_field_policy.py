@@ -2,6 +2,18 @@ from odoo import models
 from odoo.exceptions import AccessError
 
 OPS_ADMIN_GROUP = "ipai_ops_core.group_ops_admin"
+
+
+def context_defaults(records) -> dict:
+    """The ``default_<field>`` values of the context, by field: Odoo fills them in after
+    ``create()`` starts, so they are as much the caller's choice as the values given."""
+    return {
+        key.removeprefix("default_"): value
+        for key, value in records.env.context.items()
+        if key.startswith("default_") and key.removeprefix("default_") in records._fields
+    }
+
+
 # chatter and activities are Odoo's own, with their own access rules
 FREE_FIELD_PREFIXES = ("message_", "activity_", "website_message_")
 
@@ -34,7 +46,7 @@ class IpaiOpsFieldPolicy(models.AbstractModel):
         """
         if self.env.su:
             return
-        names = set(vals) | (self._context_defaults() if creating else set())
+        names = set(vals) | (set(context_defaults(self)) if creating else set())
         names = {name for name in names if not name.startswith(FREE_FIELD_PREFIXES)}
         ops_admin = self.env.user.has_group(OPS_ADMIN_GROUP)
         if creating and not (
@@ -55,7 +67,9 @@ class IpaiOpsFieldPolicy(models.AbstractModel):
                 else record._project_admin_fields(creating)
             )
             if refused := names - allowed:
-                labels = ", ".join(sorted(self._fields[name].string for name in refused))
+                labels = ", ".join(
+                    sorted(getattr(self._fields.get(name), "string", name) for name in refused)
+                )
                 raise AccessError(
                     self.env._(
                         "You may not set %(fields)s on %(model)s: %(why)s",
@@ -66,11 +80,3 @@ class IpaiOpsFieldPolicy(models.AbstractModel):
                         else self.env._("it is written by ipai-ops itself."),
                     )
                 )
-
-    def _context_defaults(self) -> set[str]:
-        """The fields the context gives a default to (``default_<field>`` keys)."""
-        return {
-            key.removeprefix("default_")
-            for key in self.env.context
-            if key.startswith("default_") and key.removeprefix("default_") in self._fields
-        }

@@ -1,5 +1,7 @@
 from odoo import api, models
 
+from .ops_field_policy import context_defaults
+
 
 class IpaiOpsWizardAccess(models.AbstractModel):
     """A wizard that checks every record it is given.
@@ -26,13 +28,7 @@ class IpaiOpsWizardAccess(models.AbstractModel):
     def _check_given_records(self, vals: dict) -> None:
         if self.env.su:
             return
-        # context defaults are given records too: Odoo fills them in after create() starts
-        defaults = {
-            key.removeprefix("default_"): value
-            for key, value in self.env.context.items()
-            if key.startswith("default_")
-        }
-        for name, value in {**defaults, **vals}.items():
+        for name, value in {**context_defaults(self), **vals}.items():
             field = self._fields.get(name)
             if field and field.type == "many2one" and not field.related and value:
                 self.env[field.comodel_name].browse(value).check_access("read")

@@ -11,7 +11,7 @@ import tempfile
 
 import psycopg2
 
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.ipai_ops_core.tests.common import OpsCase
@@ -616,3 +616,48 @@ class TestFindingsOverRpc(RpcCase, OpsCase):
                 self.assertRefused(
                     user, "ipai.ops.restore.wizard", "write", wizard, {"new_database": "x"}
                 )
+
+    def test_host_settings_and_keys_are_for_ops_administrators(self):
+        """Secret references, filestore roots, masking keys and run bookkeeping: neither
+        readable nor writable by project roles over RPC."""
+        admin = self.members_a["admin"]
+        self.project_a.sudo()._mask_key()
+        for model, record, fields_ in (
+            ("ipai.ops.db.server", self.server, ["password_ref", "filestore_root"]),
+            ("ipai.ops.project", self.project_a, ["mask_key", "dev_admin_password"]),
+            ("ipai.ops.backup.target", self.target, ["storage_options", "path"]),
+        ):
+            for field in fields_:
+                with self.subTest(model=model, field=field):
+                    self.assertRefused(admin, model, "read", record.ids, [field])
+                    self.assertRefused(admin, model, "write", record.ids, {field: "/tmp"})
+        run = self.envs_a["development"]._queue_system_run("check")
+        for values in (
+            {"attempt": 9},
+            {"retry_at": "2030-01-01 00:00:00"},
+            {"state": "done"},
+            {"in_operations_log": False},
+        ):
+            with self.subTest(values=values):
+                self.assertRefused(self.ops_admin, "ipai.ops.run", "write", run.ids, values)
+        self.assertEqual((run.state, run.attempt), ("queued", 1))
+
+    def test_membership_over_rpc_grants_access_and_refuses_portal_users(self):
+        admin = self.members_a["admin"]
+        newcomer = new_test_user(self.env, "rpc_newcomer", groups="base.group_user")
+        portal = new_test_user(self.env, "rpc_portal", groups="base.group_portal")
+        refusal = self.assertRefused(
+            admin,
+            "ipai.ops.project.member",
+            "create",
+            [{"project_id": self.project_a.id, "user_id": portal.id, "role": "viewer"}],
+        )
+        self.assertIn("only internal users", refusal.message)
+        self.call(
+            admin,
+            "ipai.ops.project.member",
+            "create",
+            [{"project_id": self.project_a.id, "user_id": newcomer.id, "role": "viewer"}],
+        )
+        projects = self.call(newcomer, "ipai.ops.project", "search_read", [], ["name"])
+        self.assertEqual([p["name"] for p in projects], [self.project_a.name])
