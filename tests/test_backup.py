@@ -88,7 +88,7 @@ def test_killed_backup_leaves_nothing_published_and_is_cleaned_next_time(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         blobs = list((target.root / "blobs").glob("*/*"))
-        if len(blobs) > 20:  # the dump is written; the filestore is being stored
+        if len(blobs) > 20:  # the filestore is being stored
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
@@ -99,6 +99,9 @@ def test_killed_backup_leaves_nothing_published_and_is_cleaned_next_time(
     result = backup_database(spec, name, target, filestore=filestore)
     assert target.list_sets() == [result.set_id]
     assert not list(target.tmp_dir.glob("*.partial"))
+    stored = {path.name for path in (target.root / "blobs").glob("*/*")}
+    used = {entry[3] for entry in result.manifest["filestore"]["files"]}
+    assert stored == used, "the blobs only the killed backup had stored are gone"
 
 
 def test_corrupt_dump_fails_restore_and_leaves_target_untouched(spec, odoo_db, target, admin_conn):

@@ -12,6 +12,7 @@ import pytest
 from conftest import run_sql
 from odoo_like import MODULES, add_operations_tables, fake_addons_path, table_fingerprints
 
+from ipai_ops import mask
 from ipai_ops.clone import clone_database, drop_clone
 from ipai_ops.errors import MaskingFailed, NeutralizationFailed, ProtectedDatabase
 from ipai_ops.guards import drop_database, mark_production
@@ -230,6 +231,42 @@ def test_the_same_key_masks_the_same_way_in_every_copy(spec, production, admin_c
     finally:
         for copy in copies:
             drop_database(admin_conn, copy)
+
+
+def test_a_table_masked_in_parts_is_masked_like_one_masked_whole(
+    spec, production, admin_conn, monkeypatch
+):
+    """Large tables are masked by several connections, a range of ids each: every row is
+    reached, exactly as a single UPDATE would, and the dropped indexes come back."""
+    name, _filestore = production
+    whole, parts = f"{name}_whole", f"{name}_parts"
+    rows = "SELECT id, name, email, phone_sanitized FROM res_partner ORDER BY id"
+    try:
+        reports = []
+        for copy, min_bytes in ((whole, 2**62), (parts, 0)):
+            monkeypatch.setattr(mask, "PART_MIN_BYTES", min_bytes)
+            clone_database(spec, name, copy)
+            reports.append(mask_database(spec, copy, key="project-key"))
+        assert run_sql(spec, parts, rows) == run_sql(spec, whole, rows)
+        assert reports[1].rows == reports[0].rows and reports[1].rows["res_partner"] > 1
+        assert not any(check_no_survivors(spec, spec, (name, parts)).values())
+        indexes = "SELECT indexdef FROM pg_indexes WHERE tablename = 'res_partner' ORDER BY 1"
+        assert run_sql(spec, parts, indexes) == run_sql(spec, name, indexes)
+    finally:
+        for copy in (whole, parts):
+            drop_database(admin_conn, copy)
+
+
+def test_a_failing_rule_fails_the_masking_and_names_its_table(spec, production, admin_conn):
+    name, _filestore = production
+    copy = f"{name}_badrule"
+    broken = [mask.MaskRule("res_partner", "email", "email", "no_such_column > 0")]
+    try:
+        clone_database(spec, name, copy)
+        with pytest.raises(MaskingFailed, match="not fully masked: masking res_partner"):
+            mask_database(spec, copy, broken)
+    finally:
+        drop_database(admin_conn, copy)
 
 
 def test_production_copies_are_never_dropped_by_lifecycle(spec, production, admin_conn):

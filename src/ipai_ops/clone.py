@@ -31,6 +31,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
+from .backup import default_jobs
 from .connection import ServerSpec, client_env, connection
 from .errors import ClientToolError, DatabaseExists, DatabaseMissing, OpsError, StorageError
 from .filestore import walk_files
@@ -185,8 +186,23 @@ def _copy_database(conn, spec, source, scratch, *, method, jobs, workdir, say, o
             "disconnect them, which ipai-ops never does. Use the dump method."
         )
     say(f"Dumping {source} (online) and restoring it")
-    _dump_restore(conn, spec, source, scratch, jobs=jobs or 2, workdir=workdir, owner=owner)
+    _dump_restore(
+        conn, spec, source, scratch, jobs=jobs or live_clone_jobs(), workdir=workdir, owner=owner
+    )
     return "dump"
+
+
+def live_clone_jobs() -> int:
+    """Parallel jobs of an online clone: one core is left to production's own sessions."""
+    return max(1, default_jobs() - 1)
+
+
+def gentle_env(spec: ServerSpec) -> dict:
+    """A client environment whose server sessions build indexes without parallel
+    workers: a restore into a copy must not take every core of production's server."""
+    env = client_env(spec)
+    env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} -c max_parallel_maintenance_workers=0".strip()
+    return env
 
 
 def _dump_restore(conn, spec, source, scratch, *, jobs, workdir, owner) -> None:
@@ -208,12 +224,12 @@ def _dump_restore(conn, spec, source, scratch, *, jobs, workdir, owner) -> None:
         run_tool(dump, spec, check_message="pg_dump")
         restore = [pg_restore, f"--dbname={scratch}", f"--jobs={jobs}", "--no-owner",
                    *as_role(owner), "--exit-on-error", dump_dir]  # fmt: skip
-        run_tool(restore, spec, check_message="pg_restore")
+        run_tool(restore, spec, check_message="pg_restore", env=gentle_env(spec))
 
 
 def _pipe_dump_restore(spec, pg_dump, pg_restore, source, scratch, *, owner) -> None:
     """``pg_dump | pg_restore`` with nothing on disk, for clones with no directory to use."""
-    env = client_env(spec)
+    env = gentle_env(spec)
     dump = subprocess.Popen(  # noqa: S603 - argument list
         dies_with_us([pg_dump, "--format=custom", "--compress=0", f"--dbname={source}"]),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,

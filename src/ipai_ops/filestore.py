@@ -10,6 +10,7 @@ copied, and each distinct content is stored once per target.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +21,10 @@ from .storage import LocalTarget, sync_filesystem
 
 Progress = Callable[[str], None]
 STORE_WORKERS = 4  # files hashed and copied into the blob store at once
+
+
+class CaptureStopped(Exception):
+    """The backup a capture ran for has failed: what it would still store is not needed."""
 
 
 @dataclass
@@ -79,12 +84,14 @@ def capture_filestore(
     previous: dict[str, list] | None = None,
     *,
     referenced: set[str] | None = None,
+    stop: threading.Event | None = None,
 ) -> FilestoreCapture:
     """Store every file of ``root`` in ``target``'s blobs; reuse what ``previous`` proves known.
 
     :param previous: an earlier capture's entries by path (the files cache)
     :param referenced: the files the dumped database refers to: one the walk did not see
         (created after it) is stored now; one that no longer exists is listed as missing
+    :param stop: once set, the capture ends with :class:`CaptureStopped`
     """
     capture = FilestoreCapture()
     previous = previous or {}
@@ -105,7 +112,7 @@ def capture_filestore(
             pending.append((relpath, stat, path))
     # hashing and copying new files in parallel: hashlib and file I/O release the GIL
     with ThreadPoolExecutor(max_workers=STORE_WORKERS) as pool:
-        stored = pool.map(lambda item: _store_unless_vanished(target, item[2]), pending)
+        stored = pool.map(lambda item: _store_unless_vanished(target, item[2], stop), pending)
         for (relpath, stat, _path), outcome in zip(pending, stored, strict=True):
             if outcome is None:  # deleted by Odoo's garbage collector meanwhile
                 capture.vanished.append(relpath)
@@ -125,7 +132,11 @@ def _add(capture: FilestoreCapture, entry: list) -> None:
     capture.total_bytes += entry[1]
 
 
-def _store_unless_vanished(target: LocalTarget, path: Path) -> tuple[str, int, bool] | None:
+def _store_unless_vanished(
+    target: LocalTarget, path: Path, stop: threading.Event | None = None
+) -> tuple[str, int, bool] | None:
+    if stop is not None and stop.is_set():
+        raise CaptureStopped
     try:
         return target.store_blob(path)
     except StorageError:

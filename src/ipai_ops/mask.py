@@ -19,7 +19,9 @@ that a sample of original values appears in *no* text column of the copy.
 
 Updating every row of a table with many indexes is slow because every index is
 updated too, so the table's plain indexes are dropped first and rebuilt after
-(unique and constraint indexes stay: they guard the data).
+(unique and constraint indexes stay: they guard the data). Large tables are
+masked in parts by several connections, and indexes rebuilt while the next
+table is masked: the work is spread over the server's cores.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ from .guards import refuse_production
 STRATEGIES = ("email", "name", "phone", "null", "fixed", "keep")
 DEV_PASSWORD_ROUNDS = 25_000  # pbkdf2 rounds of the development admin password
 MASK_MAINTENANCE_MEMORY = "256MB"  # per index rebuild after masking, in the copy only
-INDEX_WORKERS = 2  # indexes rebuilt at once after masking (GIN builds use one core each)
+MASK_WORKERS = 2  # connections masking table parts and rebuilding indexes side by side
+PART_MIN_BYTES = 8 * 1024**2  # a table this large (heap) is masked in MASK_WORKERS parts
 
 
 @dataclass(frozen=True)
@@ -189,13 +192,21 @@ def _plain_indexes(cur, table: str) -> list[tuple[str, str]]:
     return cur.fetchall()
 
 
-def _mask_table(cur, table: str, rules: list[MaskRule], secret: sql.Composable) -> int:
+def _mask_table(
+    cur,
+    table: str,
+    rules: list[MaskRule],
+    secret: sql.Composable,
+    within: sql.Composable | None = None,
+) -> int:
     """Mask every rule of a table in ONE ``UPDATE``; return the rows rewritten.
 
     One statement writes each row once. Several would write it several times, and a
     row this transaction already wrote has its foreign keys checked again on the next
     write (one lookup per key per row: over a million on Odoo's res_partner). Rows no
     rule changes (conditions false, values already empty) are not written at all.
+
+    :param within: a condition limiting the rows (one part of a table masked in parts)
     """
     assignments, applies_any = [], []
     for rule in rules:
@@ -213,14 +224,25 @@ def _mask_table(cur, table: str, rules: list[MaskRule], secret: sql.Composable) 
         applies_any.append(applies)
     if not assignments:
         return 0
+    where = sql.SQL("({})").format(sql.SQL(" OR ").join(applies_any))
+    if within is not None:
+        where = sql.SQL("{} AND {}").format(within, where)
     cur.execute(
         sql.SQL("UPDATE {} SET {} WHERE {}").format(
-            sql.Identifier(table),
-            sql.SQL(", ").join(assignments),
-            sql.SQL(" OR ").join(applies_any),
+            sql.Identifier(table), sql.SQL(", ").join(assignments), where
         )
     )
     return cur.rowcount
+
+
+@dataclass
+class _TablePlan:
+    """One table to mask: its rules, the indexes dropped for it, its parts (id ranges)."""
+
+    table: str
+    rules: list[MaskRule]
+    indexes: list[str] = field(default_factory=list)  # definitions, to rebuild
+    parts: list[sql.Composable | None] = field(default_factory=lambda: [None])
 
 
 def mask_database(
@@ -231,68 +253,122 @@ def mask_database(
     admin_password: str | None = None,
     key: str | None = None,
 ) -> MaskReport:
-    """Mask ``database`` (a copy) with ``rules`` in one transaction, then rebuild the
-    indexes that transaction dropped, several at once (one connection each).
+    """Mask ``database``, a copy being prepared, with ``rules``.
 
-    The values are masked atomically: either every rule applied or none. The rebuild
-    follows the commit; should it fail, :class:`MaskingFailed` names the indexes left
-    to rebuild (a copy being prepared is dropped by its caller anyway).
+    First the plain indexes of the tables to mask are dropped (one transaction).
+    Then :data:`MASK_WORKERS` connections work side by side: a large table is masked
+    in parts (ranges of ``id``, one transaction each, so both cores write), and as
+    soon as a table is done its indexes are rebuilt while the next table is masked.
+
+    A failure raises :class:`MaskingFailed`: the copy is then partly masked and may
+    lack indexes — the clone that prepares it drops it, never publishing it.
 
     :param admin_password: set the admin account's (id 2) password to this known value
     :param key: the project's masking key (same key, same fakes); default: a random one
     """
     with connection(spec.for_database("postgres")) as admin:
         refuse_production(admin, database, "mask")
-    rules = DEFAULT_RULES if rules is None else rules
-    # read back from the session: the key is never part of a statement's text
-    secret = sql.SQL("current_setting({})").format(sql.Literal(KEY_SETTING))
-    report = MaskReport()
+    copy = spec.for_database(database)
     started = time.monotonic()
-    with connection(spec.for_database(database), autocommit=False) as conn:
-        with conn.cursor() as cur:
-            cur.execute("SELECT set_config(%s, %s, true)", (KEY_SETTING, key or new_mask_key()))
-            dropped: list[str] = []
-            by_table: dict[str, list[MaskRule]] = {}
-            for rule in rules:
-                by_table.setdefault(rule.table, []).append(rule)
-            for table, table_rules in by_table.items():
-                present = _existing_columns(cur, table)
-                usable = [r for r in table_rules if r.column in present]
-                if not usable:
-                    continue
-                indexes = _plain_indexes(cur, table)
-                for name, _definition in indexes:
-                    cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
-                report.rows[table] = _mask_table(cur, table, usable, secret)
-                dropped += [definition for _name, definition in indexes]
-                report.columns += [f"{table}.{r.column}" for r in usable if r.strategy != "keep"]
-            if admin_password is not None and "password" in _existing_columns(cur, "res_users"):
-                cur.execute(
-                    "UPDATE res_users SET password = %s WHERE id = 2",
-                    (odoo_password_hash(admin_password),),
-                )
-        conn.commit()
-    _rebuild_indexes(spec.for_database(database), dropped)
+    plans = _prepare(copy, DEFAULT_RULES if rules is None else rules, admin_password)
+    report = MaskReport()
+    for plan in plans:
+        report.columns += [f"{plan.table}.{r.column}" for r in plan.rules if r.strategy != "keep"]
+    key = key or new_mask_key()
+    failed: list[str] = []
+    with ThreadPoolExecutor(max_workers=MASK_WORKERS) as pool:
+        masking = [
+            (plan, [pool.submit(_mask_part, copy, key, plan, part) for part in plan.parts])
+            for plan in plans
+        ]
+        rebuilds = []
+        for plan, parts in masking:
+            outcomes = [_outcome(part) for part in parts]
+            if any(isinstance(o, BaseException) for o in outcomes):
+                failed.append(f"masking {plan.table}: {_first_error(outcomes)}")
+                continue
+            report.rows[plan.table] = sum(outcomes)
+            rebuilds += [(d, pool.submit(_build_index, copy, d)) for d in plan.indexes]
+        failed += [
+            f"rebuilding {d.split(' ON ')[0]}: {error}"
+            for d, job in rebuilds
+            if (error := job.exception())
+        ]
+    if failed:
+        raise MaskingFailed(f"The copy is not fully masked: {'; '.join(failed)}.")
     report.seconds = time.monotonic() - started
     return report
 
 
-def _rebuild_indexes(spec: ServerSpec, definitions: list[str]) -> None:
-    """``CREATE INDEX`` each definition, :data:`INDEX_WORKERS` at a time."""
+def _prepare(copy: ServerSpec, rules: list[MaskRule], admin_password: str | None) -> list:
+    """Plan each table, drop its plain indexes and set the admin password; committed."""
+    by_table: dict[str, list[MaskRule]] = {}
+    for rule in rules:
+        by_table.setdefault(rule.table, []).append(rule)
+    plans = []
+    with connection(copy, autocommit=False) as conn, conn.cursor() as cur:
+        for table, table_rules in by_table.items():
+            present = _existing_columns(cur, table)
+            usable = [r for r in table_rules if r.column in present]
+            if not usable:
+                continue
+            plan = _TablePlan(table, usable)
+            for name, definition in _plain_indexes(cur, table):
+                cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+                plan.indexes.append(definition)
+            if "id" in present:
+                plan.parts = _id_ranges(cur, table)
+            plans.append(plan)
+        if admin_password is not None and "password" in _existing_columns(cur, "res_users"):
+            cur.execute(
+                "UPDATE res_users SET password = %s WHERE id = 2",
+                (odoo_password_hash(admin_password),),
+            )
+        conn.commit()
+    return plans
 
-    def build(definition: str) -> None:
-        with connection(spec) as conn, conn.cursor() as cur:
-            # room to sort in memory: the copy is being prepared, nobody else uses it
-            cur.execute("SET maintenance_work_mem = %s", (MASK_MAINTENANCE_MEMORY,))
-            cur.execute(definition)
 
-    with ThreadPoolExecutor(max_workers=INDEX_WORKERS) as pool:
-        outcomes = [(d, pool.submit(build, d)) for d in definitions]
-    failed = [d.split(" ON ")[0] for d, outcome in outcomes if outcome.exception()]
-    if failed:
-        raise MaskingFailed(
-            f"The masked values are in place, but not rebuilt: {'; '.join(failed)}."
-        )
+def _id_ranges(cur, table: str) -> list[sql.Composable | None]:
+    """Conditions splitting a large table into :data:`MASK_WORKERS` ranges of ids."""
+    # the size, not reltuples: a restored copy has no statistics yet
+    cur.execute("SELECT pg_relation_size(to_regclass(%s))", (f"public.{table}",))
+    if cur.fetchone()[0] < PART_MIN_BYTES:
+        return [None]
+    cur.execute(sql.SQL("SELECT min(id), max(id) FROM {}").format(sql.Identifier(table)))
+    low, high = cur.fetchone()
+    if low is None:
+        return [None]
+    step = (high - low) // MASK_WORKERS + 1
+    bounds = [low + i * step for i in range(MASK_WORKERS)]
+    return [
+        sql.SQL("(id >= {} AND id < {})").format(sql.Literal(start), sql.Literal(start + step))
+        for start in bounds
+    ]
+
+
+def _mask_part(copy: ServerSpec, key: str, plan: _TablePlan, part) -> int:
+    # read back from the session: the key is never part of a statement's text
+    secret = sql.SQL("current_setting({})").format(sql.Literal(KEY_SETTING))
+    with connection(copy, autocommit=False) as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config(%s, %s, true)", (KEY_SETTING, key))
+        rows = _mask_table(cur, plan.table, plan.rules, secret, part)
+        conn.commit()
+    return rows
+
+
+def _build_index(copy: ServerSpec, definition: str) -> None:
+    with connection(copy) as conn, conn.cursor() as cur:
+        # room to sort in memory: the copy is being prepared, nobody else uses it
+        cur.execute("SET maintenance_work_mem = %s", (MASK_MAINTENANCE_MEMORY,))
+        cur.execute(definition)
+
+
+def _outcome(future):
+    return future.exception() or future.result()
+
+
+def _first_error(outcomes: list) -> str:
+    return next(str(o).strip() for o in outcomes if isinstance(o, BaseException))
 
 
 def check_no_survivors(

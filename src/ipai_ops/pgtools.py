@@ -83,12 +83,20 @@ def dies_with_us(args: list[str]) -> list[str]:
 
 
 def run_tool(
-    args: list[str], spec: ServerSpec, *, stdout=None, check_message: str = ""
+    args: list[str],
+    spec: ServerSpec,
+    *,
+    stdout=None,
+    check_message: str = "",
+    env: dict | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run a client tool with ``spec``'s settings in its environment; raise on failure."""
+    """Run a client tool with ``spec``'s settings in its environment; raise on failure.
+
+    :param env: the environment to use instead (from :func:`client_env`)
+    """
     proc = subprocess.run(  # noqa: S603 - argument list, never a shell
         dies_with_us(args),
-        env=client_env(spec),
+        env=env or client_env(spec),
         stdout=stdout if stdout is not None else subprocess.PIPE,
         stderr=subprocess.PIPE,
         check=False,

@@ -77,6 +77,26 @@ def prune_target(
     return report
 
 
+def collect_orphans(target: LocalTarget) -> tuple[int, int] | None:
+    """Remove the blobs failed or killed backups left, when it is safe now: nobody else
+    holds the target (a running backup may be reusing such a blob) and every set's
+    manifest can be read.
+
+    :return: (blobs deleted, bytes freed), or None when there was nothing to do or it
+        had to wait (the mark stays for the next operation)
+    """
+    with target.lock_if_alone() as alone:
+        if not alone:
+            return None
+        target.clean_leftovers()  # a killed backup's partial marks its blobs as orphans
+        if not target.has_orphans():
+            return None
+        try:
+            return collect_garbage(target)
+        except BackupCorrupt:
+            return None
+
+
 def referenced_blobs(target: LocalTarget) -> set[str]:
     referenced = set()
     for set_id, manifest, why in target.manifests():
@@ -96,4 +116,5 @@ def collect_garbage(target: LocalTarget) -> tuple[int, int]:
             freed += path.stat().st_size
             path.unlink()
             deleted += 1
+    target.orphans_collected()
     return deleted, freed

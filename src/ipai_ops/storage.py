@@ -37,6 +37,7 @@ from .errors import BackupCorrupt, BackupNotFound, StorageError
 
 CHUNK = 1024 * 1024  # bytes read or written at a time when copying and hashing
 MANIFEST = "manifest.json"
+COLLECT_MARK = "orphan-blobs"  # in tmp/: blobs of a failed backup await collection
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -137,6 +138,32 @@ class LocalTarget:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    @contextmanager
+    def lock_if_alone(self) -> Iterator[bool]:
+        """The exclusive lock if nobody holds the target now (yields True), else False."""
+        self.ensure()
+        with open(self.root / "lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # A failed or killed backup may have stored blobs no set will ever use: this file
+    # says so, until the next collection run alone on the target removes them.
+    def note_orphans(self) -> None:
+        (self.tmp_dir / COLLECT_MARK).touch()
+
+    def has_orphans(self) -> bool:
+        return (self.tmp_dir / COLLECT_MARK).exists()
+
+    def orphans_collected(self) -> None:
+        (self.tmp_dir / COLLECT_MARK).unlink(missing_ok=True)
+
     # --- partial sets ------------------------------------------------------------
 
     @contextmanager
@@ -151,7 +178,9 @@ class LocalTarget:
             try:
                 yield path
             finally:
-                shutil.rmtree(path, ignore_errors=True)
+                if path.exists():  # not published: its new blobs, if any, are orphans
+                    self.note_orphans()
+                    shutil.rmtree(path, ignore_errors=True)
                 lock_path.unlink(missing_ok=True)
 
     def publish(self, partial: Path, set_id: str) -> Path:
@@ -176,6 +205,7 @@ class LocalTarget:
                 shutil.rmtree(entry, ignore_errors=True)
                 removed.append(entry.name)
             elif entry.suffix == ".partial" and not self._writer_alive(entry):
+                self.note_orphans()
                 shutil.rmtree(entry, ignore_errors=True)
                 (self.tmp_dir / f"{entry.stem}.lock").unlink(missing_ok=True)
                 removed.append(entry.name)
