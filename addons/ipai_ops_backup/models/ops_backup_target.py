@@ -1,13 +1,17 @@
 import json
+import logging
 import os
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ipai_ops.errors import OpsError
+from ipai_ops.prune import collect_orphans
 from ipai_ops.remote import RemoteTarget
 from ipai_ops.secret_refs import is_reference, resolve_reference
 from ipai_ops.storage import LocalTarget
+
+_logger = logging.getLogger(__name__)
 
 
 class IpaiOpsBackupTarget(models.Model):
@@ -80,3 +84,19 @@ class IpaiOpsBackupTarget(models.Model):
         if target.kind == "remote":
             return RemoteTarget(target.url, **target._options())
         return LocalTarget(target.path)
+
+    @api.model
+    def _cron_collect_orphans(self):
+        """Remove what failed or killed backups stored and no set uses, on each directory
+        target nobody is writing to now (the others wait for the next pass)."""
+        for target in self.sudo().search([("kind", "=", "local")]):
+            engine = target._engine_target()
+            if not os.path.isdir(engine.root):
+                continue
+            try:
+                collected = collect_orphans(engine)
+            except OpsError as exc:
+                _logger.warning("could not collect orphan blobs of %s: %s", target.name, exc)
+                continue
+            if collected and collected[0]:
+                _logger.info("%s: removed %d orphan blob(s)", target.name, collected[0])

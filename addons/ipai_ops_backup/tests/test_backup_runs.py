@@ -30,6 +30,21 @@ class TestBackupRuns(BackupCase):
         self.assertEqual(self.production.backup_count, 1)
         self.assertTrue(self.production.last_backup_date)
 
+    def test_blobs_of_a_failed_backup_are_removed_by_the_cron(self):
+        self.production.with_user(self.members_a["admin"]).action_backup_now()
+        self.process_runs()
+        engine = self.production.backup_target_id._engine_target()
+        orphan = Path(self.target_dir) / "stray-attachment"
+        orphan.write_bytes(b"stored by a backup that then failed")
+        digest, size, new = engine.store_blob(orphan)
+        self.assertTrue(new)
+        engine.note_orphans()  # what a failed backup's partial set leaves
+        kept = {p.name for p in engine.blobs_dir.glob("*/*")} - {digest}
+        self.env["ipai.ops.backup.target"]._cron_collect_orphans()
+        self.assertFalse(engine.has_blob(digest, size), "the orphan blob is removed")
+        self.assertEqual({p.name for p in engine.blobs_dir.glob("*/*")}, kept)
+        self.assertFalse(engine.has_orphans())
+
     def test_cron_queues_one_backup_per_day(self):
         Environment = self.env["ipai.ops.environment"]
         Environment._cron_schedule_backups()
