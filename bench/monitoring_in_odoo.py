@@ -30,12 +30,11 @@ environment = env["ipai.ops.environment"].create(
         "database_name": database,
     }
 )
-Run = env["ipai.ops.run"].sudo()
-first = environment._queue_system_run("snapshot", {})
-first._execute_snapshot()
+Deltas = env["ipai.ops.pgss.delta"].sudo()
+Deltas._run_snapshot(environment._queue_system_run("snapshot", {}))
 tables, statements = int(os.environ["IPAI_BENCH_TABLES"]), int(os.environ["IPAI_BENCH_STATEMENTS"])
 run_statements(server._engine_spec(), tables, statements)  # a busy interval: every one ran again
-environment._queue_system_run("snapshot", {})._execute_snapshot()  # learns the texts
+Deltas._run_snapshot(environment._queue_system_run("snapshot", {}))  # learns the texts
 run_statements(server._engine_spec(), tables, statements)  # steady state: texts are known
 second = environment._queue_system_run("snapshot", {})
 started = time.perf_counter()
@@ -44,10 +43,10 @@ if os.environ.get("IPAI_BENCH_PROFILE"):
     import pstats
 
     profile = cProfile.Profile()
-    outcome = profile.runcall(second._execute_snapshot)
+    outcome = profile.runcall(Deltas._run_snapshot, second)
     pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
 else:
-    outcome = second._execute_snapshot()
+    outcome = Deltas._run_snapshot(second)
 snapshot_ms = (time.perf_counter() - started) * 1000
 
 # 30 days of history: 14 days of 5-minute samples (200 statements active in each) and

@@ -3,6 +3,10 @@
 Prints "<passed> <failed>" on stdout. Exits 0 only when Odoo finished cleanly, at
 least one test ran, none failed, and the log holds no ERROR or CRITICAL line
 (a module that fails to load is an error even when no test notices).
+
+Then, on the same database, the standalone tests (``@standalone("ipai_ops_uninstall")``:
+those that uninstall modules, which an ordinary test may not) run through Odoo's
+``test_module_operations.py``; each counts as one test, failed if it logged an error.
 Connection settings come from the PG* variables; the password stays in the
 environment (libpq reads PGPASSWORD), never in Odoo's argument list.
 """
@@ -21,6 +25,9 @@ from psycopg2 import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
+STANDALONE_TAG = "ipai_ops_uninstall"
+STANDALONE_RAN = re.compile(r"Executing standalone script: (\w+)")
+STANDALONE_FAILED = re.compile(r"Standalone script (\w+) failed")
 LOUD = re.compile(r" (ERROR|CRITICAL) | FAIL: | ERROR: ")
 
 
@@ -38,14 +45,17 @@ def recreate_database(name: str) -> None:
     conn.close()
 
 
-def odoo_command(odoo_src: Path, database: str, addons: list[str], data_dir: str) -> list[str]:
-    addons_path = ",".join(
+def addons_path(odoo_src: Path) -> str:
+    return ",".join(
         [str(odoo_src / "addons"), str(odoo_src / "odoo" / "addons"), str(ROOT / "addons")]
     )
+
+
+def odoo_command(odoo_src: Path, database: str, addons: list[str], data_dir: str) -> list[str]:
     return [
         sys.executable,
         str(odoo_src / "odoo-bin"),
-        f"--addons-path={addons_path}",
+        f"--addons-path={addons_path(odoo_src)}",
         f"--data-dir={data_dir}",
         f"--database={database}",
         f"--db_host={os.environ['PGHOST']}",
@@ -61,29 +71,62 @@ def odoo_command(odoo_src: Path, database: str, addons: list[str], data_dir: str
     ]
 
 
+def standalone_command(odoo_src: Path, database: str, data_dir: str) -> list[str]:
+    return [
+        sys.executable,
+        str(odoo_src / "odoo" / "tests" / "test_module_operations.py"),
+        f"--database={database}",
+        f"--data-dir={data_dir}",
+        f"--addons-path={addons_path(odoo_src)}",
+        "standalone",
+        STANDALONE_TAG,
+    ]
+
+
 def run(odoo_src: Path, log_path: Path) -> int:
     addons = sorted(p.name for p in (ROOT / "addons").glob("ipai_ops_*") if p.is_dir())
     database = f"ipai_ops_test_{os.getpid()}"
     recreate_database(database)
-    loud_lines = []
-    report = None
-    with tempfile.TemporaryDirectory(prefix="ipai-ops-odoo-data-") as data_dir:
+    loud_lines: list[str] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="ipai-ops-odoo-data-") as data_dir,
+        open(log_path, "w", encoding="utf-8") as log,
+    ):
         command = odoo_command(odoo_src, database, addons, data_dir)
-        with open(log_path, "w", encoding="utf-8") as log:
-            proc = subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-            )
-            for line in proc.stdout:
-                log.write(line)
-                if LOUD.search(line):
-                    loud_lines.append(line.rstrip())
-                    print(line.rstrip(), file=sys.stderr)
-                if match := REPORT.search(line):
-                    report = tuple(int(group) for group in match.groups())
-            returncode = proc.wait()
+        returncode, lines = follow(command, log, loud_lines)
+        found = [tuple(map(int, m.groups())) for m in map(REPORT.search, lines) if m]
+        report = found[-1] if found else None
+        if report and returncode == 0:
+            command = standalone_command(odoo_src, database, data_dir)
+            returncode, lines = follow(command, log, loud_lines)
+            report = add_standalone(report, lines)
     recreate_database(database)
     recreate_database(f"{database[:40]}_production")  # the tests' production, made from it
     return summarize(returncode, report, loud_lines, log_path)
+
+
+def follow(command: list[str], log, loud_lines: list[str]) -> tuple[int, list[str]]:
+    """Run an Odoo command, copying its output to ``log``; return its exit code and the
+    lines worth parsing (test reports, standalone scripts)."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    kept = []
+    for line in proc.stdout:
+        log.write(line)
+        if LOUD.search(line):
+            loud_lines.append(line.rstrip())
+            print(line.rstrip(), file=sys.stderr)
+        if REPORT.search(line) or "tandalone script" in line:
+            kept.append(line)
+    return proc.wait(), kept
+
+
+def add_standalone(report: tuple[int, int, int], lines: list[str]) -> tuple[int, int, int]:
+    """The main report with each standalone script counted: ran, and failed or not."""
+    ran = {m.group(1) for m in map(STANDALONE_RAN.search, lines) if m}
+    failed = {m.group(1) for m in map(STANDALONE_FAILED.search, lines) if m}
+    if not ran:  # a standalone test exists: none running is a failure, not a pass
+        failed = {"(no standalone script ran)"}
+    return report[0] + len(failed), report[1], report[2] + len(ran | failed)
 
 
 def summarize(returncode: int, report, loud_lines: list[str], log_path: Path) -> int:

@@ -16,8 +16,8 @@ Installed (again) by the two models' ``init()`` on every module install and upda
 """
 
 RUN_AUDIT_COLUMNS = (
-    "name", "kind", "environment_id", "project_id", "stage", "requester_id", "requester_name",
-    "params", "queued_at", "after_run_id", "create_uid", "create_date",
+    "name", "kind", "kind_label", "environment_id", "project_id", "stage", "requester_id",
+    "requester_name", "params", "queued_at", "after_run_id", "create_uid", "create_date",
 )  # fmt: skip
 FINISHED_STATES = ("done", "failed", "cancelled")
 

@@ -39,16 +39,61 @@ from .source import SourceInfo, inspect_source
 from .storage import MANIFEST, LocalTarget, sha256_file, sync_filesystem
 
 FORMAT = "ipai-ops-backup/1"
-BACKUP_KINDS = ("scheduled", "manual", "pre-update", "import")
+# why a backup was taken: code -> label (the control plane shows the labels)
+BACKUP_KINDS = {
+    "scheduled": "Scheduled",
+    "manual": "Manual",
+    "pre-update": "Before update",
+    "import": "Imported",
+}
 MAX_DUMP_JOBS = 4  # parallel pg_dump/pg_restore workers at most; each is a server backend
 
 Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
+class BackupFacts:
+    """What a published set's manifest says, typed: callers read these, not the manifest."""
+
+    set_id: str
+    database: str
+    kind: str
+    seconds: float
+    dump_bytes: int
+    filestore_bytes: int
+    filestore_new_bytes: int
+    file_count: int
+    missing_files: tuple[str, ...]
+    odoo_version: str | None
+    module_count: int
+
+    @classmethod
+    def from_dict(cls, manifest: dict) -> BackupFacts:
+        files = manifest.get("filestore") or {}
+        odoo = manifest.get("odoo") or {}
+        return cls(
+            set_id=manifest["id"],
+            database=manifest["database"],
+            kind=manifest["kind"],
+            seconds=manifest.get("seconds", 0.0),
+            dump_bytes=manifest["dump"]["bytes"],
+            filestore_bytes=files.get("bytes", 0),
+            filestore_new_bytes=files.get("new_bytes", 0),
+            file_count=files.get("file_count", 0),
+            missing_files=tuple(files.get("missing", ())),
+            odoo_version=odoo.get("version"),
+            module_count=len(odoo.get("modules") or {}),
+        )
+
+
+@dataclass(frozen=True)
 class BackupResult:
     set_id: str
     manifest: dict
+
+    @property
+    def facts(self) -> BackupFacts:
+        return BackupFacts.from_dict(self.manifest)
 
     @property
     def summary(self) -> str:

@@ -1,7 +1,13 @@
+import shutil
 from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+
+from ipai_ops.connection import connection
+from ipai_ops.guards import drop_database
+from ipai_ops.paths import path_under
+from ipai_ops.restore import NAME_STEM
 
 FRESHNESS_LIMIT = timedelta(hours=26)  # a daily backup may be late, not missing
 
@@ -93,6 +99,39 @@ class IpaiOpsEnvironment(models.Model):
             self.retention_monthly,
             self.retention_manual_days,
         )
+
+    def _backup_target(self):
+        """The storage target backups of this environment go to; a clear error without."""
+        self.ensure_one()
+        if not self.backup_target_id:
+            raise UserError(self.env._("%(env)s has no storage target for backups.", env=self.name))
+        return self.backup_target_id
+
+    def _copy_values(self, stage: str, database: str, name: str) -> dict:
+        return {**super()._copy_values(stage, database, name),
+                "backup_target_id": self.backup_target_id.id}  # fmt: skip
+
+    def _run_discard(self, run) -> dict:
+        """Drop the database (and filestore) a restore replaced — and only that."""
+        environment = run.environment_id
+        # what to drop comes from the system's own record of the restore, never from a user
+        database = environment.previous_database
+        if not database:
+            raise UserError(self.env._("There is no replaced database to discard."))
+        if not database.startswith(f"{environment.database_name[:NAME_STEM]}-old-"):
+            raise UserError(self.env._("%(db)s is not a replaced copy.", db=database))
+        old_files = None
+        if environment.previous_filestore:
+            old_files = path_under(
+                environment.previous_filestore, [environment.server_id.filestore_root]
+            )
+        with connection(environment.server_id._engine_spec()) as conn:
+            # the replaced copy of a production database still carries its marker
+            drop_database(conn, database, allow_production=True)
+        if old_files:
+            shutil.rmtree(old_files, ignore_errors=True)
+        environment.write({"previous_database": False, "previous_filestore": False})
+        return {"summary": self.env._("Discarded %(db)s.", db=database)}
 
     def action_backup_now(self):
         self.ensure_one()

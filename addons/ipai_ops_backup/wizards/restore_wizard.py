@@ -3,8 +3,6 @@ from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.ipai_ops_core.roles import STAGE_RANK, required_role, role_allows
 
-from ..models.ops_run import default_filestore_for
-
 
 class IpaiOpsRestoreWizard(models.TransientModel):
     """Restore a backup into a new environment, or in place of its own environment's database.
@@ -146,14 +144,7 @@ class IpaiOpsRestoreWizard(models.TransientModel):
             .sudo()
             .create(
                 {
-                    "name": self.new_name,
-                    "project_id": source.project_id.id,
-                    "stage": self.new_stage,
-                    "server_id": source.server_id.id,
-                    "database_name": self.new_database,
-                    "filestore_path": default_filestore_for(source, self.new_database),
-                    "addons_path": source.addons_path,
-                    "backup_target_id": source.backup_target_id.id,
+                    **source._copy_values(self.new_stage, self.new_database, self.new_name),
                     "data_class": self.backup_id.data_class,
                 }
             )

@@ -1,15 +1,18 @@
 import logging
+import os
+from pathlib import Path
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from ipai_ops.check import check_database
 from ipai_ops.connection import connection
-from ipai_ops.errors import InvalidName, OpsError, ProtectedDatabase
+from ipai_ops.errors import ConnectionFailed, InvalidName, OpsError, ProtectedDatabase
 from ipai_ops.guards import mark_production, refuse_control_plane
 from ipai_ops.identifiers import database_exists, validate_database_name
 from ipai_ops.paths import path_under
 
-from ..roles import STAGES, required_role, role_allows
+from ..roles import STAGES, role_allows
 
 _logger = logging.getLogger(__name__)
 
@@ -18,7 +21,9 @@ PLACEMENT_FIELDS = frozenset({"server_id", "database_name", "filestore_path", "a
 ENVIRONMENT_STATES = [
     ("new", "Not checked yet"),
     ("ready", "Ready"),
-    ("unreachable", "Unreachable"),
+    ("unreachable", "Unreachable"),  # the last check could not connect
+    ("build_failed", "Build failed"),  # a copy or restore into it failed: nothing usable
+    ("retired", "Retired"),  # an old build, dropped by the system
 ]
 DATA_CLASSES = [
     ("production", "Production data"),
@@ -151,6 +156,39 @@ class IpaiOpsEnvironment(models.Model):
                     )
                 )
 
+    # --- work of the "check" run --------------------------------------------------
+
+    def _run_check(self, run) -> dict:
+        environment = run.environment_id.sudo()
+        report = check_database(environment._engine_spec(), environment.database_name)
+        if environment.stage == "production":
+            try:  # every check marks it again: the engine itself then refuses to drop it
+                with connection(environment.server_id._engine_spec()) as conn:
+                    mark_production(conn, environment.database_name)
+            except OpsError as exc:
+                run._log_event_now("warning", str(exc))
+        environment.write(
+            {
+                "state": "ready",
+                "last_check_date": fields.Datetime.now(),
+                "last_check_summary": report.summary(),
+                "odoo_version": report.odoo_version or False,
+                "installed_modules": report.installed_modules or 0,
+                "database_size_mb": report.size_bytes / 1024**2,
+            }
+        )
+        return {"summary": report.summary(), "result": report.as_dict()}
+
+    def _on_check_failed(self, run, error: Exception) -> None:
+        if isinstance(error, ConnectionFailed):
+            run.environment_id.sudo().write(
+                {
+                    "state": "unreachable",
+                    "last_check_date": fields.Datetime.now(),
+                    "last_check_summary": str(error)[:250],
+                }
+            )
+
     @api.constrains("filestore_path", "server_id")
     def _check_filestore_path(self):
         for environment in self.filtered("filestore_path"):
@@ -176,6 +214,29 @@ class IpaiOpsEnvironment(models.Model):
                 )
             )
         return str(path_under(self.filestore_path, [root]))
+
+    def _default_filestore_for(self, database: str) -> str | bool:
+        """Odoo's layout, ``<filestore root>/<database>``, when this one has a filestore."""
+        root = self.server_id.sudo().filestore_root
+        if not (self.filestore_path and root):
+            return False
+        return os.fspath(Path(root) / database)
+
+    def _copy_values(self, stage: str, database: str, name: str) -> dict:
+        """The values of a new environment holding a copy of this one's data (a restore
+        into a new environment, a staging copy): same project and server, Odoo's
+        filestore layout, same code. Callers check the role and the name
+        (:meth:`_check_new_database_name`); addons add their fields."""
+        self.ensure_one()
+        return {
+            "name": name,
+            "project_id": self.project_id.id,
+            "stage": stage,
+            "server_id": self.server_id.id,
+            "database_name": database,
+            "filestore_path": self._default_filestore_for(database),
+            "addons_path": self.addons_path,
+        }
 
     def _access_stage(self) -> str:
         """The stage whose role rules apply: production data counts as production
@@ -217,7 +278,7 @@ class IpaiOpsEnvironment(models.Model):
         made for it is archived (its runs stay, as history) and frees its name."""
         self.ensure_one()
         self.sudo().write(
-            {"active": False, "state": "unreachable", "last_check_summary": str(error)[:250]}
+            {"active": False, "state": "build_failed", "last_check_summary": str(error)[:250]}
         )
         self.sudo().message_post(
             body=self.env._(
@@ -301,24 +362,23 @@ class IpaiOpsEnvironment(models.Model):
 
     def _may_run(self, kind: str) -> bool:
         self.ensure_one()
-        spec = self.env["ipai.ops.run"]._run_kinds()[kind]
+        run_kind = self.env["ipai.ops.run"]._run_kinds()[kind]
         role = self.project_id._effective_role(self.env.user)
-        return role_allows(role, self._access_stage(), spec["min_role"])
+        return role_allows(role, self._access_stage(), run_kind.min_role)
 
     def _check_may_run(self, kind: str) -> None:
         """Raise an AccessError saying which role the operation needs."""
         self.ensure_one()
         if self._may_run(kind):
             return
-        spec = self.env["ipai.ops.run"]._run_kinds()[kind]
-        needed = required_role(self._access_stage(), spec["min_role"])
+        run_kind = self.env["ipai.ops.run"]._run_kinds()[kind]
         raise AccessError(
             self.env._(
                 "You may not run %(kind)s on %(environment)s: it needs the %(role)s role "
                 "in project %(project)s.",
-                kind=spec["label"],
+                kind=run_kind.label,
                 environment=self.display_name,
-                role=needed,
+                role=run_kind.role_for(self._access_stage()),
                 project=self.project_id.display_name,
             )
         )

@@ -4,13 +4,11 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from ipai_ops.check import check_database
-from ipai_ops.connection import connection
-from ipai_ops.errors import ConnectionFailed, OpsError
-from ipai_ops.guards import mark_production
+from ipai_ops.errors import OpsError
 
 from ..audit_trigger import install_run_trigger
 from ..roles import STAGES
+from ..run_kinds import RunKind
 
 RUN_STATES = [
     ("waiting", "Waiting for approval"),
@@ -53,7 +51,10 @@ class IpaiOpsRun(models.Model):
     _order = "id desc"
 
     name = fields.Char(readonly=True, copy=False, default="/")
-    kind = fields.Selection([("check", "Check")], required=True, readonly=True)
+    # the code of a RunKind (see _run_kinds); plain text, so that the runs of an addon's
+    # kinds stay readable history once that addon is uninstalled
+    kind = fields.Char(required=True, readonly=True, index=True)
+    kind_label = fields.Char(string="Operation", readonly=True)
     environment_id = fields.Many2one(
         "ipai.ops.environment", required=True, readonly=True, ondelete="restrict", index=True
     )
@@ -145,13 +146,18 @@ class IpaiOpsRun(models.Model):
                     "they cannot be created directly."
                 )
             )
+        kinds = self._run_kinds()
         for vals in vals_list:
+            kind = kinds.get(vals.get("kind"))
+            if kind is None:
+                raise UserError(self.env._("Unknown operation %(kind)r.", kind=vals.get("kind")))
             vals["name"] = self.env["ir.sequence"].next_by_code("ipai.ops.run") or "/"
             environment = self.env["ipai.ops.environment"].browse(vals["environment_id"])
             vals.setdefault("project_id", environment.project_id.id)
             vals.setdefault("stage", environment.stage)
-            spec = self._run_kinds().get(vals.get("kind"), {})
-            vals.setdefault("in_operations_log", spec.get("in_operations_log", True))
+            vals["kind_label"] = kind.label
+            vals.setdefault("in_operations_log", kind.in_operations_log)
+            vals.setdefault("priority", kind.priority)
         return super().create(vals_list)
 
     def init(self):
@@ -165,59 +171,24 @@ class IpaiOpsRun(models.Model):
 
     # --- kinds -------------------------------------------------------------------
 
-    def _run_kinds(self) -> dict:
-        """Every kind of run: label, least project role, and the method executing it.
-
-        Addons add kinds by extending the ``kind`` selection and this dict. The
-        method runs on the claimed run in the executor's transaction and returns
-        ``{"summary": str, "result": dict}``; raising an ``OpsError`` fails the run
-        with that message. ``on_failure`` (optional) runs after a failure, in the
-        transaction that records it.
-        """
+    def _run_kinds(self) -> dict[str, RunKind]:
+        """Every kind of run, by code. Addons extend this with their own kinds (see
+        :mod:`..run_kinds`): it is the one place a kind is declared."""
         return {
-            "check": {
-                "label": self.env._("Check"),
-                "min_role": "developer",
-                "method": "_execute_check",
-                "on_failure": "_on_check_failed",
-                "retention_days": 90,
-            },
+            "check": RunKind(
+                "check",
+                self.env._("Check"),
+                model="ipai.ops.environment",
+                method="_run_check",
+                on_failure="_on_check_failed",
+                retention_days=90,
+            ),
         }
 
-    def _execute_check(self) -> dict:
-        environment = self.environment_id.sudo()
-        report = check_database(environment._engine_spec(), environment.database_name)
-        if environment.stage == "production":
-            self._mark_production(environment)
-        environment.write(
-            {
-                "state": "ready",
-                "last_check_date": fields.Datetime.now(),
-                "last_check_summary": report.summary(),
-                "odoo_version": report.odoo_version or False,
-                "installed_modules": report.installed_modules or 0,
-                "database_size_mb": report.size_bytes / 1024**2,
-            }
-        )
-        return {"summary": report.summary(), "result": report.as_dict()}
-
-    def _mark_production(self, environment) -> None:
-        """Let the engine itself refuse to drop or replace this database, whoever asks."""
-        try:
-            with connection(environment.server_id._engine_spec()) as conn:
-                mark_production(conn, environment.database_name)
-        except OpsError as exc:
-            self._log_event_now("warning", str(exc))
-
-    def _on_check_failed(self, error: Exception) -> None:
-        if isinstance(error, ConnectionFailed):
-            self.environment_id.sudo().write(
-                {
-                    "state": "unreachable",
-                    "last_check_date": fields.Datetime.now(),
-                    "last_check_summary": str(error)[:250],
-                }
-            )
+    def _kind(self) -> RunKind | None:
+        """This run's kind; None once the addon that provided it is uninstalled."""
+        self.ensure_one()
+        return self._run_kinds().get(self.kind)
 
     # --- events ------------------------------------------------------------------
 

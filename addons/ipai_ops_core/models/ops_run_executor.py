@@ -44,7 +44,6 @@ HEARTBEAT_INTERVAL = 10  # seconds between two heartbeats of a running run
 DEFAULT_HEARTBEAT_TIMEOUT = 120  # seconds of silence before a run's worker is presumed dead
 PASS_BUDGET = 300  # seconds one executor pass keeps claiming new runs before yielding
 EXPECTED_ERRORS = (OpsError, UserError, ValidationError, AccessError)
-DEFAULT_MAX_ATTEMPTS = 3  # attempts of a run whose failures are transient, unless its kind says
 
 
 class WorkerLost(Exception):
@@ -139,7 +138,18 @@ class IpaiOpsRun(models.Model):
 
     def _execute(self) -> None:
         self.ensure_one()
-        spec = self._run_kinds()[self.kind]
+        kind = self._kind()
+        if kind is None:
+            self._finish_failed(
+                UserError(
+                    self.env._(
+                        "The addon that provides %(kind)s is not installed: nothing ran.",
+                        kind=self.kind_label or self.kind,
+                    )
+                ),
+                None,
+            )
+            return
         limit = cron_time_limit()
         self._log_event_now("info", self.env._("Started on %(worker)s.", worker=self.worker))
         if limit:
@@ -154,12 +164,13 @@ class IpaiOpsRun(models.Model):
         try:
             with self.env.cr.savepoint():
                 self.environment_id._refuse_control_plane()
-                outcome = getattr(self, spec["method"])() or {}
+                # the work lives on its business model; the run is only its envelope
+                outcome = getattr(self.env[kind.model], kind.method)(self) or {}
         except EXPECTED_ERRORS as exc:
-            self._finish_failed(exc, spec)
+            self._finish_failed(exc, kind)
         except Exception as exc:
             _logger.exception("run %s (%s) crashed", self.name, self.kind)
-            self._finish_failed(exc, spec, unexpected=True)
+            self._finish_failed(exc, kind, unexpected=True)
         else:
             self._finish_done(outcome)
 
@@ -178,7 +189,8 @@ class IpaiOpsRun(models.Model):
         )
         self._log_event("info", summary, outcome.get("result"))
 
-    def _finish_failed(self, error: Exception, spec: dict, unexpected: bool = False) -> None:
+    def _finish_failed(self, error: Exception, kind, unexpected: bool = False) -> None:
+        """Record a failure (or a retry); ``kind`` is None for a kind no longer installed."""
         if not self._still_ours():
             return
         message = str(error) or type(error).__name__
@@ -189,16 +201,16 @@ class IpaiOpsRun(models.Model):
                 message=message,
             )
         message = self._redact(message)
-        if self._retry_later(error, spec, message):
+        if kind and self._retry_later(error, kind, message):
             return
         self._transition("failed", {"error": message, "summary": message.splitlines()[0][:250]})
         self._log_event("error", message)
-        if spec.get("on_failure"):
-            getattr(self, spec["on_failure"])(error)
+        if kind and kind.on_failure:
+            getattr(self.env[kind.model], kind.on_failure)(self, error)
 
-    def _retry_later(self, error: Exception, spec: dict, message: str) -> bool:
+    def _retry_later(self, error: Exception, kind, message: str) -> bool:
         """Requeue a run whose failure is transient while it has attempts left."""
-        attempts = spec.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
+        attempts = kind.max_attempts
         if self.attempt >= attempts or not (isinstance(error, WorkerLost) or is_transient(error)):
             return False
         delay = backoff(self.attempt)
@@ -237,8 +249,7 @@ class IpaiOpsRun(models.Model):
                 worker=run.worker or "?",
                 timeout=timeout,
             )
-            spec = run._run_kinds().get(run.kind, {})
-            run._finish_failed(WorkerLost(message), spec)
+            run._finish_failed(WorkerLost(message), run._kind())
 
     @api.model
     def _cancel_runs_whose_predecessor_failed(self) -> None:

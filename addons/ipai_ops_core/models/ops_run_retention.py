@@ -13,9 +13,9 @@ from datetime import timedelta
 from odoo import api, models
 from odoo.tools import SQL
 
+from ..run_kinds import DEFAULT_RETENTION_DAYS
 from .ops_run import FINISHED, utcnow
 
-DEFAULT_RETENTION_DAYS = 3650  # runs of a kind that says nothing: ten years
 BATCH = 5000  # runs deleted per transaction
 
 
@@ -39,13 +39,22 @@ class IpaiOpsRunRetention(models.AbstractModel):
         now = now or utcnow()
         params = self.env["ir.config_parameter"].sudo()
         deleted = 0
-        for kind, spec in self.env["ipai.ops.run"]._run_kinds().items():
-            default = spec.get("retention_days", DEFAULT_RETENTION_DAYS)
-            days = int(params.get_param(f"ipai_ops.run_retention_days.{kind}", default))
-            deleted += self._delete_expired(kind, now - timedelta(days=days), BATCH - deleted)
+        for code, default in self._retention_days_by_kind().items():
+            days = int(params.get_param(f"ipai_ops.run_retention_days.{code}", default))
+            deleted += self._delete_expired(code, now - timedelta(days=days), BATCH - deleted)
             if deleted >= BATCH:
                 break
         return deleted
+
+    def _retention_days_by_kind(self) -> dict[str, int]:
+        """Days kept, by kind code: the registry's, and the default for the runs of kinds
+        whose addon is gone (their history stays readable that long)."""
+        kinds = self.env["ipai.ops.run"]._run_kinds()
+        days = {code: kind.retention_days for code, kind in kinds.items()}
+        self.env.cr.execute(SQL("SELECT DISTINCT kind FROM ipai_ops_run"))
+        for (code,) in self.env.cr.fetchall():
+            days.setdefault(code, DEFAULT_RETENTION_DAYS)
+        return days
 
     def _delete_expired(self, kind: str, before, limit: int) -> int:
         if limit <= 0:

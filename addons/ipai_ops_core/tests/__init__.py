@@ -5,6 +5,7 @@ from . import (
     test_record_rules,
     test_roles,
     test_run_events,
+    test_runs,
     test_tour,
+    test_uninstall,
 )
-from . import test_runs

@@ -1,4 +1,7 @@
 from odoo import api, fields, models
+from odoo.exceptions import AccessError
+
+from ipai_ops.activity import signal_backend
 
 ALERT_THRESHOLDS = frozenset({
     "alert_growth_mb_day", "alert_regression_pct", "alert_long_query_s",
@@ -82,3 +85,22 @@ class IpaiOpsEnvironment(models.Model):
             )  # fmt: skip
             if not pending:
                 environment._queue_system_run("snapshot", {})
+
+    # --- work of the "signal" run -----------------------------------------------
+
+    def _run_signal(self, run) -> dict:
+        params = run.params or {}
+        if not run.requester_id.has_group("ipai_ops_core.group_ops_admin"):
+            raise AccessError(self.env._("Only operations administrators may stop a backend."))
+        done = signal_backend(
+            run.environment_id.server_id._engine_spec(),
+            int(params["pid"]),
+            database=run.environment_id.database_name,
+            terminate=bool(params.get("terminate")),
+        )
+        what = self.env._("terminated") if params.get("terminate") else self.env._("cancelled")
+        return {
+            "summary": self.env._("Backend %(pid)s %(what)s.", pid=params["pid"], what=what)
+            if done
+            else self.env._("Backend %(pid)s could not be signalled.", pid=params["pid"])
+        }

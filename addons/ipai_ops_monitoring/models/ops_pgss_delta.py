@@ -1,4 +1,42 @@
+import io
+import json
+from datetime import datetime, timedelta, timezone
+
 from odoo import fields, models
+from odoo.tools import SQL
+
+from ipai_ops.stats import Sample, read_statements, statement_deltas
+
+SAMPLE_RETENTION = timedelta(days=14)  # per-sample rows; daily totals are kept
+SNAPSHOT_LOCK_NAMESPACE = 0x1A2  # pg_advisory_xact_lock(int, int): "snapshots of ipai-ops"
+ROLLUP_EVERY = timedelta(hours=1)  # samples are added to the daily totals this often
+_DELTA_COLUMNS = (
+    "calls", "total_ms", "max_ms", "rows", "shared_blks_hit", "shared_blks_read",
+    "temp_blks_written",
+)  # fmt: skip
+
+
+_COPY_SAMPLE = """
+COPY ipai_ops_pgss_delta (environment_id, project_id, queryid, calls, total_ms, max_ms, rows,
+    shared_blks_hit, shared_blks_read, temp_blks_written, taken_at, granularity) FROM STDIN
+"""
+_ROLL_UP_DAYS = """
+INSERT INTO ipai_ops_pgss_delta AS d (environment_id, project_id, queryid, taken_at, calls,
+    total_ms, max_ms, rows, shared_blks_hit, shared_blks_read, temp_blks_written, granularity)
+SELECT environment_id, project_id, queryid, date_trunc('day', taken_at), sum(calls),
+       sum(total_ms), max(max_ms), sum(rows), sum(shared_blks_hit), sum(shared_blks_read),
+       sum(temp_blks_written), 'day'
+  FROM ipai_ops_pgss_delta
+ WHERE environment_id = %(env)s AND granularity = 'sample'
+   AND taken_at > %(since)s AND taken_at <= %(until)s
+ GROUP BY environment_id, project_id, queryid, date_trunc('day', taken_at)
+    ON CONFLICT (environment_id, queryid, taken_at) WHERE granularity = 'day'
+    DO UPDATE SET calls = d.calls + EXCLUDED.calls, total_ms = d.total_ms + EXCLUDED.total_ms,
+                  max_ms = GREATEST(d.max_ms, EXCLUDED.max_ms), rows = d.rows + EXCLUDED.rows,
+                  shared_blks_hit = d.shared_blks_hit + EXCLUDED.shared_blks_hit,
+                  shared_blks_read = d.shared_blks_read + EXCLUDED.shared_blks_read,
+                  temp_blks_written = d.temp_blks_written + EXCLUDED.temp_blks_written
+"""
 
 
 class IpaiOpsPgssDelta(models.Model):
@@ -30,3 +68,105 @@ class IpaiOpsPgssDelta(models.Model):
         "(environment_id, queryid, taken_at) WHERE granularity = 'day'",
         "One daily total per statement and day.",
     )
+
+    # --- work of the "snapshot" run ---------------------------------------------
+
+    def _run_snapshot(self, run) -> dict:
+        """Ingest one pg_stat_statements sample of the run's environment, then alerts."""
+        environment = run.environment_id
+        server = environment.server_id._engine_spec()
+        # Two snapshots of one environment at once (a click meeting the cron, two lanes)
+        # would both subtract the same previous sample and count everything twice: the
+        # second waits for the first to commit, then reads the state it left.
+        self.env.cr.execute(
+            SQL("SELECT pg_advisory_xact_lock(%s, %s)", SNAPSHOT_LOCK_NAMESPACE, environment.id)
+        )
+        environment.invalidate_recordset(["pgss_state", "pgss_rolled_up_until"])
+        self.env.cr.execute(
+            SQL("SELECT queryid FROM ipai_ops_pgss_query WHERE environment_id = %s", environment.id)
+        )
+        known = {int(row[0]) for row in self.env.cr.fetchall()}
+        sample = read_statements(server, environment.database_name, known=known)
+        previous = Sample.from_state(environment.pgss_state) if environment.pgss_state else None
+        deltas = statement_deltas(previous, sample)
+        taken_at = _utc_naive(sample.taken_at)  # the server's now(), as Odoo stores times
+        self._store_texts(environment, sample.texts)
+        self._store_deltas(environment, taken_at, deltas.rows)
+        self._roll_up_days(environment, taken_at)
+        # raw jsonb write: the state of 5,000 statements is large, the ORM round trip costly
+        self.env.cr.execute(
+            SQL(
+                "UPDATE ipai_ops_environment SET pgss_state = %s::jsonb WHERE id = %s",
+                json.dumps(sample.as_state()),
+                environment.id,
+            )
+        )
+        environment.invalidate_recordset(["pgss_state"])
+        size = self.env["ipai.ops.size.sample"]._take(environment, server, taken_at, deltas.rows)
+        self._purge_old_samples(environment, taken_at)
+        self.env["ipai.ops.alert"]._evaluate(environment, size)
+        flags = [
+            f
+            for f, on in (("stats reset", deltas.reset), ("server restarted", deltas.restart))
+            if on
+        ]
+        summary = self.env._(
+            "%(count)s statements ran since the previous sample%(flags)s.",
+            count=len(deltas.rows),
+            flags=f" ({', '.join(flags)})" if flags else "",
+        )
+        result = {"statements": len(deltas.rows), "new_texts": len(sample.texts), **size}
+        return {"summary": summary, "result": result}
+
+    def _store_texts(self, environment, texts: dict) -> None:
+        if texts:
+            self.env.cr.execute_values(
+                "INSERT INTO ipai_ops_pgss_query (environment_id, project_id, queryid, text)"
+                " VALUES %s ON CONFLICT (environment_id, queryid) DO NOTHING",
+                [(environment.id, environment.project_id.id, str(q), t) for q, t in texts.items()],
+            )
+
+    def _store_deltas(self, environment, taken_at, rows: list[dict]) -> None:
+        """The sample's rows, in one COPY."""
+        if not rows:
+            return
+        head = f"{environment.id}\t{environment.project_id.id}\t"
+        tail = f"\t{taken_at.isoformat()}\tsample\n"
+        data = "".join(
+            head + str(r["queryid"]) + "\t" + "\t".join(repr(float(r[c])) for c in _DELTA_COLUMNS)
+            + tail
+            for r in rows
+        )  # fmt: skip
+        self.env.cr.copy_expert(_COPY_SAMPLE, io.StringIO(data))  # COPY: the fastest way in
+
+    def _roll_up_days(self, environment, now) -> None:
+        """Add the samples since the last roll-up to the daily totals, once an hour: long
+        windows read a few thousand daily rows instead of millions of samples."""
+        since = environment.pgss_rolled_up_until
+        if since and now - since < ROLLUP_EVERY:
+            return
+        self.env.cr.execute(
+            SQL(_ROLL_UP_DAYS, env=environment.id, since=since or datetime.min, until=now)
+        )
+        self.env.cr.execute(
+            SQL(
+                "UPDATE ipai_ops_environment SET pgss_rolled_up_until = %s WHERE id = %s",
+                now,
+                environment.id,
+            )
+        )
+        environment.invalidate_recordset(["pgss_rolled_up_until"])
+
+    def _purge_old_samples(self, environment, now) -> None:
+        self.env.cr.execute(
+            SQL(
+                "DELETE FROM ipai_ops_pgss_delta WHERE environment_id = %s"
+                " AND granularity = 'sample' AND taken_at < %s",
+                environment.id,
+                now - SAMPLE_RETENTION,
+            )
+        )
+
+
+def _utc_naive(moment):
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)

@@ -53,7 +53,7 @@ class IpaiOpsPgssLive(models.Model):
                   LEFT JOIN pg_roles r ON r.oid = s.userid
                 """,
                 view=SQL.identifier(self._table),
-                times=_TIMES[self.env.cr._cnx.server_version >= 130000],
+                times=_TIMES[self.env.cr.connection.server_version >= 130000],
             ))  # fmt: skip
             return
         _logger.info("pg_stat_statements is not installed here: %s stays empty", self._table)

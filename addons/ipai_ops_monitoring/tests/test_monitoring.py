@@ -11,7 +11,7 @@ from odoo.tests import tagged
 
 from odoo.addons.ipai_ops_core.tests.common import OpsCase
 
-from ..models.ops_run import SNAPSHOT_LOCK_NAMESPACE
+from ..models.ops_pgss_delta import SNAPSHOT_LOCK_NAMESPACE
 
 # slow enough (a few ms a call) to rank among the top statements of the test database
 WORKLOAD = "SELECT count(*), pg_sleep(0.005) FROM res_partner WHERE name = 'monitoring-probe'"

@@ -67,7 +67,7 @@ registry.category("web_tour.tours").add("ipai_ops_core_tour", {
         },
         {
             content: "The queued run is listed",
-            trigger: ".o_list_view .o_data_row td[name=kind]:contains(Check)",
+            trigger: ".o_list_view .o_data_row td[name=kind_label]:contains(Check)",
         },
     ],
 });

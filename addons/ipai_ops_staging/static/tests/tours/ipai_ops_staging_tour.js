@@ -12,7 +12,7 @@ registry.category("web_tour.tours").add("ipai_ops_staging_tour", {
         },
         {
             content: "The queued backup is listed",
-            trigger: ".o_list_view .o_data_row td[name=kind]:contains(Backup)",
+            trigger: ".o_list_view .o_data_row td[name=kind_label]:contains(Backup)",
         },
         {
             trigger: ".o_breadcrumb a:contains(Tour production)",
@@ -35,7 +35,7 @@ registry.category("web_tour.tours").add("ipai_ops_staging_tour", {
         },
         {
             content: "The copy's run is shown",
-            trigger: ".o_form_view .o_field_widget[name=kind]:contains(Copy)",
+            trigger: ".o_form_view .o_field_widget[name=kind_label]:contains(Copy)",
         },
     ],
 });
