@@ -52,7 +52,14 @@ from ipai_ops.clone import clone_database
 from ipai_ops.connection import ServerSpec, client_env, connection
 from ipai_ops.filestore import restore_filestore
 from ipai_ops.guards import drop_database
-from ipai_ops.mask import DEFAULT_RULES, KEY_SETTING, _mask_table, mask_database, new_mask_key
+from ipai_ops.mask import (
+    DEFAULT_RULES,
+    KEY_SETTING,
+    _existing_columns,
+    _mask_table,
+    mask_database,
+    new_mask_key,
+)
 from ipai_ops.pgtools import find_client
 from ipai_ops.restore import restore_backup
 from ipai_ops.storage import LocalTarget
@@ -472,7 +479,7 @@ def mask_part(spec, *, data_dir, filestore, t, notes) -> int:
     with timed(t, "mask_hand"), connection(hand, autocommit=False) as conn:
         with conn.cursor() as cur:
             cur.execute("SELECT set_config(%s, %s, true)", (KEY_SETTING, new_mask_key()))
-            usable = [r for r in partner_rules if r.column in columns(cur, "res_partner")]
+            usable = [r for r in partner_rules if r.column in _existing_columns(cur, "res_partner")]
             secret = sql.SQL("current_setting({})").format(sql.Literal(KEY_SETTING))
             _mask_table(cur, "res_partner", usable, secret)
         conn.commit()
@@ -505,15 +512,6 @@ def mask_part(spec, *, data_dir, filestore, t, notes) -> int:
         f"{breakdown(statement_times(spec, 'bench_odoo_masked'))})"
     )
     return rows
-
-
-def columns(cur, table: str) -> set[str]:
-    cur.execute(
-        "SELECT column_name FROM information_schema.columns"
-        " WHERE table_schema = 'public' AND table_name = %s",
-        (table,),
-    )
-    return {row[0] for row in cur.fetchall()}
 
 
 def probe_connections(spec: ServerSpec, done: threading.Event) -> dict:

@@ -3,8 +3,6 @@ import shutil
 from contextlib import closing
 from pathlib import Path
 
-from psycopg2 import sql
-
 from odoo import SUPERUSER_ID, api, sql_db
 from odoo.modules.registry import Registry
 from odoo.tests import TransactionCase, new_test_user
@@ -12,6 +10,7 @@ from odoo.tools import config
 
 from ipai_ops.clone import clone_database
 from ipai_ops.connection import ServerSpec, connection
+from ipai_ops.guards import drop_database
 from ipai_ops.identifiers import database_exists
 
 OPS_USER = "ipai_ops_core.group_ops_user"
@@ -35,7 +34,8 @@ def server_values(**overrides) -> dict:
     return values
 
 
-def _engine_spec() -> ServerSpec:
+def maintenance_spec() -> ServerSpec:
+    """The test cluster's maintenance database, as the engine connects to it."""
     values = server_values()
     return ServerSpec(
         host=values["host"], port=values["port"], user=values["login"],
@@ -52,14 +52,14 @@ def production_database(test_dbname: str) -> tuple[str, dict]:
     :return: its name, and the ids of the customer data in it
     """
     name = f"{test_dbname[:40]}_production"
-    with connection(_engine_spec()) as conn:
+    with connection(maintenance_spec()) as conn:
         if database_exists(conn, name):
             return name, _sample_ids(name)
     shutil.rmtree(config.filestore(name), ignore_errors=True)  # of an earlier, killed run
     sample = _commit_sample(test_dbname)
     try:
         clone_database(
-            _engine_spec(), test_dbname, name,
+            maintenance_spec(), test_dbname, name,
             source_filestore=config.filestore(test_dbname), target_filestore=config.filestore(name),
         )  # fmt: skip
     finally:
@@ -128,11 +128,8 @@ def drop_database_now(database: str) -> None:
     """Drop a database a test created outside its transaction (a restore, a copy…)."""
     Registry.delete(database)
     sql_db.close_db(database)
-    with closing(sql_db.db_connect("postgres").cursor()) as cr:
-        cr._cnx.autocommit = True
-        cr.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
-        )
+    with connection(maintenance_spec()) as conn:
+        drop_database(conn, database, allow_production=True)
 
 
 class OpsCase(TransactionCase):

@@ -1,11 +1,10 @@
-from contextlib import closing
-
 from psycopg2 import sql
 
-from odoo import sql_db
 from odoo.tests import HttpCase, tagged
 
-from .common import process_runs, server_values
+from ipai_ops.connection import connection
+
+from .common import drop_database_now, maintenance_spec, process_runs, server_values
 
 TOUR_DATABASE = "ipai_ops_tour_target"
 
@@ -21,24 +20,13 @@ class TestAdministratorTour(HttpCase):
         self.addCleanup(self._drop_target_database)
         self.env["ipai.ops.db.server"].create(server_values(name="Tour server"))
 
-    def _admin_cursor(self):
-        conn = sql_db.db_connect("postgres").cursor()
-        conn._cnx.autocommit = True
-        return closing(conn)
-
     def _create_target_database(self):
-        with self._admin_cursor() as cr:
-            cr.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(TOUR_DATABASE)))
+        drop_database_now(TOUR_DATABASE)
+        with connection(maintenance_spec()) as conn, conn.cursor() as cr:
             cr.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TOUR_DATABASE)))
 
     def _drop_target_database(self):
-        sql_db.close_db(TOUR_DATABASE)
-        with self._admin_cursor() as cr:
-            cr.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(TOUR_DATABASE)
-                )
-            )
+        drop_database_now(TOUR_DATABASE)
 
     def test_create_project_environment_and_check(self):
         self.start_tour("/odoo", "ipai_ops_core_tour", login="admin")
