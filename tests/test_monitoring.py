@@ -154,3 +154,46 @@ def test_catalog_report_finds_unused_indexes_and_bloat(spec, odoo_db):
     assert report["size_bytes"] > 0
     assert report["tables"][0]["total_bytes"] >= report["tables"][-1]["total_bytes"]
     assert "never_used_idx" in [i["name"] for i in report["unused_indexes"]]
+
+
+def test_a_statement_reset_alone_is_counted_from_zero(spec, odoo_db):
+    """pg_stat_statements_reset(userid, dbid, queryid): 40 calls, a reset of that one
+    statement, 60 calls — the window holds 60, not 60 - 40."""
+    name, _filestore = odoo_db
+    run_sql(spec, name, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    workload(spec, name, "SELECT pg_sleep(0.05)", 1)  # its maximum: 50 ms
+    workload(spec, name, "SELECT pg_sleep(0)", 39)  # the same statement, normalized
+    first = read_statements(spec, name)
+    queryid = next(q for q, text in first.texts.items() if "pg_sleep" in text)
+    run_sql(spec, name, "SELECT pg_stat_statements_reset(0, 0, %s)", (queryid,))
+    workload(spec, name, "SELECT pg_sleep(0)", 60)  # re-created: a maximum far below 50 ms
+    deltas = statement_deltas(first, read_statements(spec, name, known=set(first.texts)))
+    row = next(r for r in deltas.rows if r["queryid"] == queryid)
+    assert (row["calls"], row["recreated"]) == (60, True)
+    assert not deltas.reset, "the other statements were not reset"
+
+
+def _entry(calls, min_ms=1.0, max_ms=5.0, since=None):
+    return {**dict.fromkeys(COUNTERS, calls), "min_ms": min_ms, "max_ms": max_ms,
+            "stats_since": since}  # fmt: skip
+
+
+def test_evictions_mark_the_window_and_stats_since_tells_a_recreated_entry():
+    start, key = datetime(2026, 1, 1), (10, 1, 7, True)
+    before = Sample(start, start, start, {key: _entry(40, since="t1")}, dealloc=3)
+    grown = Sample(start, start, start, {key: _entry(60, since="t1")}, dealloc=5)
+    deltas = statement_deltas(before, grown)
+    assert deltas.evicted and deltas.rows[0]["calls"] == 20, "same entry: the difference"
+    again = Sample(start, start, start, {key: _entry(60, since="t2")}, dealloc=3)
+    deltas = statement_deltas(before, again)
+    assert not deltas.evicted
+    assert (deltas.rows[0]["calls"], deltas.rows[0]["recreated"]) == (60, True), "17+: exact"
+    # a minimum that rose means a new entry, whatever the counters say (14-16)
+    older = Sample(start, start, start, {key: _entry(40, min_ms=1.0)})
+    newer = Sample(start, start, start, {key: _entry(60, min_ms=2.0)})
+    assert statement_deltas(older, newer).rows[0]["calls"] == 60
+    # a state saved before these columns existed still loads and compares
+    legacy = {"postmaster_start": start.isoformat(), "stats_reset": None,
+              "counters": [[*key, *(40 for _ in COUNTERS)]]}  # fmt: skip
+    now = Sample(start, start, None, {key: _entry(60)})
+    assert statement_deltas(Sample.from_state(legacy), now).rows[0]["calls"] == 20

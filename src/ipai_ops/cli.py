@@ -21,6 +21,7 @@ from pathlib import Path
 from . import __version__
 from .backup import BACKUP_KINDS, backup_database
 from .check import check_database
+from .cli_reports import add_report_commands
 from .clone import CLONE_METHODS, clone_database
 from .connection import ServerSpec, connection
 from .errors import OpsError
@@ -230,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backup_commands(commands)
     _add_set_commands(commands)
     _add_staging_commands(commands)
+    add_report_commands(commands)
     return parser
 
 

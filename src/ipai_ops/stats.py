@@ -6,8 +6,14 @@ PostgreSQL version range, chosen by ``server_version_num`` (column names
 changed in 13 and 14). ``statement_deltas`` turns two samples into what happened
 between them, and stays right across ``pg_stat_statements_reset()``, a server
 restart (clean: the counters are saved and reloaded; crash: they are lost) and
-entries evicted and re-added: where counters started again from zero, the
-current value *is* the delta.
+entries evicted and re-added or reset one by one: where an entry started again
+from zero, its current value *is* the delta. An entry is known to have started
+again when its ``stats_since`` moved (17+), or else when a counter fell, its
+minimum time rose or its maximum fell (neither can, for an entry that lived on).
+Between such a re-creation and the previous sample some calls may be lost: the
+row is marked ``recreated`` and, when the server evicted entries
+(``pg_stat_statements_info.dealloc`` grew, 14+), the whole window ``evicted``;
+their figures are lower bounds.
 """
 
 from __future__ import annotations
@@ -20,12 +26,15 @@ from .connection import ServerSpec, connection
 from .errors import OpsError
 
 COUNTERS = ("calls", "total_ms", "rows", "shared_blks_hit", "shared_blks_read", "temp_blks_written")
+IDENTITY = ("max_ms", "min_ms", "stats_since")  # what tells a re-created entry
 Key = tuple[int, int, int, bool]  # userid, dbid, queryid, toplevel
 
 
 def _sql_for(version_num: int) -> str:
     name = (
-        "pgss_14.sql"
+        "pgss_17.sql"
+        if version_num >= 170000
+        else "pgss_14.sql"
         if version_num >= 140000
         else "pgss_13.sql"
         if version_num >= 130000
@@ -41,30 +50,37 @@ class Sample:
     taken_at: datetime
     postmaster_start: datetime
     stats_reset: datetime | None
-    counters: dict[Key, dict] = field(default_factory=dict)  # key -> COUNTERS + max_ms
+    # key -> COUNTERS, and the entry's identity: max_ms, min_ms, stats_since (17+)
+    counters: dict[Key, dict] = field(default_factory=dict)
     texts: dict[int, str] = field(default_factory=dict)  # queryid -> normalized text
+    dealloc: int | None = None  # entries evicted since the reset (14+)
 
     def as_state(self) -> dict:
         """A JSON-able form to keep until the next sample."""
         return {
             "postmaster_start": self.postmaster_start.isoformat(),
             "stats_reset": self.stats_reset.isoformat() if self.stats_reset else None,
+            "dealloc": self.dealloc,
             "counters": [
-                [*key, *(values[c] for c in COUNTERS)] for key, values in self.counters.items()
+                [*key, *(values[c] for c in COUNTERS), *(values.get(c) for c in IDENTITY)]
+                for key, values in self.counters.items()
             ],
         }
 
     @classmethod
     def from_state(cls, state: dict) -> Sample:
-        counters = {
-            tuple(row[:4]): dict(zip(COUNTERS, row[4:], strict=True)) for row in state["counters"]
-        }
+        counters = {}
+        for row in state["counters"]:  # states saved before IDENTITY have no such columns
+            values = dict(zip(COUNTERS, row[4 : 4 + len(COUNTERS)], strict=True))
+            values.update(zip(IDENTITY, row[4 + len(COUNTERS) :], strict=False))
+            counters[tuple(row[:4])] = values
         reset = state.get("stats_reset")
         return cls(
             taken_at=datetime.min,
             postmaster_start=datetime.fromisoformat(state["postmaster_start"]),
             stats_reset=datetime.fromisoformat(reset) if reset else None,
             counters=counters,
+            dealloc=state.get("dealloc"),
         )
 
 
@@ -97,19 +113,22 @@ def _read(conn, database: str, with_text: bool, known: set[int]) -> Sample:
             "SELECT now(), pg_postmaster_start_time(), current_setting('server_version_num')::int"
         )
         now, started, version_num = cur.fetchone()
-        reset = None
+        reset = dealloc = None
         if version_num >= 140000:
-            cur.execute("SELECT stats_reset FROM pg_stat_statements_info")
-            reset = cur.fetchone()[0]
+            cur.execute("SELECT stats_reset, dealloc FROM pg_stat_statements_info")
+            reset, dealloc = cur.fetchone()
         # counters first, without texts: most statements are known from earlier samples,
         # and their texts are most of what pg_stat_statements would send
         cur.execute(_sql_for(version_num), {"database": database, "with_text": False})
-        sample = Sample(now, started, reset)
-        for userid, dbid, queryid, toplevel, calls, total, max_ms, rows, hit, read, temp, _ in cur:
-            key = (userid, dbid, queryid, toplevel)
+        sample = Sample(now, started, reset, dealloc=dealloc)
+        names = [column.name for column in cur.description]
+        for row in cur:
+            values = dict(zip(names, row, strict=True))
+            key = (values["userid"], values["dbid"], values["queryid"], values["toplevel"])
+            since = values["stats_since"]
             sample.counters[key] = {
-                "calls": calls, "total_ms": total, "rows": rows, "shared_blks_hit": hit,
-                "shared_blks_read": read, "temp_blks_written": temp, "max_ms": max_ms,
+                **{c: values[c] for c in COUNTERS}, "max_ms": values["max_ms"],
+                "min_ms": values["min_ms"], "stats_since": since.isoformat() if since else None,
             }  # fmt: skip
         unknown = list({key[2] for key in sample.counters} - known)
         if with_text and unknown:
@@ -125,9 +144,11 @@ def _read(conn, database: str, with_text: bool, known: set[int]) -> Sample:
 
 @dataclass(frozen=True)
 class Deltas:
-    rows: list[dict]  # one per statement that ran: queryid, userid, toplevel, COUNTERS, max_ms
+    # one per statement that ran: queryid, userid, toplevel, COUNTERS, max_ms, recreated
+    rows: list[dict]
     reset: bool  # the counters started again from zero (reset, or lost in a crash)
     restart: bool  # the server restarted (a clean restart keeps pg_stat_statements' counters)
+    evicted: bool = False  # entries were evicted meanwhile: some figures are lower bounds
 
 
 def statement_deltas(previous: Sample | None, current: Sample) -> Deltas:
@@ -146,11 +167,11 @@ def statement_deltas(previous: Sample | None, current: Sample) -> Deltas:
             for key, now in current.counters.items()
             if key in previous.counters
         )
-    start_over = reset
     rows = []
     for key, now in current.counters.items():
-        before = None if start_over else previous.counters.get(key)
-        if before is None or now["calls"] < before["calls"]:
+        before = None if reset else previous.counters.get(key)
+        recreated = before is not None and _recreated(before, now)
+        if before is None or recreated:
             change = {c: now[c] for c in COUNTERS}  # new, reset or evicted-and-back: from zero
         else:
             change = {c: now[c] - before[c] for c in COUNTERS}
@@ -158,6 +179,42 @@ def statement_deltas(previous: Sample | None, current: Sample) -> Deltas:
             userid, _dbid, queryid, toplevel = key
             rows.append(
                 {"queryid": queryid, "userid": userid, "toplevel": toplevel, **change,
-                 "max_ms": now.get("max_ms") or 0.0}
+                 "max_ms": now.get("max_ms") or 0.0, "recreated": recreated}
             )  # fmt: skip
-    return Deltas(rows, reset, restart)
+    # dealloc counts evictions since the last full reset
+    evicted = current.dealloc is not None and current.dealloc > (
+        0 if reset or previous.dealloc is None else previous.dealloc
+    )
+    return Deltas(rows, reset, restart, bool(evicted))
+
+
+def _recreated(before: dict, now: dict) -> bool:
+    """Whether an entry was dropped (reset alone, or evicted) and made again since."""
+    if now.get("stats_since") and before.get("stats_since"):
+        return now["stats_since"] != before["stats_since"]  # 17+: exact
+    if any(now[c] < before[c] for c in COUNTERS):
+        return True
+    # a living entry's minimum only falls and its maximum only rises
+    old_min, new_min = before.get("min_ms"), now.get("min_ms")
+    old_max, new_max = before.get("max_ms"), now.get("max_ms")
+    return (None not in (old_min, new_min) and new_min > old_min) or (
+        None not in (old_max, new_max) and new_max < old_max
+    )
+
+
+def top_statements(
+    spec: ServerSpec, database: str, *, limit: int = 20, order: str = "total_ms"
+) -> list[dict]:
+    """``database``'s statements as pg_stat_statements holds them now (since its reset),
+    one row per statement text, costliest first (``order``: total_ms, mean_ms or calls)."""
+    sample = read_statements(spec, database)
+    rows: dict[int, dict] = {}
+    for (_user, _db, queryid, _top), values in sample.counters.items():
+        row = rows.setdefault(queryid, {"queryid": queryid, **dict.fromkeys(COUNTERS, 0)})
+        for counter in COUNTERS:
+            row[counter] += values[counter]
+        row["max_ms"] = max(row.get("max_ms", 0), values["max_ms"])
+    for row in rows.values():
+        row["mean_ms"] = row["total_ms"] / row["calls"] if row["calls"] else 0.0
+        row["query"] = sample.texts.get(row["queryid"], "")
+    return sorted(rows.values(), key=lambda r: r[order], reverse=True)[:limit]

@@ -84,6 +84,10 @@ class IpaiOpsEnvironment(models.Model):
     can_operate = fields.Boolean(
         compute="_compute_can_operate", help="Whether you may run operations on this environment."
     )
+    executor_warning = fields.Char(
+        compute="_compute_executor_warning",
+        help="Set when the run executor has stopped: queued operations wait until it runs.",
+    )
     allowed_kinds = fields.Char(
         compute="_compute_allowed_kinds",
         help="The operations you may start here, space-separated: the buttons shown are these.",
@@ -346,6 +350,21 @@ class IpaiOpsEnvironment(models.Model):
     def _compute_can_operate(self):
         for environment in self:
             environment.can_operate = environment._may_run("check")
+
+    def _compute_executor_warning(self):
+        health = self.env["ipai.ops.run"].sudo()._executor_health()
+        warning = False
+        if not health.alive:
+            last = health.last_pass
+            warning = self.env._(
+                "The run executor has not run %(since)s: %(queued)s queued operation(s) wait. "
+                "Odoo's cron workers are not running — restart Odoo, and run it with "
+                "workers > 0 so that cron workers are respawned (see the README).",
+                since=f"since {fields.Datetime.to_string(last)} UTC" if last else "yet",
+                queued=health.queued,
+            )
+        for environment in self:
+            environment.executor_warning = warning
 
     @api.depends_context("uid")
     @api.depends("stage", "project_id", "data_class", "active")

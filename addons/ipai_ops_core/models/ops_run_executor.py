@@ -26,7 +26,8 @@ import logging
 import os
 import socket
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from odoo import api, fields, models, sql_db
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -45,6 +46,29 @@ DEFAULT_HEARTBEAT_TIMEOUT = 120  # seconds of silence before a run's worker is p
 PASS_BUDGET = 300  # seconds one executor pass keeps claiming new runs before yielding
 PASS_MARGIN = 30  # a pass with less cron time left than this claims no new run
 EXPECTED_ERRORS = (OpsError, UserError, ValidationError, AccessError)
+
+
+EXECUTOR_SILENCE = 600  # seconds without an executor pass or a live run: the executor is down
+
+
+@dataclass(frozen=True)
+class ExecutorHealth:
+    """The dead man's switch of the run executor."""
+
+    alive: bool
+    last_pass: datetime | None  # the newest successful pass of any lane
+    running: int  # runs whose heartbeat is fresh
+    queued: int
+    oldest_queued_seconds: float
+
+    def as_dict(self) -> dict:
+        return {
+            "status": "ok" if self.alive else "executor down",
+            "last_pass": self.last_pass.isoformat() + "Z" if self.last_pass else None,
+            "running": self.running,
+            "queued": self.queued,
+            "oldest_queued_seconds": round(self.oldest_queued_seconds),
+        }
 
 
 class WorkerLost(Exception):
@@ -96,6 +120,43 @@ class IpaiOpsRun(models.Model):
         if not self.env.context.get("ir_cron_progress_id"):
             return float("inf")
         return self.env["ir.cron"]._commit_progress(1)
+
+    @api.model
+    def _executor_health(self) -> ExecutorHealth:
+        """Alive when a lane finished a pass recently or a run beats now. Crons stop for
+        good when their threads die (a PostgreSQL restart under Odoo's threaded server):
+        then nothing else would say so, and queued runs would wait without end."""
+        silence = int(
+            self.env["ir.config_parameter"].sudo().get_param(
+                "ipai_ops.executor_silence", EXECUTOR_SILENCE
+            )
+        )  # fmt: skip
+        self.env.cr.execute(
+            SQL(
+                """
+                -- lanes that never ran yet count from their installation
+                SELECT (SELECT max(coalesce(lastcall, create_date)) FROM ir_cron
+                         WHERE id IN %(lanes)s AND active),
+                       (SELECT count(*) FROM ipai_ops_run WHERE state = 'running'
+                           AND heartbeat_at > now() AT TIME ZONE 'UTC' - %(beat)s * interval '1 s'),
+                       (SELECT count(*) FROM ipai_ops_run WHERE state = 'queued'),
+                       (SELECT extract(epoch FROM now() AT TIME ZONE 'UTC' - min(queued_at))
+                          FROM ipai_ops_run WHERE state = 'queued')
+                """,
+                lanes=tuple(self._executor_crons().ids) or (0,),
+                beat=self._heartbeat_timeout(),
+            )
+        )
+        last_pass, running, queued, oldest = self.env.cr.fetchone()
+        recent = last_pass is not None and last_pass > utcnow() - timedelta(seconds=silence)
+        return ExecutorHealth(bool(recent or running), last_pass, running, queued, oldest or 0.0)
+
+    def _heartbeat_timeout(self) -> int:
+        return int(
+            self.env["ir.config_parameter"].sudo().get_param(
+                "ipai_ops.heartbeat_timeout", DEFAULT_HEARTBEAT_TIMEOUT
+            )
+        )  # fmt: skip
 
     @api.model
     def _in_own_transaction(self, method: str) -> None:
@@ -247,11 +308,7 @@ class IpaiOpsRun(models.Model):
     @api.model
     def _fail_orphaned_runs(self) -> None:
         """Fail running runs whose worker is gone (stale heartbeat, advisory lock free)."""
-        timeout = int(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("ipai_ops.heartbeat_timeout", DEFAULT_HEARTBEAT_TIMEOUT)
-        )
+        timeout = self._heartbeat_timeout()
         limit = fields.Datetime.now() - timedelta(seconds=timeout)
         stale = self.sudo().search([("state", "=", "running"), ("heartbeat_at", "<", limit)])
         for run in stale:

@@ -1,5 +1,6 @@
 from . import (
     test_db_server,
+    test_dead_mans_switch,
     test_environment,
     test_executor,
     test_record_rules,

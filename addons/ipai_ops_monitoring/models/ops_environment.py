@@ -23,6 +23,12 @@ class IpaiOpsEnvironment(models.Model):
         groups="ipai_ops_core.group_ops_admin",
         help="The previous sample's cumulative counters, to compute the next deltas.",
     )
+    pgss_evicted_at = fields.Datetime(
+        string="Statements evicted",
+        readonly=True,
+        help="When pg_stat_statements last had to evict entries (pg_stat_statements.max is "
+        "too small): figures of windows including it are lower bounds.",
+    )
     pgss_rolled_up_until = fields.Datetime(
         readonly=True, help="Samples up to this moment are counted in the daily totals."
     )

@@ -105,9 +105,24 @@ class IpaiOpsPgssDelta(models.Model):
         size = self.env["ipai.ops.size.sample"]._take(environment, server, taken_at, deltas.rows)
         self._purge_old_samples(environment, taken_at)
         self.env["ipai.ops.alert"]._evaluate(environment, size)
+        if deltas.evicted:
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE ipai_ops_environment SET pgss_evicted_at = %s WHERE id = %s",
+                    taken_at,
+                    environment.id,
+                )
+            )
+            environment.invalidate_recordset(["pgss_evicted_at"])
+        recreated = sum(1 for row in deltas.rows if row["recreated"])
         flags = [
-            f
-            for f, on in (("stats reset", deltas.reset), ("server restarted", deltas.restart))
+            flag
+            for flag, on in (
+                (self.env._("stats reset"), deltas.reset),
+                (self.env._("server restarted"), deltas.restart),
+                (self.env._("entries evicted: figures are lower bounds"), deltas.evicted),
+                (self.env._("%(n)s statement(s) reset or re-created", n=recreated), recreated),
+            )
             if on
         ]
         summary = self.env._(

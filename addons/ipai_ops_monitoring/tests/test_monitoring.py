@@ -244,6 +244,40 @@ class TestMonitoring(OpsCase):
         self.assertEqual(line.calls, 7)
         self.assertEqual(line.prev_mean_ms, 10.0, "the day before is the previous window")
 
+    def _sample_rows(self, queryid: str, hours: int, calls: int, mean_ms: float) -> None:
+        self.env["ipai.ops.pgss.delta"].sudo().create(
+            {"environment_id": self.production.id, "granularity": "sample",
+             "taken_at": fields.Datetime.now() - timedelta(hours=hours), "queryid": queryid,
+             "calls": calls, "total_ms": mean_ms * calls, "max_ms": mean_ms, "rows": calls,
+             "shared_blks_hit": calls, "shared_blks_read": 0, "temp_blks_written": 0}
+        )  # fmt: skip
+
+    def test_only_regressions_that_matter_are_red(self):
+        """Three times slower is red for a statement run often and long enough; a tiny one
+        (a few calls, a few milliseconds) that is slower by as much is noise."""
+        for queryid, calls in (("7001", 500), ("7002", 3)):
+            self._sample_rows(queryid, hours=30, calls=calls, mean_ms=2.0)  # the day before
+            self._sample_rows(queryid, hours=2, calls=calls, mean_ms=6.0)
+        wizard = self.env["ipai.ops.top.queries"].create(
+            {"environment_id": self.production.id, "window": "24h"}
+        )
+        wizard.action_refresh()
+        lines = {line.queryid: line for line in wizard.line_ids}
+        self.assertAlmostEqual(lines["7001"].change_pct, 200.0)
+        self.assertAlmostEqual(lines["7002"].change_pct, 200.0)
+        self.assertTrue(lines["7001"].regressed)
+        self.assertFalse(lines["7002"].regressed, "3 calls, 18 ms: not a regression")
+        self.assertFalse(wizard.lower_bound_note)
+
+    def test_an_eviction_makes_the_window_a_lower_bound(self):
+        self.production.sudo().pgss_evicted_at = fields.Datetime.now() - timedelta(hours=3)
+        wizard = self.env["ipai.ops.top.queries"].create(
+            {"environment_id": self.production.id, "window": "24h"}
+        )
+        self.assertIn("lower bounds", wizard.lower_bound_note)
+        wizard.window = "1h"
+        self.assertFalse(wizard.lower_bound_note, "the eviction is older than the last hour")
+
     def test_top_queries_opens_before_an_environment_is_chosen(self):
         """Operations ▸ Monitoring ▸ Top queries opens its wizard with no environment yet."""
         draft = self.env["ipai.ops.top.queries"].with_user(self.members_a["admin"]).new({})

@@ -3,11 +3,13 @@ from datetime import datetime, timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..models.ops_alert import REGRESSION_MIN_CALLS
 from .reopen import reopen
 
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
            "30d": timedelta(days=30)}  # fmt: skip
 TOP = 50  # statements listed
+REGRESSION_MIN_TOTAL_MS = 1000  # a statement costing less in a window is not called slower
 
 # daily totals for long windows, plus the samples not rolled up into them yet
 _TOP_SQL = """
@@ -55,6 +57,22 @@ class IpaiOpsTopQueries(models.TransientModel):
     )  # fmt: skip
     line_ids = fields.One2many("ipai.ops.top.queries.line", "wizard_id")
     may_see_text = fields.Boolean(compute="_compute_may_see_text")
+    lower_bound_note = fields.Char(compute="_compute_lower_bound_note")
+
+    @api.depends("environment_id", "window")
+    def _compute_lower_bound_note(self):
+        for wizard in self:
+            evicted = wizard.environment_id.pgss_evicted_at
+            start = fields.Datetime.now() - WINDOWS[wizard.window or "24h"]
+            wizard.lower_bound_note = (
+                self.env._(
+                    "pg_stat_statements evicted entries in this window (last on %(when)s UTC): "
+                    "the figures are lower bounds. Raise pg_stat_statements.max.",
+                    when=fields.Datetime.to_string(evicted),
+                )
+                if evicted and evicted >= start
+                else False
+            )
 
     @api.depends("environment_id")
     @api.depends_context("uid")
@@ -105,7 +123,17 @@ class IpaiOpsTopQueries(models.TransientModel):
                     "change_pct": 100.0 * (mean / prev_mean - 1) if prev_mean else 0.0,
                 }
             )
+            lines[-1]["regressed"] = self._regressed(lines[-1])
         return lines
+
+    def _regressed(self, line: dict) -> bool:
+        """Slower than the window before, and often and long enough to matter: a
+        statement of a few calls or milliseconds is noise, not a regression."""
+        return (
+            line["change_pct"] > self.environment_id.alert_regression_pct
+            and line["calls"] >= REGRESSION_MIN_CALLS
+            and line["total_ms"] >= REGRESSION_MIN_TOTAL_MS
+        )
 
     def _texts(self, queryids: list[str]) -> dict:
         queries = self.env["ipai.ops.pgss.query"].search(
@@ -131,3 +159,4 @@ class IpaiOpsTopQueriesLine(models.TransientModel):
     temp_blks = fields.Float(string="Temp blocks")
     prev_mean_ms = fields.Float(string="Mean before (ms)")
     change_pct = fields.Float(string="Change (%)")
+    regressed = fields.Boolean(help="Slower than before, with enough calls and time to matter.")

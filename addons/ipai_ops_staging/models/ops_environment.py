@@ -137,14 +137,14 @@ class IpaiOpsEnvironment(models.Model):
 
     def _addons(self) -> list[str]:
         """The addons paths of this environment's code; every copy needs them."""
-        environment = self
-        addons = [p.strip() for p in (environment.addons_path or "").split(",") if p.strip()]
+        self.ensure_one()
+        addons = [p.strip() for p in (self.addons_path or "").split(",") if p.strip()]
         if not addons:
             raise UserError(
                 self.env._(
                     "%(env)s has no addons path: every installed module's neutralize.sql must be "
                     "found before the copy can be used. Set the environment's addons path.",
-                    env=environment.name,
+                    env=self.name,
                 )
             )
         return addons

@@ -116,6 +116,7 @@ class TestSafeCopies(BackupCase):
         self.assertIn("ipai_ops_core", run.error)
         copy = run.environment_id
         self.assertFalse(copy.neutralized)
+        self.assertEqual((copy.state, copy.active), ("build_failed", False), "not 'unreachable'")
         self.assertEqual(
             self._query("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE %s",
                         [f"{copy.database_name}%"]),
@@ -135,6 +136,7 @@ class TestSafeCopies(BackupCase):
         self.env["ipai.ops.environment"]._cron_retire_old_builds()
         self.process_runs()
         self.assertFalse(first.environment_id.active, "the older build is archived")
+        self.assertEqual(first.environment_id.state, "retired")
         self.assertTrue(second.environment_id.active)
         self.assertEqual(
             self._query("postgres", "SELECT count(*) FROM pg_database WHERE datname = %s",

@@ -3,6 +3,7 @@
 SELECT s.userid, s.dbid, s.queryid, true AS toplevel, s.calls,
        s.total_time AS total_ms, s.max_time AS max_ms, s.rows,
        s.shared_blks_hit, s.shared_blks_read, s.temp_blks_written,
+       s.min_time AS min_ms, NULL::timestamptz AS stats_since,
        CASE WHEN %(with_text)s THEN s.query END AS query
   FROM pg_stat_statements s
   JOIN pg_database d ON d.oid = s.dbid
