@@ -10,7 +10,10 @@ from conftest import run_sql
 
 from ipai_ops.cli import main
 from ipai_ops.connection import client_env
+from ipai_ops.errors import ProtectedDatabase
+from ipai_ops.guards import mark_production
 from ipai_ops.health import index_report, replication_report, settings_review, vacuum_report
+from ipai_ops.index_advice import suggest_indexes, verify_suggestion
 
 
 @pytest.fixture
@@ -152,3 +155,46 @@ def test_cli_reports_work_when_odoo_is_down(spec, shop, capsys, monkeypatch):
     run_sql(spec, shop, "SELECT count(*) FROM customer WHERE city = 'City 3'")
     assert main(["top", shop, "--limit", "5"]) == 0
     assert "customer" in capsys.readouterr().out
+
+
+def test_a_suggested_index_is_proven_by_explain_on_a_copy(spec, scratch_db, admin_conn):
+    name = scratch_db()
+    run_sql(spec, name, """
+        CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+        CREATE TABLE orders (id serial PRIMARY KEY, customer_ref text, total numeric);
+        INSERT INTO orders (customer_ref, total)
+             SELECT 'c' || (i % 5000), i FROM generate_series(1, 50000) AS i;
+        ANALYZE orders;
+    """)  # fmt: skip
+    conn = psycopg2.connect(**spec.for_database(name).connect_kwargs())
+    with conn.cursor() as cur:
+        for n in range(20):  # the costly statement: a sequential scan each time
+            cur.execute("SELECT * FROM orders WHERE customer_ref = %s", (f"c{n}",))
+            cur.execute("SELECT count(*) FROM orders WHERE id = %s", (n,))
+    conn.close()  # its statistics are flushed when it ends
+
+    deadline, suggestions = time.monotonic() + 15, []
+    while not suggestions and time.monotonic() < deadline:
+        suggestions = suggest_indexes(spec, name)
+        time.sleep(0.2)
+    assert [(s.table, s.column) for s in suggestions] == [("orders", "customer_ref")]
+    assert suggestions[0].statements == 1 and "customer_ref" in suggestions[0].example
+
+    copy = f"{name}_copy"
+    with admin_conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
+    try:
+        proof = verify_suggestion(spec, copy, suggestions[0])
+        assert "Seq Scan on orders" in proof["before"], proof
+        assert any(n.startswith(("Index", "Bitmap")) for n in proof["after"]), proof
+        assert proof["helps"] and proof["after_cost"] < proof["before_cost"]
+        assert main(["--json", "indexes", name, "--suggest", "--verify-on", copy]) == 0
+        index_count = "SELECT count(*) FROM pg_indexes WHERE tablename = 'orders'"
+        assert run_sql(spec, copy, index_count) == [(1,)], "the trial index was rolled back"
+        mark_production(admin_conn, name)
+        with pytest.raises(ProtectedDatabase):
+            verify_suggestion(spec, name, suggestions[0])
+    finally:
+        mark_production(admin_conn, name, production=False)
+        with admin_conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')

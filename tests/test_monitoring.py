@@ -197,3 +197,33 @@ def test_evictions_mark_the_window_and_stats_since_tells_a_recreated_entry():
               "counters": [[*key, *(40 for _ in COUNTERS)]]}  # fmt: skip
     now = Sample(start, start, None, {key: _entry(60)})
     assert statement_deltas(Sample.from_state(legacy), now).rows[0]["calls"] == 20
+
+
+def _alter_system(spec, statement):
+    conn = psycopg2.connect(**spec.for_database("postgres").connect_kwargs())
+    conn.autocommit = True  # ALTER SYSTEM runs outside a transaction block
+    conn.cursor().execute(statement)
+    conn.close()
+
+
+def test_an_eviction_on_the_server_marks_the_window(spec, odoo_db):
+    """With room for 100 statements and 300 run, pg_stat_statements evicts: the window
+    between the two samples is marked as holding lower bounds."""
+    name, _filestore = odoo_db
+    _alter_system(spec, "ALTER SYSTEM SET pg_stat_statements.max = 100")
+    restart_cluster()
+    try:
+        run_sql(spec, name, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        first = read_statements(spec, name)
+        conn = psycopg2.connect(**spec.for_database(name).connect_kwargs())
+        with conn.cursor() as cur:
+            for n in range(1, 301):  # distinct statements: n columns each (aliases would not do)
+                cur.execute("SELECT " + ", ".join(["1"] * n))
+        conn.close()
+        second = read_statements(spec, name, known=set(first.texts))
+        assert second.dealloc > (first.dealloc or 0)
+        assert statement_deltas(first, second).evicted
+        assert not statement_deltas(second, second).evicted, "no eviction, no mark"
+    finally:
+        _alter_system(spec, "ALTER SYSTEM RESET pg_stat_statements.max")
+        restart_cluster()

@@ -1,7 +1,7 @@
 {
     "name": "Operations Control Plane (monitoring)",
     "summary": "pg_stat_statements top queries and regressions, sizes over time, activity and "
-    "locks, unused indexes, deduplicated alerts",
+    "locks, index, vacuum and wraparound reports, settings and replication, alerts",
     "version": "19.0.1.0.0",
     "category": "Administration",
     "website": "https://github.com/ipai-ops/ipai-ops",
@@ -17,8 +17,8 @@
         "views/ops_alert_views.xml",
         "views/ops_environment_views.xml",
         "views/ops_size_sample_views.xml",
-        "views/ops_pgss_live_views.xml",
         "wizards/top_queries_views.xml",
+        "wizards/server_review_views.xml",
         "views/menus.xml",
     ],
     "assets": {

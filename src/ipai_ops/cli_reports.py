@@ -7,6 +7,7 @@ import argparse
 
 from .connection import ServerSpec
 from .health import index_report, replication_report, settings_review, vacuum_report
+from .index_advice import suggest_indexes, verify_suggestion
 from .stats import top_statements
 
 
@@ -63,7 +64,33 @@ def _cmd_indexes(args):
         lines.append(
             f"Unused indexes: not judged, the statistics cover {report['stats_days']:.1f} days."
         )
+    if args.suggest:
+        report["suggestions"] = _suggestions(args)
+        lines.append(
+            _table(
+                report["suggestions"],
+                [
+                    ("definition", "suggested (verify first)"),
+                    ("total_ms", "time of its statements (ms)"),
+                    ("proof", "EXPLAIN on the copy"),
+                ],
+                "No index to suggest.",
+            )
+        )
     return report, "\n\n".join(lines)
+
+
+def _suggestions(args) -> list[dict]:
+    found = []
+    for suggestion in suggest_indexes(_spec(args), args.database):
+        row = {**vars(suggestion), "definition": suggestion.definition}
+        row["total_ms"] = f"{suggestion.total_ms:.0f}"
+        if args.verify_on:
+            proof = verify_suggestion(_spec(args), args.verify_on, suggestion)
+            row["verification"] = proof
+            row["proof"] = f"cost {proof['before_cost']:.0f} -> {proof['after_cost']:.0f}"
+        found.append(row)
+    return found
 
 
 def _cmd_vacuum(args):
@@ -112,6 +139,10 @@ def add_report_commands(commands) -> None:
     top.set_defaults(handler=_cmd_top)
     indexes = commands.add_parser("indexes", help="duplicate, redundant, invalid, unused indexes")
     indexes.add_argument("database")
+    indexes.add_argument("--suggest", action="store_true", help="also suggest missing indexes")
+    indexes.add_argument(
+        "--verify-on", metavar="COPY", help="prove each suggestion by EXPLAIN on this copy"
+    )
     indexes.set_defaults(handler=_cmd_indexes)
     vacuum = commands.add_parser("vacuum-report", help="vacuum, wraparound age, sequences")
     vacuum.add_argument("database")

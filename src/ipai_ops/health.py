@@ -80,6 +80,8 @@ def index_report(spec: ServerSpec, database: str, *, watched_since: datetime | N
         tables = _rows(cur, _TABLE_USAGE)
         cur.execute(_STATS_SINCE)
         now, reset, started = cur.fetchone()
+    if watched_since is not None and watched_since.tzinfo is None:
+        watched_since = watched_since.replace(tzinfo=timezone.utc)  # naive means UTC
     known = [moment for moment in (reset, watched_since) if moment is not None]
     stats_days = (now - max(known or [started])).total_seconds() / 86400
     for table in tables:

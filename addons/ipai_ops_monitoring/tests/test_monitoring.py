@@ -11,6 +11,8 @@ from odoo.tests import tagged
 
 from odoo.addons.ipai_ops_core.tests.common import OpsCase
 
+from ipai_ops.connection import connection
+
 from ..models.ops_pgss_delta import SNAPSHOT_LOCK_NAMESPACE
 
 # slow enough (a few ms a call) to rank among the top statements of the test database
@@ -152,15 +154,74 @@ class TestMonitoring(OpsCase):
                 {"environment_id": self.production.id}
             ).action_refresh()
 
-    def test_live_view_installs_without_the_extension(self):
-        Live = self.env["ipai.ops.pgss.live"]
-        self.assertFalse(Live._available(), "the test database has no pg_stat_statements")
-        self.assertEqual(Live.search_count([]), 0)
-        self.env.cr.execute("CREATE EXTENSION pg_stat_statements")
-        Live.init()
-        self.assertTrue(Live._available())
-        self.assertGreater(Live.search_count([]), 0)
-        self.assertTrue(Live.search([], limit=1).query)
+    def test_health_findings_on_the_environment_database(self):
+        """A duplicate index, a sequence near the maximum of its column: both named; no
+        index is called unused on a database registered minutes ago."""
+        spec = self.production.sudo()._engine_spec()
+        with connection(spec) as conn, conn.cursor() as cur:
+            cur.execute(
+                "CREATE TABLE x_health_probe (id serial PRIMARY KEY, code text);"
+                "CREATE INDEX x_health_code ON x_health_probe (code);"
+                "CREATE INDEX x_health_code_again ON x_health_probe (code);"
+                "SELECT setval('x_health_probe_id_seq', 2100000000);"
+            )
+        self.addCleanup(self._drop_probe_table, spec)
+        report = (
+            self.env["ipai.ops.tables.report"]
+            .with_user(self.members_a["viewer"])
+            .create({"environment_id": self.production.id})
+        )
+        report.action_refresh()
+        findings = {(i.finding, i.name) for i in report.index_ids}
+        self.assertIn(("duplicate", "x_health_code_again"), findings)
+        self.assertFalse([f for f in findings if f[0] == "unused"], "too young to judge")
+        self.assertIn("cover 7 days", report.unused_note)
+        sequence = report.sequence_ids.filtered(lambda s: s.name == "public.x_health_probe_id_seq")
+        self.assertEqual(sequence.feeds, "x_health_probe.id")
+        self.assertGreater(sequence.used_pct, 97)
+        self.assertGreater(report.xid_age, 0)
+        self.assertIn("public.x_health_probe", report.vacuum_ids.mapped("name"))
+
+    def test_server_settings_and_replication_are_for_ops_administrators(self):
+        server = self.production.server_id
+        review = (
+            self.env["ipai.ops.server.review"]
+            .with_user(self.ops_admin)
+            .create({"server_id": server.id})
+        )
+        review.action_refresh()
+        settings = {line.name: line for line in review.setting_ids}
+        self.assertEqual(settings["random_page_cost"].status, "review")
+        self.assertIn("SSD", settings["random_page_cost"].reason)
+        self.assertEqual(settings["autovacuum"].status, "ok")
+        self.assertFalse(review.is_standby)
+        for user in (self.members_a["admin"], self.outsider):  # project roles: no server view
+            with self.assertRaises(AccessError):
+                self.env["ipai.ops.server.review"].with_user(user).create(
+                    {"server_id": server.id}
+                ).action_refresh()
+
+    def _drop_probe_table(self, spec):
+        with connection(spec) as conn, conn.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS x_health_probe")
+
+    def test_live_statements_are_the_environment_server_s(self):
+        """ "Now" reads pg_stat_statements where the environment lives, for its database
+        only — not the control plane's own server — and hides texts from viewers."""
+        marker = "SELECT pg_sleep(0.5) AS ipai_live_marker"  # costly: among the top ones
+        with closing(sql_db.db_connect(self.production_db).cursor()) as cr:
+            for _ in range(2):
+                cr.execute(marker)
+        for role, sees_text in (("tester", True), ("viewer", False)):
+            wizard = (
+                self.env["ipai.ops.top.queries"]
+                .with_user(self.members_a[role])
+                .create({"environment_id": self.production.id, "window": "live"})
+            )
+            wizard.action_refresh()
+            texts = wizard.line_ids.mapped("query")
+            self.assertEqual(any("ipai_live_marker" in t for t in texts), sees_text, role)
+            self.assertTrue(wizard.line_ids, "the production database's statements are listed")
 
     def test_cancelling_a_backend_is_for_ops_administrators(self):
         sleeper = psycopg2.connect(**sql_db.connection_info_for(self.production_db)[1])

@@ -1,14 +1,25 @@
+from datetime import timezone
+
 from odoo import fields, models
 from odoo.fields import Command
 
 from ipai_ops.catalog import database_report
+from ipai_ops.health import MIN_STATS_DAYS, index_report, vacuum_report
 
 from .reopen import reopen
 
+INDEX_FINDINGS = [
+    ("unused", "Unused"),
+    ("duplicate", "Duplicate"),
+    ("redundant", "Redundant"),
+    ("invalid", "Invalid"),
+]
+
 
 class IpaiOpsTablesReport(models.TransientModel):
-    """Largest tables with their dead-row bloat, tables read mostly by sequential scans,
-    and indexes never used — what to vacuum, index or drop."""
+    """The health of an environment's database: largest tables with their dead-row bloat,
+    tables read mostly by sequential scans, indexes to drop or rebuild (unused, duplicate,
+    redundant, invalid), vacuum and wraparound, sequences running out of values."""
 
     _name = "ipai.ops.tables.report"
     _inherit = ["ipai.ops.wizard.access"]
@@ -16,48 +27,114 @@ class IpaiOpsTablesReport(models.TransientModel):
 
     environment_id = fields.Many2one("ipai.ops.environment", required=True)
     database_mb = fields.Float(string="Database (MiB)", readonly=True)
+    xid_age = fields.Integer(
+        string="Transaction ID age", readonly=True,
+        help="How far the database's oldest unfrozen transaction ID is behind: at 2^31 "
+        "PostgreSQL stops accepting writes (wraparound); autovacuum freezes long before.",
+    )  # fmt: skip
+    wraparound_pct = fields.Float(string="Towards wraparound (%)", readonly=True, digits=(16, 4))
+    unused_note = fields.Char(readonly=True)
     table_ids = fields.One2many("ipai.ops.tables.report.table", "report_id")
     index_ids = fields.One2many("ipai.ops.tables.report.index", "report_id")
+    vacuum_ids = fields.One2many("ipai.ops.tables.report.vacuum", "report_id")
+    sequence_ids = fields.One2many("ipai.ops.tables.report.sequence", "report_id")
 
     def action_refresh(self):
         self.ensure_one()
         self.environment_id.check_access("read")
         environment = self.environment_id.sudo()
-        found = database_report(environment._engine_spec(), environment.database_name)
-        seq_heavy = {t["name"] for t in found["seq_scan_heavy"]}
-        self.table_ids.unlink()
-        self.index_ids.unlink()
+        spec, database = environment._engine_spec(), environment.database_name
+        found = database_report(spec, database)
+        # statistics count from the registration at the earliest: no verdict on a new database
+        indexes = index_report(spec, database, watched_since=environment.create_date)
+        vacuum = vacuum_report(spec, database)
+        own = next((d for d in vacuum["databases"] if d["database"] == database), {})
+        for lines in (self.table_ids, self.index_ids, self.vacuum_ids, self.sequence_ids):
+            lines.unlink()
         self.write(
             {
                 "database_mb": found["size_bytes"] / 1024**2,
-                "table_ids": [
-                    Command.create(
-                        {
-                            "name": f"{t['schema']}.{t['name']}",
-                            "total_mb": t["total_bytes"] / 1024**2,
-                            "live_rows": t["live_rows"],
-                            "dead_rows": t["dead_rows"],
-                            "bloat_pct": 100 * t["bloat_ratio"],
-                            "seq_scan": t["seq_scan"],
-                            "idx_scan": t["idx_scan"],
-                            "seq_scan_heavy": t["name"] in seq_heavy,
-                        }
-                    )
-                    for t in found["tables"]
-                ],
-                "index_ids": [
-                    Command.create(
-                        {
-                            "name": i["name"],
-                            "table": i["table_name"],
-                            "size_mb": i["bytes"] / 1024**2,
-                        }
-                    )
-                    for i in found["unused_indexes"]
+                "xid_age": own.get("xid_age", 0),
+                "wraparound_pct": own.get("wraparound_pct", 0.0),
+                "unused_note": self._unused_note(indexes),
+                "table_ids": self._table_lines(found),
+                "index_ids": self._index_lines(indexes),
+                "vacuum_ids": [Command.create(_vacuum_line(t)) for t in vacuum["tables"]],
+                "sequence_ids": [
+                    Command.create(_sequence_line(s)) for s in vacuum["sequences_near_max"]
                 ],
             }
         )
         return reopen(self)
+
+    def _unused_note(self, indexes: dict) -> str | bool:
+        if indexes["unused_conclusive"]:
+            return False
+        return self.env._(
+            "Unused indexes are named once the statistics cover %(min)s days; these cover "
+            "%(days).1f (since the environment was registered or the statistics were reset).",
+            min=MIN_STATS_DAYS,
+            days=indexes["stats_days"],
+        )
+
+    def _table_lines(self, found: dict) -> list:
+        seq_heavy = {t["name"] for t in found["seq_scan_heavy"]}
+        return [
+            Command.create(
+                {
+                    "name": f"{t['schema']}.{t['name']}",
+                    "total_mb": t["total_bytes"] / 1024**2,
+                    "live_rows": t["live_rows"],
+                    "dead_rows": t["dead_rows"],
+                    "bloat_pct": 100 * t["bloat_ratio"],
+                    "seq_scan": t["seq_scan"],
+                    "idx_scan": t["idx_scan"],
+                    "seq_scan_heavy": t["name"] in seq_heavy,
+                }
+            )
+            for t in found["tables"]
+        ]
+
+    def _index_lines(self, indexes: dict) -> list:
+        lines = [
+            {"finding": finding, "name": i["name"], "table": i["table_name"],
+             "size_mb": i["bytes"] / 1024**2, "definition": i["definition"]}
+            for finding in ("unused", "invalid") for i in indexes[finding]
+        ]  # fmt: skip
+        lines += [
+            {"finding": finding, "name": p["index"], "table": p["table_name"],
+             "size_mb": p["bytes"] / 1024**2, "definition": p["definition"],
+             "covered_by": p["covered_by"]}
+            for finding, key in (("duplicate", "duplicates"), ("redundant", "redundant"))
+            for p in indexes[key]
+        ]  # fmt: skip
+        return [Command.create(line) for line in lines]
+
+
+def _vacuum_line(table: dict) -> dict:
+    return {
+        "name": f"{table['schema']}.{table['table_name']}",
+        "dead_rows": table["dead_rows"],
+        "last_autovacuum": _naive(table["last_autovacuum"] or table["last_vacuum"]),
+        "last_autoanalyze": _naive(table["last_autoanalyze"] or table["last_analyze"]),
+        "xid_age": table["xid_age"],
+        "vacuum_overdue": table["vacuum_overdue"],
+        "analyze_overdue": table["analyze_overdue"],
+    }
+
+
+def _sequence_line(seq: dict) -> dict:
+    return {
+        "name": f"{seq['schema']}.{seq['name']}",
+        "feeds": f"{seq['table_name']}.{seq['column_name']}" if seq["table_name"] else False,
+        "used_pct": seq["used_pct"],
+        "limit": str(seq["limit"]),
+    }
+
+
+def _naive(moment):
+    """A timestamptz as Odoo stores it: UTC, without the zone."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment else False
 
 
 class IpaiOpsTablesReportTable(models.TransientModel):
@@ -78,10 +155,40 @@ class IpaiOpsTablesReportTable(models.TransientModel):
 
 class IpaiOpsTablesReportIndex(models.TransientModel):
     _name = "ipai.ops.tables.report.index"
-    _description = "Operations: unused index"
-    _order = "size_mb desc"
+    _description = "Operations: index finding"
+    _order = "finding, size_mb desc"
 
     report_id = fields.Many2one("ipai.ops.tables.report", required=True, ondelete="cascade")
+    finding = fields.Selection(INDEX_FINDINGS, default="unused", required=True)
     name = fields.Char()
     table = fields.Char()
     size_mb = fields.Float(string="Size (MiB)")
+    covered_by = fields.Char(help="The index that already serves what this one does.")
+    definition = fields.Char()
+
+
+class IpaiOpsTablesReportVacuum(models.TransientModel):
+    _name = "ipai.ops.tables.report.vacuum"
+    _description = "Operations: vacuum state of a table"
+    _order = "xid_age desc"
+
+    report_id = fields.Many2one("ipai.ops.tables.report", required=True, ondelete="cascade")
+    name = fields.Char()
+    dead_rows = fields.Float()
+    last_autovacuum = fields.Datetime(string="Last vacuum")
+    last_autoanalyze = fields.Datetime(string="Last analyze")
+    xid_age = fields.Integer(string="Transaction ID age")
+    vacuum_overdue = fields.Boolean(help="More dead rows than autovacuum's threshold.")
+    analyze_overdue = fields.Boolean(help="More changed rows than autoanalyze's threshold.")
+
+
+class IpaiOpsTablesReportSequence(models.TransientModel):
+    _name = "ipai.ops.tables.report.sequence"
+    _description = "Operations: sequence near its maximum"
+    _order = "used_pct desc"
+
+    report_id = fields.Many2one("ipai.ops.tables.report", required=True, ondelete="cascade")
+    name = fields.Char()
+    feeds = fields.Char(help="The column the sequence gives its values to.")
+    used_pct = fields.Float(string="Used (%)")
+    limit = fields.Char(help="The smaller of the sequence's maximum and its column's.")

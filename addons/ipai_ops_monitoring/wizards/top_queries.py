@@ -3,6 +3,8 @@ from datetime import datetime, timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ipai_ops.stats import top_statements
+
 from ..models.ops_alert import REGRESSION_MIN_CALLS
 from .reopen import reopen
 
@@ -51,7 +53,7 @@ class IpaiOpsTopQueries(models.TransientModel):
     environment_id = fields.Many2one("ipai.ops.environment", required=True)
     window = fields.Selection(
         [("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days"),
-         ("30d", "Last 30 days")],
+         ("30d", "Last 30 days"), ("live", "Now: the server's counters since their reset")],
         default="24h",
         required=True,
     )  # fmt: skip
@@ -63,7 +65,8 @@ class IpaiOpsTopQueries(models.TransientModel):
     def _compute_lower_bound_note(self):
         for wizard in self:
             evicted = wizard.environment_id.pgss_evicted_at
-            start = fields.Datetime.now() - WINDOWS[wizard.window or "24h"]
+            span = WINDOWS.get(wizard.window or "24h")
+            start = fields.Datetime.now() - span if span else datetime.min
             wizard.lower_bound_note = (
                 self.env._(
                     "pg_stat_statements evicted entries in this window (last on %(when)s UTC): "
@@ -89,6 +92,8 @@ class IpaiOpsTopQueries(models.TransientModel):
         return reopen(self)
 
     def _lines(self) -> list[dict]:
+        if self.window == "live":
+            return self._live_lines()
         span = WINDOWS[self.window]
         end = fields.Datetime.now() + timedelta(seconds=1)  # now() drops the microseconds
         # samples (kept 14 days) for the last hour and day: "24 hours" means the last 24
@@ -117,7 +122,7 @@ class IpaiOpsTopQueries(models.TransientModel):
                     "mean_ms": mean,
                     "max_ms": max_ms,
                     "rows": n_rows,
-                    "hit_pct": 100.0 * hit / (hit + read) if hit + read else 100.0,
+                    "hit_pct": _hit_pct(hit, read),
                     "temp_blks": temp,
                     "prev_mean_ms": prev_mean or 0.0,
                     "change_pct": 100.0 * (mean / prev_mean - 1) if prev_mean else 0.0,
@@ -125,6 +130,29 @@ class IpaiOpsTopQueries(models.TransientModel):
             )
             lines[-1]["regressed"] = self._regressed(lines[-1])
         return lines
+
+    def _live_lines(self) -> list[dict]:
+        """pg_stat_statements of the environment's own database, on its own server, now."""
+        environment = self.environment_id.sudo()
+        # through the server's maintenance database, where the extension is installed
+        server = environment.server_id._engine_spec()
+        rows = top_statements(server, environment.database_name, limit=TOP)
+        hidden = self.env._("(hidden: tester role needed)")
+        return [
+            {
+                "wizard_id": self.id,
+                "queryid": str(row["queryid"]),
+                "query": row["query"] if self.may_see_text else hidden,
+                "calls": row["calls"],
+                "total_ms": row["total_ms"],
+                "mean_ms": row["mean_ms"],
+                "max_ms": row["max_ms"],
+                "rows": row["rows"],
+                "hit_pct": _hit_pct(row["shared_blks_hit"], row["shared_blks_read"]),
+                "temp_blks": row["temp_blks_written"],
+            }
+            for row in rows
+        ]
 
     def _regressed(self, line: dict) -> bool:
         """Slower than the window before, and often and long enough to matter: a
@@ -140,6 +168,10 @@ class IpaiOpsTopQueries(models.TransientModel):
             [("environment_id", "=", self.environment_id.id), ("queryid", "in", queryids)]
         )
         return {q.queryid: q.text for q in queries}
+
+
+def _hit_pct(hit: float, read: float) -> float:
+    return 100.0 * hit / (hit + read) if hit + read else 100.0
 
 
 class IpaiOpsTopQueriesLine(models.TransientModel):
