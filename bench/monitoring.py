@@ -42,7 +42,7 @@ COLUMNS = ("a", "b", "c", "id")
 def busy_server(spec, tables: int, statements: int) -> None:
     """``tables`` tables, then ``statements`` distinct statements run against them."""
     admin = connect(spec.for_database("postgres"))
-    drop_database(admin, DATABASE)
+    drop_database(admin, DATABASE, allow_production=True)  # the benchmark's own
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE {DATABASE}")
         cur.execute("SELECT pg_stat_statements_reset()")
@@ -115,7 +115,7 @@ def odoo_part(spec, tables: int, statements: int) -> dict | None:
     odoo_bin = [sys.executable, f"{odoo_src}/odoo-bin"]
     subprocess.run([*odoo_bin, *options, "-i", "ipai_ops_monitoring", "--stop-after-init"],
                    env=env, check=True, capture_output=True)  # fmt: skip
-    script = Path(__file__).with_name("monitoring_in_odoo.py").read_text()
+    script = Path(__file__).with_name("_monitoring_in_odoo.py").read_text()
     out = subprocess.run([*odoo_bin, "shell", *options, "--no-http"], input=script, env=env,
                          capture_output=True, text=True, check=True)  # fmt: skip
     if os.environ.get("IPAI_BENCH_PROFILE"):
@@ -160,7 +160,7 @@ def main() -> None:
             print(f" deltas: {rows} rows, {size:.0f} MiB with indexes)")
     finally:
         admin = connect(spec.for_database("postgres"))
-        drop_database(admin, DATABASE)
+        drop_database(admin, DATABASE, allow_production=True)  # the benchmark's own
         admin.close()
 
 

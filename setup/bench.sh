@@ -11,7 +11,7 @@ mkdir -p var/bench
 ODOO_SRC=$(odoo_src)
 export ODOO_SRC  # benchmarks with an Odoo part use it when set
 for script in bench/${BENCH:-*}.py; do
-    [ "$(basename "$script")" = common.py ] && continue
+    case "$(basename "$script")" in common.py | _*) continue ;; esac  # helpers, not benchmarks
     say "benchmark $(basename "$script" .py)"
     # shellcheck disable=SC2086
     (cd bench && "$PY" "$(basename "$script")" ${ARGS:-} --workdir "$PROJECT_ROOT/var/bench")
