@@ -7,6 +7,7 @@ from . import (
     test_roles,
     test_run_events,
     test_runs,
+    test_smoke,
     test_tour,
     test_uninstall,
 )
