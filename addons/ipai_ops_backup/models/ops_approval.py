@@ -48,8 +48,8 @@ class IpaiOpsApproval(models.Model):
         if self.expires_at < fields.Datetime.now():
             self._expire()
             raise UserError(self.env._("This request expired; it must be made again."))
-        if self.env.user == self.requester_id:
-            raise AccessError(
+        if self.env.user == self.requester_id:  # a rule of the process, not a missing right
+            raise UserError(
                 self.env._("You asked for this operation: another project admin must approve it.")
             )
         if self.project_id._effective_role(self.env.user) != "admin":
@@ -80,11 +80,56 @@ class IpaiOpsApproval(models.Model):
         self.sudo().write(
             {"state": state, "approver_id": self.env.uid, "decided_at": fields.Datetime.now()}
         )
+        self._close_requests()
         return self.run_id.sudo()
+
+    def _notify_approvers(self) -> None:
+        """Each other admin of the project gets a to-do on the environment and a message:
+        a request nobody sees expires unnoticed."""
+        for approval in self.sudo():
+            environment = approval.environment_id
+            approvers = (
+                environment.project_id.member_ids.filtered(lambda m: m.role == "admin").user_id
+                - approval.requester_id
+            )
+            summary = approval._request_summary()
+            for user in approvers:
+                environment.activity_schedule(
+                    "ipai_ops_backup.mail_activity_approval", summary=summary, user_id=user.id,
+                    date_deadline=approval.expires_at.date(),
+                )  # fmt: skip
+            environment.message_post(
+                body=self.env._(
+                    "%(summary)s Approve or reject it under Operations ▸ Approvals before "
+                    "%(expires)s UTC.",
+                    summary=summary,
+                    expires=fields.Datetime.to_string(approval.expires_at),
+                ),
+                partner_ids=approvers.partner_id.ids,
+                subtype_xmlid="mail.mt_comment",
+            )
+
+    def _request_summary(self) -> str:
+        return self.env._(
+            "%(user)s asks to %(operation)s %(env)s.",
+            user=self.requester_id.name,
+            operation=(self.run_id.kind_label or self.run_id.kind).lower(),
+            env=self.environment_id.name,
+        )
+
+    def _close_requests(self) -> None:
+        """The approvers' to-dos about a decided or expired request are done."""
+        kind = self.env.ref("ipai_ops_backup.mail_activity_approval")
+        for approval in self.sudo():
+            summary = approval._request_summary()
+            approval.environment_id.activity_ids.filtered(
+                lambda a, s=summary: a.summary == s and a.activity_type_id == kind
+            ).action_feedback(feedback=approval.state)
 
     def _expire(self):
         for approval in self.sudo():
             approval.write({"state": "expired", "decided_at": fields.Datetime.now()})
+            approval._close_requests()
             approval.run_id._transition(
                 "cancelled",
                 message=self.env._("Approval expired after 24 hours."),

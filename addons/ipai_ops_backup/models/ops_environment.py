@@ -244,7 +244,10 @@ class IpaiOpsEnvironment(models.Model):
                 user=self.env.user.name,
             ),
         )
-        self.env["ipai.ops.approval"].sudo().create(
-            {"run_id": run.id, "requester_id": self.env.uid}
+        approval = (
+            self.env["ipai.ops.approval"]
+            .sudo()
+            .create({"run_id": run.id, "requester_id": self.env.uid})
         )
+        approval._notify_approvers()
         return run.sudo(False)

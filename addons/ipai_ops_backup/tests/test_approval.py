@@ -29,9 +29,23 @@ class TestProductionRestoreApproval(BackupCase):
     def test_requester_cannot_approve_own_request(self):
         run, approval = self._request()
         self.assertEqual(run.state, "waiting")
-        with self.assertRaisesRegex(AccessError, "another project admin"):
+        with self.assertRaisesRegex(UserError, "another project admin"):
             approval.with_user(self.members_a["admin"]).action_approve()
         self.assertEqual(run.state, "waiting")
+
+    def test_the_other_admins_are_asked_and_their_to_dos_close_with_the_decision(self):
+        _run, approval = self._request()
+        to_dos = self.production.activity_ids.filtered(
+            lambda a: a.activity_type_id.name == "Approval requested"
+        )
+        self.assertEqual(to_dos.user_id, self.second_admin, "the requester is not asked")
+        self.assertIn("asks to restore", to_dos.summary)
+        message = self.production.message_ids[0]
+        self.assertIn(self.second_admin.partner_id, message.partner_ids, "notified")
+        self.assertIn("Approvals", message.body)
+        approval.with_user(self.second_admin).action_approve()
+        self.production.invalidate_recordset(["activity_ids"])
+        self.assertFalse(self.production.activity_ids & to_dos, "decided: nothing left to do")
 
     def test_non_admins_cannot_approve(self):
         _run, approval = self._request()
