@@ -17,6 +17,7 @@
         "views/ops_alert_views.xml",
         "views/ops_environment_views.xml",
         "views/ops_size_sample_views.xml",
+        "views/ops_pgss_delta_views.xml",
         "wizards/top_queries_views.xml",
         "wizards/server_review_views.xml",
         "views/menus.xml",

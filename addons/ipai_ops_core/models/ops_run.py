@@ -1,3 +1,4 @@
+import json
 from datetime import datetime, timezone
 
 from odoo import api, fields, models
@@ -92,11 +93,19 @@ class IpaiOpsRun(models.Model):
     duration = fields.Float(string="Duration (s)", compute="_compute_duration", digits=(16, 3))
     params = fields.Json(readonly=True)
     result = fields.Json(readonly=True)
+    result_text = fields.Text(string="Result ", compute="_compute_result_text")
     summary = fields.Char(readonly=True)
     error = fields.Text(readonly=True)
     event_ids = fields.One2many("ipai.ops.run.event", "run_id", string="Events", readonly=True)
 
     _queue_idx = models.Index("(priority, id) WHERE state IN ('queued', 'retrying')")
+
+    @api.depends("result")
+    def _compute_result_text(self):
+        for run in self:
+            run.result_text = (
+                json.dumps(run.result, indent=2, sort_keys=True, default=str) if run.result else ""
+            )
 
     @api.depends("started_at", "finished_at")
     def _compute_duration(self):

@@ -33,6 +33,7 @@ class TestExecutor(OpsCase):
         self.assertGreater(production.installed_modules, 3)
         self.assertGreater(production.database_size_mb, 1)
         self.assertEqual(run.result["database"], self.production_db)
+        self.assertIn(f'"database": "{self.production_db}"', run.result_text, "readable JSON")
         with connection(production.server_id._engine_spec()) as conn:
             self.addCleanup(self._unmark, production)
             self.assertTrue(is_production(conn, production.database_name))

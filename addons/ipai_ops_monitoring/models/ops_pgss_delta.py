@@ -55,13 +55,13 @@ class IpaiOpsPgssDelta(models.Model):
     granularity = fields.Selection([("sample", "Sample"), ("day", "Day")], required=True)
     taken_at = fields.Datetime(required=True)
     queryid = fields.Char(required=True)
-    calls = fields.Float()
+    calls = fields.Float(digits=(16, 0))
     total_ms = fields.Float(string="Total time (ms)")
     max_ms = fields.Float(string="Max time (ms)")
-    rows = fields.Float()
-    shared_blks_hit = fields.Float()
-    shared_blks_read = fields.Float()
-    temp_blks_written = fields.Float()
+    rows = fields.Float(digits=(16, 0))
+    shared_blks_hit = fields.Float(digits=(16, 0))
+    shared_blks_read = fields.Float(digits=(16, 0))
+    temp_blks_written = fields.Float(digits=(16, 0))
 
     _window_idx = models.Index("(environment_id, granularity, taken_at)")
     _day_uniq = models.UniqueIndex(

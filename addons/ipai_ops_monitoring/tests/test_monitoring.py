@@ -303,6 +303,7 @@ class TestMonitoring(OpsCase):
         wizard.action_refresh()
         line = wizard.line_ids.filtered(lambda row: row.queryid == "4242")
         self.assertEqual(line.calls, 7)
+        self.assertEqual(wizard.display_name, f"Top queries · {self.production.display_name}")
         self.assertEqual(line.prev_mean_ms, 10.0, "the day before is the previous window")
 
     def _sample_rows(self, queryid: str, hours: int, calls: int, mean_ms: float) -> None:

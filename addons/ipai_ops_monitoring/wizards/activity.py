@@ -1,8 +1,8 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 from ipai_ops.activity import read_activity
 
-from .reopen import reopen
+from .reopen import reopen, titled
 
 
 class IpaiOpsActivity(models.TransientModel):
@@ -13,6 +13,11 @@ class IpaiOpsActivity(models.TransientModel):
     _description = "Operations: activity"
 
     environment_id = fields.Many2one("ipai.ops.environment", required=True)
+
+    @api.depends("environment_id")
+    def _compute_display_name(self):
+        titled(self, self.env._("Activity and locks"), "environment_id")
+
     line_ids = fields.One2many("ipai.ops.activity.line", "activity_id")
 
     def action_refresh(self):

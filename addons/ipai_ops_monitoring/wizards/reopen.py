@@ -7,3 +7,11 @@ def reopen(wizard) -> dict:
         "view_mode": "form",
         "target": "current",
     }
+
+
+def titled(wizards, title: str, subject_field: str) -> None:
+    """Name report wizards for the breadcrumb: "Top queries · Production", not
+    "ipai.ops.top.queries,1"."""
+    for wizard in wizards:
+        subject = wizard[subject_field]
+        wizard.display_name = f"{title} · {subject.display_name}" if subject else title

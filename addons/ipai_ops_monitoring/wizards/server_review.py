@@ -1,9 +1,9 @@
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.fields import Command
 
 from ipai_ops.health import replication_report, settings_review
 
-from .reopen import reopen
+from .reopen import reopen, titled
 
 REVIEW_STATUS = [("ok", "OK"), ("review", "Worth a look"), ("warning", "Warning")]
 
@@ -20,6 +20,11 @@ class IpaiOpsServerReview(models.TransientModel):
     _description = "Operations: server settings and replication"
 
     server_id = fields.Many2one("ipai.ops.db.server", required=True)
+
+    @api.depends("server_id")
+    def _compute_display_name(self):
+        titled(self, self.env._("Settings and replication"), "server_id")
+
     is_standby = fields.Boolean(readonly=True)
     replay_delay_s = fields.Float(string="Replay delay (s)", readonly=True)
     setting_ids = fields.One2many("ipai.ops.server.review.setting", "review_id")

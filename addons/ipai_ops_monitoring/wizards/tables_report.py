@@ -1,12 +1,12 @@
 from datetime import timezone
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.fields import Command
 
 from ipai_ops.catalog import database_report
 from ipai_ops.health import MIN_STATS_DAYS, index_report, vacuum_report
 
-from .reopen import reopen
+from .reopen import reopen, titled
 
 INDEX_FINDINGS = [
     ("unused", "Unused"),
@@ -26,6 +26,11 @@ class IpaiOpsTablesReport(models.TransientModel):
     _description = "Operations: tables and indexes"
 
     environment_id = fields.Many2one("ipai.ops.environment", required=True)
+
+    @api.depends("environment_id")
+    def _compute_display_name(self):
+        titled(self, self.env._("Tables and indexes"), "environment_id")
+
     database_mb = fields.Float(string="Database (MiB)", readonly=True)
     xid_age = fields.Integer(
         string="Transaction ID age", readonly=True,
@@ -145,11 +150,11 @@ class IpaiOpsTablesReportTable(models.TransientModel):
     report_id = fields.Many2one("ipai.ops.tables.report", required=True, ondelete="cascade")
     name = fields.Char()
     total_mb = fields.Float(string="Size with indexes (MiB)")
-    live_rows = fields.Float()
-    dead_rows = fields.Float()
+    live_rows = fields.Float(digits=(16, 0))
+    dead_rows = fields.Float(digits=(16, 0))
     bloat_pct = fields.Float(string="Dead rows (%)")
-    seq_scan = fields.Float(string="Sequential scans")
-    idx_scan = fields.Float(string="Index scans")
+    seq_scan = fields.Float(string="Sequential scans", digits=(16, 0))
+    idx_scan = fields.Float(string="Index scans", digits=(16, 0))
     seq_scan_heavy = fields.Boolean(string="Mostly sequential scans")
 
 
@@ -174,7 +179,7 @@ class IpaiOpsTablesReportVacuum(models.TransientModel):
 
     report_id = fields.Many2one("ipai.ops.tables.report", required=True, ondelete="cascade")
     name = fields.Char()
-    dead_rows = fields.Float()
+    dead_rows = fields.Float(digits=(16, 0))
     last_autovacuum = fields.Datetime(string="Last vacuum")
     last_autoanalyze = fields.Datetime(string="Last analyze")
     xid_age = fields.Integer(string="Transaction ID age")

@@ -6,7 +6,7 @@ from odoo.tools import SQL
 from ipai_ops.stats import top_statements
 
 from ..models.ops_alert import REGRESSION_MIN_CALLS
-from .reopen import reopen
+from .reopen import reopen, titled
 
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
            "30d": timedelta(days=30)}  # fmt: skip
@@ -51,6 +51,11 @@ class IpaiOpsTopQueries(models.TransientModel):
     _description = "Operations: top queries"
 
     environment_id = fields.Many2one("ipai.ops.environment", required=True)
+
+    @api.depends("environment_id")
+    def _compute_display_name(self):
+        titled(self, self.env._("Top queries"), "environment_id")
+
     window = fields.Selection(
         [("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days"),
          ("30d", "Last 30 days"), ("live", "Now: the server's counters since their reset")],
@@ -182,13 +187,13 @@ class IpaiOpsTopQueriesLine(models.TransientModel):
     wizard_id = fields.Many2one("ipai.ops.top.queries", required=True, ondelete="cascade")
     queryid = fields.Char()
     query = fields.Text()
-    calls = fields.Float()
+    calls = fields.Float(digits=(16, 0))
     total_ms = fields.Float(string="Total (ms)")
     mean_ms = fields.Float(string="Mean (ms)")
     max_ms = fields.Float(string="Max (ms)")
-    rows = fields.Float()
+    rows = fields.Float(digits=(16, 0))
     hit_pct = fields.Float(string="Cache hit (%)")
-    temp_blks = fields.Float(string="Temp blocks")
+    temp_blks = fields.Float(string="Temp blocks", digits=(16, 0))
     prev_mean_ms = fields.Float(string="Mean before (ms)")
     change_pct = fields.Float(string="Change (%)")
     regressed = fields.Boolean(help="Slower than before, with enough calls and time to matter.")
