@@ -93,27 +93,12 @@ class IpaiOpsPgssDelta(models.Model):
         self._store_texts(environment, sample.texts)
         self._store_deltas(environment, taken_at, deltas.rows)
         self._roll_up_days(environment, taken_at)
-        # raw jsonb write: the state of 5,000 statements is large, the ORM round trip costly
-        self.env.cr.execute(
-            SQL(
-                "UPDATE ipai_ops_environment SET pgss_state = %s::jsonb WHERE id = %s",
-                json.dumps(sample.as_state()),
-                environment.id,
-            )
-        )
-        environment.invalidate_recordset(["pgss_state"])
+        self._set_on_environment(environment, "pgss_state", json.dumps(sample.as_state()))
         size = self.env["ipai.ops.size.sample"]._take(environment, server, taken_at, deltas.rows)
         self._purge_old_samples(environment, taken_at)
         self.env["ipai.ops.alert"]._evaluate(environment, size)
         if deltas.evicted:
-            self.env.cr.execute(
-                SQL(
-                    "UPDATE ipai_ops_environment SET pgss_evicted_at = %s WHERE id = %s",
-                    taken_at,
-                    environment.id,
-                )
-            )
-            environment.invalidate_recordset(["pgss_evicted_at"])
+            self._set_on_environment(environment, "pgss_evicted_at", taken_at)
         recreated = sum(1 for row in deltas.rows if row["recreated"])
         flags = [
             flag
@@ -163,14 +148,21 @@ class IpaiOpsPgssDelta(models.Model):
         self.env.cr.execute(
             SQL(_ROLL_UP_DAYS, env=environment.id, since=since or datetime.min, until=now)
         )
+        self._set_on_environment(environment, "pgss_rolled_up_until", now)
+
+    def _set_on_environment(self, environment, column: str, value) -> None:
+        """One monitoring column of the environment, in one UPDATE: the system's own
+        bookkeeping, and for the state of 5,000 statements the ORM's round trip costs
+        more than the sample."""
         self.env.cr.execute(
             SQL(
-                "UPDATE ipai_ops_environment SET pgss_rolled_up_until = %s WHERE id = %s",
-                now,
+                "UPDATE ipai_ops_environment SET %s = %s WHERE id = %s",
+                SQL.identifier(column),
+                value,
                 environment.id,
             )
         )
-        environment.invalidate_recordset(["pgss_rolled_up_until"])
+        environment.invalidate_recordset([column])
 
     def _purge_old_samples(self, environment, now) -> None:
         self.env.cr.execute(
