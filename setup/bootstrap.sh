@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the project needs on a fresh machine: PostgreSQL server packages
-# (Debian) when absent, a virtualenv with the engine and test tools, and — when
+# and OpenSSH's server (Debian) when absent, a virtualenv with the engine and test tools, and — when
 # an Odoo 19 is configured — Odoo's Python packages and Chromium for tours.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -30,6 +30,8 @@ pip_install() {
 }
 
 [ -n "$(pg_bindir)" ] || apt_install postgresql postgresql-contrib
+# a real OpenSSH server on loopback for the SFTP off-site tests
+[ -x /usr/sbin/sshd ] || apt_install openssh-server
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 pip_install "$PROJECT_ROOT/requirements.txt"
 

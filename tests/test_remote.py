@@ -2,6 +2,7 @@
 
 import pytest
 from odoo_like import table_fingerprints
+from sftp_server import SftpServer
 
 from ipai_ops.backup import backup_database
 from ipai_ops.errors import BackupCorrupt
@@ -13,10 +14,22 @@ from ipai_ops.storage import LocalTarget
 from ipai_ops.verify import verify_set
 
 
-@pytest.fixture(params=["file", "memory"])
+@pytest.fixture(scope="module")
+def sftp(tmp_path_factory):
+    server = SftpServer(tmp_path_factory.mktemp("sshd")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["file", "memory", "sftp"])
 def remote(request, tmp_path):
     if request.param == "file":
         yield RemoteTarget(f"file://{tmp_path / 'offsite'}")
+        return
+    if request.param == "sftp":  # a real OpenSSH server, over the network stack
+        server = request.getfixturevalue("sftp")
+        # fsspec shares one connection per server among the tests: it stays open
+        yield RemoteTarget(server.url(tmp_path / "offsite"), **server.options())
         return
     remote = RemoteTarget(f"memory://offsite-{tmp_path.name}")
     yield remote
