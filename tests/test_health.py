@@ -8,12 +8,14 @@ import psycopg2
 import pytest
 from conftest import run_sql
 
+from ipai_ops.activity import connections_by, read_activity
 from ipai_ops.cli import main
 from ipai_ops.connection import client_env
 from ipai_ops.errors import ProtectedDatabase
 from ipai_ops.guards import mark_production
 from ipai_ops.health import index_report, replication_report, settings_review, vacuum_report
 from ipai_ops.index_advice import suggest_indexes, verify_suggestion
+from ipai_ops.stats import top_statements
 
 
 @pytest.fixture
@@ -198,3 +200,23 @@ def test_a_suggested_index_is_proven_by_explain_on_a_copy(spec, scratch_db, admi
         mark_production(admin_conn, name, production=False)
         with admin_conn.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+
+
+def test_slow_statements_and_connections_grouped(spec, shop, capsys, monkeypatch):
+    run_sql(spec, shop, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    run_sql(spec, shop, "SELECT pg_sleep(0.2)")
+    run_sql(spec, shop, "SELECT count(*) FROM customer")
+    slow = top_statements(spec, shop, min_mean_ms=150)
+    assert [row["query"] for row in slow] == ["SELECT pg_sleep($1)"], "only the slow one"
+    idle = [psycopg2.connect(**spec.for_database(shop).connect_kwargs()) for _ in range(3)]
+    try:
+        groups = connections_by(read_activity(spec, with_text=False))
+        mine = [g for g in groups if g["datname"] == shop]
+        assert [(g["state"], g["count"]) for g in mine] == [("idle", 3)], mine
+        for key, value in client_env(spec, {}).items():
+            monkeypatch.setenv(key, value)
+        assert main(["connections"]) == 0
+        assert shop in capsys.readouterr().out
+    finally:
+        for conn in idle:
+            conn.close()

@@ -85,3 +85,17 @@ def signal_backend(spec: ServerSpec, pid: int, *, database: str, terminate: bool
         if row is None:
             raise OpsError(f"No session with pid {pid} on database {database!r}.")
         return bool(row[0])
+
+
+GROUPINGS = ("datname", "usename", "state", "application_name")
+
+
+def connections_by(sessions: list[dict], keys: tuple[str, ...] = GROUPINGS) -> list[dict]:
+    """Sessions counted per database, user, state and application (PgHero's
+    "connections"), most first: where a pool leaks or a job holds idle transactions."""
+    counts: dict[tuple, int] = {}
+    for session in sessions:
+        group = tuple(session[key] or "" for key in keys)
+        counts[group] = counts.get(group, 0) + 1
+    rows = [{**dict(zip(keys, group, strict=True)), "count": n} for group, n in counts.items()]
+    return sorted(rows, key=lambda row: (-row["count"], *(row[k] for k in keys)))

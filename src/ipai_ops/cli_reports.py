@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from .activity import connections_by, read_activity
 from .connection import ServerSpec
 from .health import index_report, replication_report, settings_review, vacuum_report
 from .index_advice import suggest_indexes, verify_suggestion
@@ -33,7 +34,9 @@ def _table(rows: list[dict], columns: list[tuple[str, str]], empty: str) -> str:
 
 
 def _cmd_top(args):
-    rows = top_statements(_spec(args), args.database, limit=args.limit, order=args.order)
+    rows = top_statements(
+        _spec(args), args.database, limit=args.limit, order=args.order, min_mean_ms=args.slower_than
+    )
     shown = [
         {**row, "total": f"{row['total_ms']:.1f} ms", "mean": f"{row['mean_ms']:.2f} ms",
          "text": " ".join(row["query"].split())[:90]}
@@ -117,6 +120,13 @@ def _cmd_settings(args):
     return {"settings": review}, _table(review, columns, "")
 
 
+def _cmd_connections(args):
+    groups = connections_by(read_activity(_spec(args), with_text=False))
+    columns = [("count", "sessions"), ("datname", "database"), ("usename", "user"),
+               ("state", "state"), ("application_name", "application")]  # fmt: skip
+    return {"groups": groups}, _table(groups, columns, "No client session.")
+
+
 def _cmd_replication(args):
     report = replication_report(_spec(args))
     if report["is_standby"]:
@@ -136,7 +146,12 @@ def add_report_commands(commands) -> None:
     top.add_argument("database")
     top.add_argument("--limit", type=int, default=20)
     top.add_argument("--order", choices=("total_ms", "mean_ms", "calls"), default="total_ms")
+    top.add_argument(
+        "--slower-than", type=float, default=0.0, metavar="MS", help="only a mean above this"
+    )
     top.set_defaults(handler=_cmd_top)
+    connections = commands.add_parser("connections", help="sessions by database, user, state")
+    connections.set_defaults(handler=_cmd_connections)
     indexes = commands.add_parser("indexes", help="duplicate, redundant, invalid, unused indexes")
     indexes.add_argument("database")
     indexes.add_argument("--suggest", action="store_true", help="also suggest missing indexes")

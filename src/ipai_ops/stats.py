@@ -203,10 +203,18 @@ def _recreated(before: dict, now: dict) -> bool:
 
 
 def top_statements(
-    spec: ServerSpec, database: str, *, limit: int = 20, order: str = "total_ms"
+    spec: ServerSpec,
+    database: str,
+    *,
+    limit: int = 20,
+    order: str = "total_ms",
+    min_mean_ms: float = 0.0,
 ) -> list[dict]:
     """``database``'s statements as pg_stat_statements holds them now (since its reset),
-    one row per statement text, costliest first (``order``: total_ms, mean_ms or calls)."""
+    one row per statement text, costliest first (``order``: total_ms, mean_ms or calls).
+
+    :param min_mean_ms: only the slow ones: a mean time of at least this
+    """
     sample = read_statements(spec, database)
     rows: dict[int, dict] = {}
     for (_user, _db, queryid, _top), values in sample.counters.items():
@@ -217,4 +225,5 @@ def top_statements(
     for row in rows.values():
         row["mean_ms"] = row["total_ms"] / row["calls"] if row["calls"] else 0.0
         row["query"] = sample.texts.get(row["queryid"], "")
-    return sorted(rows.values(), key=lambda r: r[order], reverse=True)[:limit]
+    slow = [row for row in rows.values() if row["mean_ms"] >= min_mean_ms]
+    return sorted(slow, key=lambda r: r[order], reverse=True)[:limit]
