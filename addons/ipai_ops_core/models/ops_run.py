@@ -93,7 +93,7 @@ class IpaiOpsRun(models.Model):
     duration = fields.Float(string="Duration (s)", compute="_compute_duration", digits=(16, 3))
     params = fields.Json(readonly=True)
     result = fields.Json(readonly=True)
-    result_text = fields.Text(string="Result ", compute="_compute_result_text")
+    result_text = fields.Text(string="Result as text", compute="_compute_result_text")
     summary = fields.Char(readonly=True)
     error = fields.Text(readonly=True)
     event_ids = fields.One2many("ipai.ops.run.event", "run_id", string="Events", readonly=True)
