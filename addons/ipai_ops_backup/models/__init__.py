@@ -3,3 +3,4 @@ from . import ops_backup
 from . import ops_approval
 from . import ops_environment
 from . import ops_run
+from . import ops_project

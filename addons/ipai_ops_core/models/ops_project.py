@@ -1,4 +1,5 @@
 import re
+from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
@@ -30,6 +31,12 @@ class IpaiOpsProject(models.Model):
     member_ids = fields.One2many("ipai.ops.project.member", "project_id", string="Members")
     environment_ids = fields.One2many("ipai.ops.environment", "project_id", string="Environments")
     environment_count = fields.Integer(compute="_compute_environment_count")
+    health = fields.Selection(
+        [("ok", "All well"), ("attention", "Needs attention")], compute="_compute_health"
+    )
+    health_problems = fields.Text(
+        compute="_compute_health", help="What needs attention in this project, one per line."
+    )
     environment_overview = fields.Char(
         compute="_compute_environment_overview", help="Each environment with its stage and state."
     )
@@ -91,6 +98,30 @@ class IpaiOpsProject(models.Model):
                 f"{env.name} ({stages[env.stage]}, {states[env.state]})"
                 for env in project.environment_ids
             )
+
+    def _compute_health(self):
+        for project in self:
+            problems = project._health_problems()
+            project.health = "attention" if problems else "ok"
+            project.health_problems = "\n".join(problems)
+
+    def _health_problems(self) -> list[str]:
+        """What needs attention, in plain words; addons add theirs (backups, alerts)."""
+        self.ensure_one()
+        problems = [
+            self.env._("%(env)s: %(state)s", env=env.name,
+                       state=dict(env._fields["state"].selection)[env.state])
+            for env in self.sudo().environment_ids
+            if env.state in ("unreachable", "build_failed")
+        ]  # fmt: skip
+        since = fields.Datetime.now() - timedelta(days=1)
+        failed = self.env["ipai.ops.run"].sudo().search_count(
+            [("project_id", "=", self.id), ("state", "=", "failed"),
+             ("finished_at", ">=", since), ("in_operations_log", "=", True)]
+        )  # fmt: skip
+        if failed:
+            problems.append(self.env._("%(n)s operation(s) failed in the last 24 hours", n=failed))
+        return problems
 
     @api.depends("environment_ids.stage")
     def _compute_production_environment_id(self):

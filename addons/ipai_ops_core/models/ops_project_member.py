@@ -55,9 +55,12 @@ class IpaiOpsProjectMember(models.Model):
         """Membership is access: the Operations user group comes with it, and the user is
         told (no second step in Settings ▸ Users)."""
         group = self.env.ref("ipai_ops_core.group_ops_user")
+        home = self.env.ref("ipai_ops_core.action_ipai_ops_project")
         for member in self.sudo():
             if group not in member.user_id.group_ids:
                 member.user_id.group_ids = [Command.link(group.id)]
+            if not member.user_id.action_id:  # they land on their projects, not in Discuss
+                member.user_id.action_id = home.id  # an ir.actions.actions, by id
             member.project_id.message_notify(
                 partner_ids=member.user_id.partner_id.ids,
                 subject=self.env._("You were added to %(project)s", project=member.project_id.name),

@@ -63,6 +63,18 @@ class TestEnvironmentRules(OpsCase):
         self.assertIn("Project A production (Production, Not checked yet)", overview)
         self.assertEqual(self.project_a.production_environment_id, self.envs_a["production"])
 
+    def test_project_health_says_what_needs_attention(self):
+        self.registry_enter_test_mode()  # the executor's own cursors share the test's
+        project = self.project_a.with_user(self.members_a["viewer"])
+        self.assertEqual(project.health, "ok", project.health_problems)
+        self.envs_a["staging"].sudo().state = "unreachable"
+        self.envs_a["development"]._queue_system_run("check")
+        self.process_runs()  # its database does not exist: the check fails
+        project.invalidate_recordset(["health", "health_problems"])
+        self.assertEqual(project.health, "attention")
+        self.assertIn(f"{self.envs_a['staging'].name}: Unreachable", project.health_problems)
+        self.assertIn("1 operation(s) failed in the last 24 hours", project.health_problems)
+
     def test_a_new_environment_form_opens_before_a_project_is_chosen(self):
         """Operations ▸ Environments ▸ New computes its buttons with no project yet."""
         for user in (self.ops_admin, self.members_a["admin"]):

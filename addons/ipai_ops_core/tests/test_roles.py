@@ -104,6 +104,10 @@ class TestRoleMatrix(OpsCase):
         )
         told = self.env["mail.message"].search([("partner_ids", "in", newcomer.partner_id.ids)])
         self.assertIn("developer", str(told.mapped("body")).lower())
+        self.assertEqual(
+            newcomer.action_id.id, self.env.ref("ipai_ops_core.action_ipai_ops_project").id,
+            "they land on their projects, not in Discuss",
+        )  # fmt: skip
         member.with_user(admin).unlink()
         self.env.invalidate_all()
         self.assertFalse(newcomer.has_group(OPS_USER), "the last membership took it back")

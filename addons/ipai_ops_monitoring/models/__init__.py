@@ -4,3 +4,4 @@ from . import ops_size_sample
 from . import ops_alert
 from . import ops_environment
 from . import ops_run
+from . import ops_project
