@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 
 from ipai_ops.activity import signal_backend
 
@@ -110,3 +110,24 @@ class IpaiOpsEnvironment(models.Model):
             if done
             else self.env._("Backend %(pid)s could not be signalled.", pid=params["pid"])
         }
+
+    def _explain_target(self):
+        """Where this environment's statements are explained: itself unless it holds
+        production data, else the newest ready staging copy of the project."""
+        self.ensure_one()
+        if self.stage != "production" and self.data_class != "production":
+            return self
+        copies = self.sudo().search(
+            [("project_id", "=", self.project_id.id), ("stage", "=", "staging"),
+             ("state", "=", "ready"), ("data_class", "in", ("masked", "neutralized"))],
+            order="id desc", limit=1,
+        )  # fmt: skip
+        if not copies:
+            raise UserError(
+                self.env._(
+                    "EXPLAIN runs on a copy, never on production: %(project)s has no ready "
+                    "staging copy. Make one (Create a copy), then explain again.",
+                    project=self.project_id.display_name,
+                )
+            )
+        return copies

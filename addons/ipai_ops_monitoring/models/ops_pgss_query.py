@@ -1,4 +1,9 @@
+import json
+
 from odoo import fields, models
+
+from ipai_ops.connection import connection
+from ipai_ops.index_advice import explain
 
 
 class IpaiOpsPgssQuery(models.Model):
@@ -19,7 +24,32 @@ class IpaiOpsPgssQuery(models.Model):
     project_id = fields.Many2one(related="environment_id.project_id", store=True, index=True)
     queryid = fields.Char(required=True, help="PostgreSQL's queryid (a 64-bit integer).")
     text = fields.Text()
+    plan = fields.Text(readonly=True, help="The statement's generic plan, as EXPLAIN gave it.")
+    plan_at = fields.Datetime(string="Explained on", readonly=True)
+    plan_database = fields.Char(string="Explained in", readonly=True)
 
     _env_query_uniq = models.Constraint(
         "UNIQUE(environment_id, queryid)", "A statement is recorded once per environment."
     )
+
+    def _explain_in(self, environment) -> None:
+        """Store the generic plan of this statement as ``environment``'s database plans it
+        (a copy: see ``ipai.ops.environment._explain_target``). Planned, never run, in a
+        read-only transaction."""
+        self.ensure_one()
+        with (
+            connection(environment.sudo()._engine_spec(), autocommit=False) as conn,
+            conn.cursor() as cur,
+        ):
+            cur.execute("SET TRANSACTION READ ONLY")
+            try:
+                plan = explain(cur, self.text or "")
+            finally:
+                conn.rollback()
+        self.sudo().write(
+            {
+                "plan": json.dumps(plan, indent=2),
+                "plan_at": fields.Datetime.now(),
+                "plan_database": environment.database_name,
+            }
+        )

@@ -6,11 +6,12 @@ from datetime import timedelta
 import psycopg2
 
 from odoo import fields, sql_db
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from odoo.addons.ipai_ops_core.tests.common import OpsCase
+from odoo.addons.ipai_ops_core.tests.common import OpsCase, drop_database_now
 
+from ipai_ops.clone import clone_database
 from ipai_ops.connection import connection
 
 from ..models.ops_pgss_delta import SNAPSHOT_LOCK_NAMESPACE
@@ -330,6 +331,38 @@ class TestMonitoring(OpsCase):
         self.assertTrue(lines["7001"].regressed)
         self.assertFalse(lines["7002"].regressed, "3 calls, 18 ms: not a regression")
         self.assertFalse(wizard.lower_bound_note)
+
+    def test_explain_runs_on_a_staging_copy_never_on_production(self):
+        queryid = "99001"
+        self.env["ipai.ops.pgss.query"].sudo().create(
+            {"environment_id": self.production.id, "queryid": queryid,
+             "text": "SELECT id FROM res_partner WHERE email = $1"}
+        )  # fmt: skip
+        self._sample_rows(queryid, hours=1, calls=20, mean_ms=5.0)
+
+        def line_of(role):
+            wizard = (
+                self.env["ipai.ops.top.queries"]
+                .with_user(self.members_a[role])
+                .create({"environment_id": self.production.id, "window": "24h"})
+            )
+            wizard.action_refresh()
+            return wizard.line_ids.filtered(lambda row: row.queryid == queryid)
+
+        with self.assertRaisesRegex(UserError, "never on production"):
+            line_of("tester").action_explain()
+        copy = f"{self.production_db}_explain"
+        clone_database(self.production.server_id._engine_spec(), self.production_db, copy)
+        self.addCleanup(drop_database_now, copy)
+        self.envs_a["staging"].sudo().write(
+            {"database_name": copy, "state": "ready", "data_class": "masked"}
+        )
+        action = line_of("tester").action_explain()
+        statement = self.env["ipai.ops.pgss.query"].sudo().browse(action["res_id"])
+        self.assertEqual(statement.plan_database, copy, "planned on the copy")
+        self.assertIn('"Relation Name": "res_partner"', statement.plan)
+        with self.assertRaises(AccessError):
+            line_of("viewer").action_explain()
 
     def test_an_eviction_makes_the_window_a_lower_bound(self):
         self.production.sudo().pgss_evicted_at = fields.Datetime.now() - timedelta(hours=3)

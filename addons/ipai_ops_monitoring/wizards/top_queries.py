@@ -1,6 +1,7 @@
 from datetime import datetime, timedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
 from ipai_ops.stats import top_statements
@@ -159,6 +160,16 @@ class IpaiOpsTopQueries(models.TransientModel):
             for row in rows
         ]
 
+    def _statement(self, queryid: str, text: str):
+        """The recorded statement of this environment (recorded now for a live one)."""
+        Query = self.env["ipai.ops.pgss.query"].sudo()
+        found = Query.search(
+            [("environment_id", "=", self.environment_id.id), ("queryid", "=", queryid)]
+        )
+        return found or Query.create(
+            {"environment_id": self.environment_id.id, "queryid": queryid, "text": text}
+        )
+
     def _regressed(self, line: dict) -> bool:
         """Slower than the window before, and often and long enough to matter: a
         statement of a few calls or milliseconds is noise, not a regression."""
@@ -197,3 +208,20 @@ class IpaiOpsTopQueriesLine(models.TransientModel):
     prev_mean_ms = fields.Float(string="Mean before (ms)")
     change_pct = fields.Float(string="Change (%)")
     regressed = fields.Boolean(help="Slower than before, with enough calls and time to matter.")
+
+    def action_explain(self):
+        """The statement's plan, from a copy of the environment's data; kept with its text."""
+        self.ensure_one()
+        wizard = self.wizard_id
+        wizard.environment_id.check_access("read")
+        if not wizard.may_see_text:
+            raise AccessError(self.env._("Explaining a statement needs the tester role."))
+        statement = wizard._statement(self.queryid, self.query)
+        statement._explain_in(wizard.environment_id._explain_target())
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": statement._name,
+            "res_id": statement.id,
+            "view_mode": "form",
+            "target": "new",
+        }
