@@ -39,7 +39,9 @@ class IpaiOpsEnvironment(models.Model):
     )
     backup_ids = fields.One2many("ipai.ops.backup", "environment_id", string="Backups")
     previous_database = fields.Char(
-        readonly=True, help="The database a restore replaced, kept until it is discarded."
+        readonly=True,
+        help="The database a restore replaced, kept until it is discarded; it refuses new "
+        "connections, so nothing writes to it by mistake.",
     )
     previous_filestore = fields.Char(readonly=True)
     last_backup_date = fields.Datetime(
