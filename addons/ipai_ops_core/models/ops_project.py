@@ -28,9 +28,9 @@ class IpaiOpsProject(models.Model):
     description = fields.Text()
     repository_url = fields.Char(string="Repository URL")
     odoo_version = fields.Char(default="19.0", required=True)
-    member_ids = fields.One2many("ipai.ops.project.member", "project_id", string="Member")
-    # singular: the dialog of "Add a line" is titled "Create Environment"
-    environment_ids = fields.One2many("ipai.ops.environment", "project_id", string="Environment")
+    # Odoo's own labels, singular: the "Add a line" dialogs read "Create Member/Environment"
+    member_ids = fields.One2many("ipai.ops.project.member", "project_id")
+    environment_ids = fields.One2many("ipai.ops.environment", "project_id")
     environment_count = fields.Integer(compute="_compute_environment_count")
     health = fields.Selection(
         [("ok", "All well"), ("attention", "Needs attention")], compute="_compute_health"
