@@ -1,5 +1,6 @@
 """Activity and cancel/terminate, attacked over JSON-RPC by every role on every stage."""
 
+from odoo import fields
 from odoo.tests import tagged
 
 from odoo.addons.ipai_ops_core.tests.common import OpsCase
@@ -35,3 +36,96 @@ class TestSignalsOverRpc(RpcCase, OpsCase):
                     self.assertEqual(allowed, role == "ops_admin")
                     after = self.env["ipai.ops.run"].sudo().search_count([("kind", "=", "signal")])
                     self.assertEqual(after - before, int(allowed), "a run exactly when allowed")
+
+
+ROLES = ("viewer", "developer", "tester", "admin")
+
+
+@tagged("post_install", "-at_install")
+class TestReportsOverRpc(RpcCase, OpsCase):
+    """This session's reports and fields, called over JSON-RPC by every role: who may open
+    which report, who may explain a statement, and that no role writes the system's
+    bookkeeping."""
+
+    @property
+    def production(self):
+        return self.envs_a["production"]
+
+    def _users(self):
+        return {**self.members_a, "ops_admin": self.ops_admin, "outsider": self.outsider,
+                "other_admin": self.admin_b}  # fmt: skip
+
+    def _report(self, user, model, values, method="action_refresh") -> bool:
+        try:
+            ids = self.call(user, model, "create", [values])
+            self.call(user, model, method, ids)
+        except Refused:
+            return False
+        return True
+
+    def test_server_settings_and_replication(self):
+        for role, user in self._users().items():
+            with self.subTest(role=role):
+                allowed = self._report(
+                    user, "ipai.ops.server.review", {"server_id": self.production.server_id.id}
+                )
+                self.assertEqual(allowed, role == "ops_admin", "server-wide: ops admins only")
+
+    def test_tables_and_indexes_report(self):
+        for role, user in self._users().items():
+            with self.subTest(role=role):
+                allowed = self._report(
+                    user, "ipai.ops.tables.report", {"environment_id": self.production.id}
+                )
+                expected = role in (*ROLES, "ops_admin")  # members of the project see it
+                self.assertEqual(allowed, expected)
+
+    def test_explain_needs_the_tester_role_and_a_copy(self):
+        queryid = "99002"
+        self.env["ipai.ops.pgss.query"].sudo().create(
+            {"environment_id": self.production.id, "queryid": queryid,
+             "text": "SELECT id FROM res_partner WHERE email = $1"}
+        )  # fmt: skip
+        self.env["ipai.ops.pgss.delta"].sudo().create(
+            {"environment_id": self.production.id, "granularity": "sample", "calls": 5,
+             "taken_at": fields.Datetime.now(), "queryid": queryid, "total_ms": 50.0,
+             "max_ms": 10.0, "rows": 5, "shared_blks_hit": 5, "shared_blks_read": 0,
+             "temp_blks_written": 0}
+        )  # fmt: skip
+        for role in ROLES:
+            user = self.members_a[role]
+            with self.subTest(role=role):
+                wizard = self.call(
+                    user, "ipai.ops.top.queries", "create",
+                    [{"environment_id": self.production.id, "window": "24h"}],
+                )  # fmt: skip
+                self.call(user, "ipai.ops.top.queries", "action_refresh", wizard)
+                lines = self.call(
+                    user, "ipai.ops.top.queries.line", "search_read",
+                    [("wizard_id", "in", wizard), ("queryid", "=", queryid)], ["id"],
+                )  # fmt: skip
+                refused = self.assertRefused(
+                    user, "ipai.ops.top.queries.line", "action_explain", [lines[0]["id"]]
+                )
+                # testers and admins pass the role check and meet the no-production rule
+                expected = "never on production" if role in ("tester", "admin") else "tester"
+                self.assertIn(expected, refused.message)
+        statement = self.env["ipai.ops.pgss.query"].sudo().search([("queryid", "=", queryid)])
+        self.assertFalse(statement.plan, "nothing was explained on production")
+
+    def test_the_system_s_bookkeeping_is_not_writable(self):
+        run = self.production._queue_system_run("check")
+        statement = (
+            self.env["ipai.ops.pgss.query"]
+            .sudo()
+            .create({"environment_id": self.production.id, "queryid": "99003", "text": "SELECT 1"})
+        )
+        writes = [
+            ("ipai.ops.environment", self.production.id, {"pgss_evicted_at": "2026-01-01"}),
+            ("ipai.ops.run", run.id, {"kind_label": "Backup"}),
+            ("ipai.ops.pgss.query", statement.id, {"plan": "{}", "plan_database": "x"}),
+        ]
+        for role, user in self._users().items():
+            for model, record, values in writes:
+                with self.subTest(role=role, model=model):
+                    self.assertRefused(user, model, "write", [record], values)
