@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from psycopg2 import sql
 
-from .connection import ServerSpec, connection
+from .connection import ServerSpec, connection, fetch_dicts
 from .errors import OpsError
 
 _ACTIVITY = """
@@ -33,9 +33,7 @@ def read_activity(
     """Every client session of the server (or of one ``database`` on it), with what blocks
     it and the lock it waits for."""
     with connection(spec.for_database(spec.dbname or "postgres")) as conn, conn.cursor() as cur:
-        cur.execute(_ACTIVITY, {"with_text": with_text, "database": database})
-        columns = [c.name for c in cur.description]
-        sessions = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+        sessions = fetch_dicts(cur, _ACTIVITY, {"with_text": with_text, "database": database})
         waiting = [s["pid"] for s in sessions if s["blocked_by"]]
         if waiting:
             cur.execute(_LOCKS, {"pids": waiting})

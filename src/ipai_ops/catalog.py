@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .connection import ServerSpec, connection
+from .connection import ServerSpec, connection, fetch_dicts
 
 # ranked by the planner's page counts (no file access), measured exactly for the top ones only
 _TABLES = """
@@ -38,12 +38,8 @@ def database_report(spec: ServerSpec, database: str, *, limit: int = 50) -> dict
     with connection(spec.for_database(database)) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_database_size(current_database())")
         size = cur.fetchone()[0]
-        cur.execute(_TABLES, {"limit": limit})
-        columns = [c.name for c in cur.description]
-        tables = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
-        cur.execute(_UNUSED_INDEXES, {"limit": limit})
-        columns = [c.name for c in cur.description]
-        unused = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+        tables = fetch_dicts(cur, _TABLES, {"limit": limit})
+        unused = fetch_dicts(cur, _UNUSED_INDEXES, {"limit": limit})
     for table in tables:
         rows = table["live_rows"] + table["dead_rows"]
         table["bloat_ratio"] = round(table["dead_rows"] / rows, 3) if rows else 0.0

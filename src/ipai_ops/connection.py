@@ -180,3 +180,10 @@ def client_env(spec: ServerSpec, base: dict | None = None) -> dict:
     }
     env.update({key: value for key, value in mapping.items() if value is not None})
     return env
+
+
+def fetch_dicts(cur, query: str, params=None) -> list[dict]:
+    """Run ``query`` and return its rows as dicts keyed by column name."""
+    cur.execute(query, params)
+    names = [column.name for column in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

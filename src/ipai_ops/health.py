@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from .connection import ServerSpec, connection
+from .connection import ServerSpec, connection, fetch_dicts
 
 WRAPAROUND = 2**31  # transaction IDs a database can age before PostgreSQL stops writes
 MIN_STATS_DAYS = 7  # statistics younger than this cannot call an index unused
@@ -61,12 +61,6 @@ SELECT now(), d.stats_reset, pg_postmaster_start_time()
 """
 
 
-def _rows(cur, query: str, params=None) -> list[dict]:
-    cur.execute(query, params)
-    names = [column.name for column in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
 def index_report(spec: ServerSpec, database: str, *, watched_since: datetime | None = None) -> dict:
     """Indexes of ``database``: all of them, and the duplicate, redundant, invalid and
     unused ones, with the age of the statistics the last judgement rests on.
@@ -76,8 +70,8 @@ def index_report(spec: ServerSpec, database: str, *, watched_since: datetime | N
         or else from the server's start
     """
     with connection(spec.for_database(database)) as conn, conn.cursor() as cur:
-        indexes = _rows(cur, _INDEXES)
-        tables = _rows(cur, _TABLE_USAGE)
+        indexes = fetch_dicts(cur, _INDEXES)
+        tables = fetch_dicts(cur, _TABLE_USAGE)
         cur.execute(_STATS_SINCE)
         now, reset, started = cur.fetchone()
     if watched_since is not None and watched_since.tzinfo is None:
@@ -222,9 +216,9 @@ def vacuum_report(spec: ServerSpec, database: str) -> dict:
     """Vacuum and analyze state of ``database``'s tables, wraparound age of every
     database on the server, and sequences running out of values."""
     with connection(spec.for_database(database)) as conn, conn.cursor() as cur:
-        tables = _rows(cur, _VACUUM)
-        databases = _rows(cur, _DATABASES)
-        sequences = _rows(cur, _SEQUENCES)
+        tables = fetch_dicts(cur, _VACUUM)
+        databases = fetch_dicts(cur, _DATABASES)
+        sequences = fetch_dicts(cur, _SEQUENCES)
     for table in tables:
         table["vacuum_overdue"] = table["dead_rows"] > table["vacuum_threshold"]
         table["analyze_overdue"] = table["changed_since_analyze"] > table["analyze_threshold"]
@@ -271,7 +265,7 @@ _REVIEWED = (
 def settings_review(spec: ServerSpec) -> list[dict]:
     """Settings worth a look, each with a status (``ok``, ``review``, ``warning``) and why."""
     with connection(spec) as conn, conn.cursor() as cur:
-        settings = {row["name"]: row for row in _rows(cur, _SETTINGS, (list(_REVIEWED),))}
+        settings = {row["name"]: row for row in fetch_dicts(cur, _SETTINGS, (list(_REVIEWED),))}
         facts = _server_facts(cur)
     return [review for name in _REVIEWED if (review := _review(name, settings, facts))]
 
@@ -443,12 +437,12 @@ def replication_report(spec: ServerSpec) -> dict:
         cur.execute("SELECT pg_is_in_recovery()")
         standby = cur.fetchone()[0]
         position = "pg_last_wal_replay_lsn()" if standby else "pg_current_wal_lsn()"
-        slots = _rows(cur, _SLOTS.format(position=position))
+        slots = fetch_dicts(cur, _SLOTS.format(position=position))
         report = {"is_standby": standby, "standbys": [], "slots": slots, "replay_delay": None}
         if standby:
             cur.execute("SELECT extract(epoch FROM now() - pg_last_xact_replay_timestamp())")
             report["replay_delay"] = cur.fetchone()[0]
         else:
-            report["standbys"] = _rows(cur, _STANDBYS)
+            report["standbys"] = fetch_dicts(cur, _STANDBYS)
     report["read_at"] = datetime.now(timezone.utc).isoformat()
     return report

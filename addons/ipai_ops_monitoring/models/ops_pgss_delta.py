@@ -89,7 +89,7 @@ class IpaiOpsPgssDelta(models.Model):
         sample = read_statements(server, environment.database_name, known=known)
         previous = Sample.from_state(environment.pgss_state) if environment.pgss_state else None
         deltas = statement_deltas(previous, sample)
-        taken_at = _utc_naive(sample.taken_at)  # the server's now(), as Odoo stores times
+        taken_at = utc_naive(sample.taken_at)  # the server's now(), as Odoo stores times
         self._store_texts(environment, sample.texts)
         self._store_deltas(environment, taken_at, deltas.rows)
         self._roll_up_days(environment, taken_at)
@@ -175,5 +175,6 @@ class IpaiOpsPgssDelta(models.Model):
         )
 
 
-def _utc_naive(moment):
+def utc_naive(moment):
+    """A timestamptz as Odoo stores it: UTC, without the zone."""
     return moment.astimezone(timezone.utc).replace(tzinfo=None)

@@ -1,11 +1,10 @@
-from datetime import timezone
-
 from odoo import api, fields, models
 from odoo.fields import Command
 
 from ipai_ops.catalog import database_report
 from ipai_ops.health import MIN_STATS_DAYS, index_report, vacuum_report
 
+from ..models.ops_pgss_delta import utc_naive
 from .reopen import reopen, titled
 
 INDEX_FINDINGS = [
@@ -120,12 +119,16 @@ def _vacuum_line(table: dict) -> dict:
     return {
         "name": f"{table['schema']}.{table['table_name']}",
         "dead_rows": table["dead_rows"],
-        "last_autovacuum": _naive(table["last_autovacuum"] or table["last_vacuum"]),
-        "last_autoanalyze": _naive(table["last_autoanalyze"] or table["last_analyze"]),
+        "last_autovacuum": _when(table["last_autovacuum"] or table["last_vacuum"]),
+        "last_autoanalyze": _when(table["last_autoanalyze"] or table["last_analyze"]),
         "xid_age": table["xid_age"],
         "vacuum_overdue": table["vacuum_overdue"],
         "analyze_overdue": table["analyze_overdue"],
     }
+
+
+def _when(moment):
+    return utc_naive(moment) if moment else False
 
 
 def _sequence_line(seq: dict) -> dict:
@@ -135,11 +138,6 @@ def _sequence_line(seq: dict) -> dict:
         "used_pct": seq["used_pct"],
         "limit": str(seq["limit"]),
     }
-
-
-def _naive(moment):
-    """A timestamptz as Odoo stores it: UTC, without the zone."""
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment else False
 
 
 class IpaiOpsTablesReportTable(models.TransientModel):
