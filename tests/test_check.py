@@ -4,7 +4,7 @@ import json
 
 from conftest import run_sql
 
-from ipai_ops.check import check_database, format_bytes
+from ipai_ops.check import check_database, format_bytes, module_changes, module_versions
 from ipai_ops.cli import main
 
 ODOO_SHAPE = """
@@ -36,6 +36,25 @@ def test_odoo_database_reports_version_and_installed_modules(spec, scratch_db):
     assert report.database_uuid == "abc-123"
     assert not report.neutralized
     assert "Odoo 19.0.1.3 with 3 installed modules" in report.summary()
+
+
+def test_module_digest_changes_with_an_update_and_names_what_changed(spec, scratch_db):
+    db = scratch_db()
+    run_sql(spec, db, ODOO_SHAPE)
+    first, before = check_database(spec, db).modules_digest, module_versions(spec, db)
+    assert check_database(spec, db).modules_digest == first  # nothing changed, same digest
+
+    run_sql(
+        spec, db,
+        "UPDATE ir_module_module SET latest_version = '19.0.1.2' WHERE name = 'mail';"
+        "UPDATE ir_module_module SET state = 'installed', latest_version = '19.0.1.0'"
+        " WHERE name = 'sale'; DELETE FROM ir_module_module WHERE name = 'web';",
+    )  # fmt: skip
+    assert check_database(spec, db).modules_digest != first
+    changes = module_changes(before, module_versions(spec, db))
+    assert changes == {
+        "updated": ["mail 19.0.1.1 → 19.0.1.2"], "installed": ["sale"], "removed": ["web"],
+    }  # fmt: skip
 
 
 def test_cli_check_json_and_exit_codes(spec, scratch_db, capsys, monkeypatch):

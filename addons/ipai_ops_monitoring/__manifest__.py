@@ -18,6 +18,7 @@
         "views/ops_environment_views.xml",
         "views/ops_size_sample_views.xml",
         "views/ops_pgss_delta_views.xml",
+        "views/ops_module_change_views.xml",
         "wizards/top_queries_views.xml",
         "wizards/server_review_views.xml",
         "views/menus.xml",

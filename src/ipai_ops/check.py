@@ -15,8 +15,11 @@ _ODOO_QUERY = """
 SELECT (SELECT latest_version FROM ir_module_module WHERE name = 'base'),
        (SELECT count(*) FROM ir_module_module WHERE state = 'installed'),
        (SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'),
-       (SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized')
+       (SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'),
+       (SELECT md5(string_agg(name || ' ' || coalesce(latest_version, ''), ',' ORDER BY name))
+          FROM ir_module_module WHERE state = 'installed')
 """
+_MODULES_QUERY = "SELECT name, latest_version FROM ir_module_module WHERE state = 'installed'"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class DatabaseReport:
     installed_modules: int | None = None
     database_uuid: str | None = None
     neutralized: bool = False
+    # changes whenever a module is installed, removed or updated: one value to compare
+    modules_digest: str | None = None
 
     def summary(self) -> str:
         size = format_bytes(self.size_bytes)
@@ -59,7 +64,7 @@ def check_database(spec: ServerSpec, database: str) -> DatabaseReport:
         if not is_odoo:
             return DatabaseReport(database, server_version, size, is_odoo=False)
         cur.execute(_ODOO_QUERY)
-        version, modules, uuid, neutralized = cur.fetchone()
+        version, modules, uuid, neutralized, digest = cur.fetchone()
     return DatabaseReport(
         database,
         server_version,
@@ -69,7 +74,29 @@ def check_database(spec: ServerSpec, database: str) -> DatabaseReport:
         installed_modules=modules,
         database_uuid=uuid,
         neutralized=(neutralized or "").lower() in ("1", "true", "t"),
+        modules_digest=digest,
     )
+
+
+def module_versions(spec: ServerSpec, database: str) -> dict[str, str]:
+    """The installed modules of an Odoo database and their versions."""
+    with connection(spec.for_database(database)) as conn, conn.cursor() as cur:
+        cur.execute(_MODULES_QUERY)
+        return {name: version or "" for name, version in cur.fetchall()}
+
+
+def module_changes(before: dict[str, str], after: dict[str, str]) -> dict[str, list[str]]:
+    """What a module update did: ``updated`` ("sale 19.0.1.0 → 19.0.1.1"), ``installed``
+    and ``removed`` module names, each sorted."""
+    return {
+        "updated": [
+            f"{name} {before[name]} → {after[name]}"
+            for name in sorted(before.keys() & after.keys())
+            if before[name] != after[name]
+        ],
+        "installed": sorted(after.keys() - before.keys()),
+        "removed": sorted(before.keys() - after.keys()),
+    }
 
 
 def format_bytes(size: int) -> str:

@@ -107,6 +107,21 @@ def read_statements(
     )
 
 
+def statement_text(spec: ServerSpec, database: str, queryid: int) -> str | None:
+    """The normalized text pg_stat_statements holds for one of ``database``'s statements."""
+    for where in (database, spec.dbname or "postgres"):
+        with connection(spec.for_database(where)) as conn, conn.cursor() as cur:
+            if _extension_database(conn):
+                cur.execute(
+                    "SELECT query FROM pg_stat_statements WHERE queryid = %s AND dbid ="
+                    " (SELECT oid FROM pg_database WHERE datname = %s) LIMIT 1",
+                    (queryid, database),
+                )
+                row = cur.fetchone()
+                return row[0] if row else None
+    return None
+
+
 def _read(conn, database: str, with_text: bool, known: set[int]) -> Sample:
     with conn.cursor() as cur:
         cur.execute(

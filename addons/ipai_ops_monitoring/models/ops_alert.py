@@ -97,13 +97,28 @@ class IpaiOpsAlert(models.Model):
         slower = self._regression(environment)
         checks.append(
             ("regression", slower is not None, slower[1] if slower else 0,
-             self.env._("Statement %(q)s is %(pct).0f %% slower than last week.",
-                        q=slower[0] if slower else "", pct=slower[1] if slower else 0))
+             self._regression_message(environment, slower) if slower else "")
         )  # fmt: skip
         late = environment._backup_staleness(fields.Datetime.now())
         checks.append(("no_backup", bool(late), 0, late or ""))
         for condition, active, value, message in checks:
             self._update(environment, condition, bool(active), value, message)
+
+    def _regression_message(self, environment, slower) -> str:
+        message = self.env._(
+            "Statement %(q)s is %(pct).0f %% slower than last week.", q=slower[0], pct=slower[1]
+        )
+        now = fields.Datetime.now()
+        change = self.env["ipai.ops.module.change"]._latest_between(
+            environment, now - timedelta(days=1), now + timedelta(seconds=1)
+        )
+        if change:
+            message += " " + self.env._(
+                "Modules changed on %(when)s UTC: %(what)s.",
+                when=fields.Datetime.to_string(change.changed_at),
+                what=change.summary,
+            )
+        return message
 
     def _regression(self, environment):
         """The top statement of the last day whose mean time grew most against the week before."""

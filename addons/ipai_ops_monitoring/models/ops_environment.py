@@ -32,6 +32,15 @@ class IpaiOpsEnvironment(models.Model):
     pgss_rolled_up_until = fields.Datetime(
         readonly=True, help="Samples up to this moment are counted in the daily totals."
     )
+    modules_digest = fields.Char(
+        readonly=True, copy=False, help="A digest of the installed modules and versions, last seen."
+    )
+    module_versions = fields.Json(
+        readonly=True, copy=False, help="The installed modules, last seen."
+    )
+    module_change_ids = fields.One2many(
+        "ipai.ops.module.change", "environment_id", string="Module updates"
+    )
     alert_growth_mb_day = fields.Float(string="Growth per day (MiB)", default=1024)
     alert_regression_pct = fields.Float(string="Query slower by (%)", default=50)
     alert_long_query_s = fields.Integer(string="Query running longer than (s)", default=300)
@@ -110,6 +119,11 @@ class IpaiOpsEnvironment(models.Model):
             if done
             else self.env._("Backend %(pid)s could not be signalled.", pid=params["pid"])
         }
+
+    def _sees_statements(self) -> bool:
+        """Statement texts (which may hold personal data) are for the project's testers
+        and admins, and operations administrators (nobody, before an environment is chosen)."""
+        return bool(self) and self.project_id._effective_role(self.env.user) in ("tester", "admin")
 
     def _explain_target(self):
         """Where this environment's statements are explained: itself unless it holds

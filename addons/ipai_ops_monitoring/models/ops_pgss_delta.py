@@ -95,6 +95,7 @@ class IpaiOpsPgssDelta(models.Model):
         self._roll_up_days(environment, taken_at)
         self._set_on_environment(environment, "pgss_state", json.dumps(sample.as_state()))
         size = self.env["ipai.ops.size.sample"]._take(environment, server, taken_at, deltas.rows)
+        self.env["ipai.ops.module.change"]._note(environment, size.pop("modules_digest"), taken_at)
         self._purge_old_samples(environment, taken_at)
         self.env["ipai.ops.alert"]._evaluate(environment, size)
         if deltas.evicted:

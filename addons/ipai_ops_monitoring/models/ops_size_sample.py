@@ -43,6 +43,7 @@ class IpaiOpsSizeSample(models.Model):
                 (s["query_seconds"] or 0 for s in mine if s["state"] == "active"), default=0
             ),
             "cache_hit_pct": 100.0 * hit / (hit + read) if hit + read else 100.0,
+            "modules_digest": report.modules_digest,
         }
         self.create(
             {

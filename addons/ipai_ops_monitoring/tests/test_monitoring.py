@@ -257,7 +257,12 @@ class TestMonitoring(OpsCase):
     def test_activity_and_signals_stay_inside_the_environment_database(self):
         """An environment's activity lists its own database's sessions; a pid of another
         database (the control plane's own, here) cannot be cancelled from it."""
-        watcher = psycopg2.connect(**sql_db.connection_info_for(self.production_db)[1])
+        watcher = psycopg2.connect(
+            **{
+                **sql_db.connection_info_for(self.production_db)[1],
+                "application_name": "ipai-watcher",
+            }
+        )
         try:
             activity = (
                 self.env["ipai.ops.activity"]
@@ -267,6 +272,10 @@ class TestMonitoring(OpsCase):
             activity.action_refresh()
             self.assertIn(watcher.get_backend_pid(), activity.line_ids.mapped("pid"))
             self.assertEqual(set(activity.line_ids.mapped("database")), {self.production_db})
+            groups = activity.group_ids.filtered(lambda g: g.application == "ipai-watcher")
+            self.assertEqual((groups.count, groups.state), (1, "idle"))
+            self.assertEqual(sum(activity.group_ids.mapped("count")), activity.connections)
+            self.assertGreaterEqual(activity.max_connections, activity.connections)
         finally:
             watcher.close()
         self.env.cr.execute("SELECT pg_backend_pid()")
@@ -372,6 +381,119 @@ class TestMonitoring(OpsCase):
         self.assertIn("lower bounds", wizard.lower_bound_note)
         wizard.window = "1h"
         self.assertFalse(wizard.lower_bound_note, "the eviction is older than the last hour")
+
+    def test_slower_than_lists_only_the_slow_statements(self):
+        self._sample_rows("7101", hours=1, calls=100, mean_ms=2.0)
+        self._sample_rows("7102", hours=1, calls=3, mean_ms=80.0)
+        wizard = self.env["ipai.ops.top.queries"].create(
+            {"environment_id": self.production.id, "window": "24h", "slower_than_ms": 50}
+        )
+        wizard.action_refresh()
+        self.assertEqual(wizard.line_ids.mapped("queryid"), ["7102"])
+
+    def _set_module_version(self, module: str, version: str) -> str:
+        """Change the environment's database as ``-u`` would (its own connection, not the
+        control plane's transaction)."""
+        with connection(self.production.sudo()._engine_spec()) as conn, conn.cursor() as cur:
+            cur.execute("SELECT latest_version FROM ir_module_module WHERE name = %s", [module])
+            before = cur.fetchone()[0]
+            cur.execute(
+                "UPDATE ir_module_module SET latest_version = %s WHERE name = %s", [version, module]
+            )
+        return before
+
+    def test_a_module_update_is_named_beside_the_statements_it_slowed(self):
+        """A snapshot sees the update (only the first one seen is a baseline); a statement
+        slower after it than before is tied to it, one already slow before is not."""
+        self._snapshot()
+        self.assertFalse(self.production.module_change_ids, "the first look is the baseline")
+        was = self._set_module_version("web", "19.0.9.9")
+        self.addCleanup(self._set_module_version, "web", was)
+        self._snapshot()
+        change = self.production.module_change_ids
+        self.assertEqual(len(change), 1)
+        self.assertEqual(change.updated, f"web {was} → 19.0.9.9")
+        self.assertIn("updated: web", change.summary)
+        self._snapshot()
+        self.assertEqual(len(self.production.module_change_ids), 1, "seen once")
+
+        change.sudo().changed_at = fields.Datetime.now() - timedelta(hours=3)
+        for queryid, mean_earlier_today in (("7201", 2.0), ("7202", 8.0)):
+            self._sample_rows(queryid, hours=30, calls=500, mean_ms=2.0)  # the day before
+            self._sample_rows(queryid, hours=5, calls=500, mean_ms=mean_earlier_today)
+            self._sample_rows(queryid, hours=1, calls=500, mean_ms=6.0)  # after the update
+        wizard = (
+            self.env["ipai.ops.top.queries"]
+            .with_user(self.members_a["viewer"])
+            .create({"environment_id": self.production.id, "window": "24h"})
+        )
+        wizard.action_refresh()
+        lines = {line.queryid: line for line in wizard.line_ids}
+        self.assertTrue(lines["7201"].regressed and lines["7202"].regressed)
+        self.assertEqual(lines["7201"].module_change_id, change)
+        self.assertFalse(lines["7202"].module_change_id, "it was slow before the update")
+        message = self.env["ipai.ops.alert"]._regression_message(self.production, ("7201", 200.0))
+        self.assertIn("Modules changed on", message)
+        self.assertIn("web", message)
+
+    def test_suggested_index_is_verified_on_a_copy_by_testers(self):
+        """A table read by sequential scans, filtered by a column no index starts with:
+        suggested to every member, its statement shown to testers, who verify it on a
+        staging copy (the planner's cost falls); the line's columns are not trusted."""
+        spec = self.production.sudo()._engine_spec()
+        with connection(spec) as conn, conn.cursor() as cur:
+            cur.execute(
+                "CREATE TABLE x_suggest_probe (id serial PRIMARY KEY, ref text);"
+                "INSERT INTO x_suggest_probe (ref) SELECT 'r' || (i % 3000)"
+                " FROM generate_series(1, 30000) AS i; ANALYZE x_suggest_probe;"
+            )
+        self.addCleanup(self._run_on_production, "DROP TABLE IF EXISTS x_suggest_probe")
+        reader = psycopg2.connect(**sql_db.connection_info_for(self.production_db)[1])
+        with reader.cursor() as cur:
+            for n in range(20):
+                cur.execute("SELECT * FROM x_suggest_probe WHERE ref = %s", (f"r{n}",))
+        reader.close()  # its statistics are flushed when it ends
+
+        def report_of(role):
+            report = (
+                self.env["ipai.ops.tables.report"]
+                .with_user(self.members_a[role])
+                .create({"environment_id": self.production.id})
+            )
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                report.action_refresh()
+                if report.suggestion_ids:
+                    return report
+                time.sleep(0.3)
+            self.fail(report.suggestion_note)
+
+        viewer_line = report_of("viewer").suggestion_ids
+        self.assertEqual((viewer_line.table, viewer_line.column), ("x_suggest_probe", "ref"))
+        self.assertIn("hidden", viewer_line.example)
+        with self.assertRaises(AccessError):
+            viewer_line.action_verify()
+        line = report_of("tester").suggestion_ids
+        self.assertIn("x_suggest_probe", line.example)
+        with self.assertRaisesRegex(UserError, "never on production"):
+            line.action_verify()
+        copy = f"{self.production_db}_suggest"
+        clone_database(self.production.server_id._engine_spec(), self.production_db, copy)
+        self.addCleanup(drop_database_now, copy)
+        self.envs_a["staging"].sudo().write(
+            {"database_name": copy, "state": "ready", "data_class": "masked"}
+        )
+        line.action_verify()
+        self.assertTrue(line.helps, (line.cost_before, line.cost_after))
+        self.assertLess(line.cost_after, line.cost_before)
+        self.assertEqual(line.verified_on, self.envs_a["staging"].display_name)
+        line.column = "id"  # not what the server suggests
+        with self.assertRaisesRegex(UserError, "no longer suggested"):
+            line.action_verify()
+
+    def _run_on_production(self, statement):
+        with connection(self.production.sudo()._engine_spec()) as conn, conn.cursor() as cur:
+            cur.execute(statement)
 
     def test_top_queries_opens_before_an_environment_is_chosen(self):
         """Operations ▸ Monitoring ▸ Top queries opens its wizard with no environment yet."""

@@ -1,6 +1,7 @@
 from odoo import api, fields, models
+from odoo.fields import Command
 
-from ipai_ops.activity import read_activity
+from ipai_ops.activity import connections_by, max_connections, read_activity
 
 from .reopen import reopen, titled
 
@@ -19,16 +20,32 @@ class IpaiOpsActivity(models.TransientModel):
         titled(self, self.env._("Activity and locks"), "environment_id")
 
     line_ids = fields.One2many("ipai.ops.activity.line", "activity_id")
+    group_ids = fields.One2many("ipai.ops.activity.group", "activity_id")
+    connections = fields.Integer(readonly=True, help="Sessions of this environment's database.")
+    max_connections = fields.Integer(readonly=True, help="The server's max_connections.")
 
     def action_refresh(self):
         self.ensure_one()
         self.line_ids.unlink()
+        self.group_ids.unlink()
         environment = self.environment_id
         # this environment's database only: never other databases', nor the control plane's
         environment._refuse_control_plane()
-        sessions = read_activity(
-            environment.server_id._engine_spec(), database=environment.database_name
-        )
+        server = environment.server_id._engine_spec()
+        sessions = read_activity(server, database=environment.database_name)
+        self.write(
+            {
+                "connections": len(sessions),
+                "max_connections": max_connections(server),
+                "group_ids": [
+                    Command.create(
+                        {"role": g["usename"], "state": g["state"],
+                         "application": g["application_name"], "count": g["count"]}
+                    )
+                    for g in connections_by(sessions, ("usename", "state", "application_name"))
+                ],
+            }
+        )  # fmt: skip
         self.env["ipai.ops.activity.line"].create(
             [
                 {
@@ -79,3 +96,18 @@ class IpaiOpsActivityLine(models.TransientModel):
 
     def action_terminate(self):
         return self._signal(terminate=True)
+
+
+class IpaiOpsActivityGroup(models.TransientModel):
+    """Sessions counted by user, state and application: where a pool leaks, or a job
+    holds transactions open while idle."""
+
+    _name = "ipai.ops.activity.group"
+    _description = "Operations: connections of one kind"
+    _order = "count desc"
+
+    activity_id = fields.Many2one("ipai.ops.activity", required=True, ondelete="cascade")
+    role = fields.Char()
+    state = fields.Char()
+    application = fields.Char()
+    count = fields.Integer(string="Connections")

@@ -1,8 +1,11 @@
 from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
 from odoo.fields import Command
 
 from ipai_ops.catalog import database_report
+from ipai_ops.errors import OpsError
 from ipai_ops.health import MIN_STATS_DAYS, index_report, vacuum_report
+from ipai_ops.index_advice import Suggestion, suggest_indexes, verify_suggestion
 
 from ..models.ops_pgss_delta import utc_naive
 from .reopen import reopen, titled
@@ -42,6 +45,15 @@ class IpaiOpsTablesReport(models.TransientModel):
     index_ids = fields.One2many("ipai.ops.tables.report.index", "report_id")
     vacuum_ids = fields.One2many("ipai.ops.tables.report.vacuum", "report_id")
     sequence_ids = fields.One2many("ipai.ops.tables.report.sequence", "report_id")
+    suggestion_ids = fields.One2many("ipai.ops.tables.report.suggestion", "report_id")
+    suggestion_note = fields.Char(readonly=True)
+    may_see_text = fields.Boolean(compute="_compute_may_see_text")
+
+    @api.depends("environment_id")
+    @api.depends_context("uid")
+    def _compute_may_see_text(self):
+        for report in self:
+            report.may_see_text = report.environment_id._sees_statements()
 
     def action_refresh(self):
         self.ensure_one()
@@ -53,8 +65,18 @@ class IpaiOpsTablesReport(models.TransientModel):
         indexes = index_report(spec, database, watched_since=environment.create_date)
         vacuum = vacuum_report(spec, database)
         own = next((d for d in vacuum["databases"] if d["database"] == database), {})
-        for lines in (self.table_ids, self.index_ids, self.vacuum_ids, self.sequence_ids):
-            lines.unlink()
+        for lines in (
+            self.table_ids,
+            self.index_ids,
+            self.vacuum_ids,
+            self.sequence_ids,
+            self.suggestion_ids,
+        ):
+            lines.unlink()  # fmt: skip
+        # pg_stat_statements is read through the server's maintenance database if need be
+        suggestions, suggestion_note = self._suggestions(
+            environment.server_id._engine_spec(), database
+        )
         self.write(
             {
                 "database_mb": found["size_bytes"] / 1024**2,
@@ -67,9 +89,31 @@ class IpaiOpsTablesReport(models.TransientModel):
                 "sequence_ids": [
                     Command.create(_sequence_line(s)) for s in vacuum["sequences_near_max"]
                 ],
+                "suggestion_ids": suggestions,
+                "suggestion_note": suggestion_note,
             }
         )
         return reopen(self)
+
+    def _suggestions(self, spec, database) -> tuple[list, str | bool]:
+        """Missing-index suggestions; their statement texts only for those who may read
+        statements. Without pg_stat_statements there are none, and the note says why."""
+        try:
+            found = suggest_indexes(spec, database)
+        except OpsError as error:
+            return [], str(error)
+        hidden = self.env._("(hidden: tester role needed)")
+        lines = [
+            Command.create(
+                {"table": s.table, "column": s.column, "statements": s.statements,
+                 "total_ms": s.total_ms, "example": s.example if self.may_see_text else hidden}
+            )
+            for s in found
+        ]  # fmt: skip
+        return lines, False if found else self.env._(
+            "No suggestion: no table big enough is read mostly by sequential scans and "
+            "filtered by a column no index starts with."
+        )
 
     def _unused_note(self, indexes: dict) -> str | bool:
         if indexes["unused_conclusive"]:
@@ -195,3 +239,59 @@ class IpaiOpsTablesReportSequence(models.TransientModel):
     feeds = fields.Char(help="The column the sequence gives its values to.")
     used_pct = fields.Float(string="Used (%)")
     limit = fields.Char(help="The smaller of the sequence's maximum and its column's.")
+
+
+class IpaiOpsTablesReportSuggestion(models.TransientModel):
+    """A suggested index: a column the costliest statements filter a sequentially
+    scanned table by. A suggestion until "Verify on a copy" shows the plan improve."""
+
+    _name = "ipai.ops.tables.report.suggestion"
+    _description = "Operations: suggested index"
+    _order = "total_ms desc"
+
+    report_id = fields.Many2one("ipai.ops.tables.report", required=True, ondelete="cascade")
+    table = fields.Char()
+    column = fields.Char()
+    definition = fields.Char(compute="_compute_definition")
+    statements = fields.Integer(help="How many of the costliest statements filter by it.")
+    total_ms = fields.Float(string="Their time (ms)")
+    example = fields.Text(string="Costliest statement")
+    verified_on = fields.Char(readonly=True, help="The copy the suggestion was tried on.")
+    cost_before = fields.Float(readonly=True, help="The planner's cost without the index.")
+    cost_after = fields.Float(readonly=True, help="The planner's cost with the index.")
+    helps = fields.Boolean(readonly=True, help="The planner's cost fell with the index.")
+
+    @api.depends("table", "column")
+    def _compute_definition(self):
+        for line in self:
+            line.definition = Suggestion(line.table, line.column, 0, 0.0, "").definition
+
+    def action_verify(self):
+        """Build the index in a transaction that is rolled back, on a copy of the
+        environment's data (never production), and compare the plans."""
+        self.ensure_one()
+        environment = self.report_id.environment_id
+        environment.check_access("read")
+        if not self.report_id.may_see_text:
+            raise AccessError(self.env._("Verifying a suggestion needs the tester role."))
+        target = environment._explain_target().sudo()
+        suggestion = self._current(environment.sudo())
+        target._refuse_control_plane()
+        found = verify_suggestion(target.server_id._engine_spec(), target.database_name, suggestion)
+        self.write(
+            {"verified_on": target.display_name, "cost_before": found["before_cost"],
+             "cost_after": found["after_cost"], "helps": found["helps"]}
+        )  # fmt: skip
+        return reopen(self.report_id)
+
+    def _current(self, environment) -> Suggestion:
+        """This line's suggestion as the server makes it now: the statement tried is the
+        server's, never text from the (editable) line."""
+        server = environment.server_id._engine_spec()
+        for suggestion in suggest_indexes(server, environment.database_name):
+            if (suggestion.table, suggestion.column) == (self.table, self.column):
+                return suggestion
+        raise UserError(
+            self.env._("%(table)s.%(column)s is no longer suggested: refresh the report.",
+                       table=self.table, column=self.column)
+        )  # fmt: skip

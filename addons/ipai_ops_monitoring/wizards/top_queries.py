@@ -1,10 +1,10 @@
 from datetime import datetime, timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from ipai_ops.stats import top_statements
+from ipai_ops.stats import statement_text, top_statements
 
 from ..models.ops_alert import REGRESSION_MIN_CALLS
 from .reopen import reopen, titled
@@ -30,6 +30,7 @@ cur AS (
            sum(temp_blks_written) AS temp
       FROM rows WHERE taken_at >= %(start)s
      GROUP BY queryid
+    HAVING coalesce(sum(total_ms) / nullif(sum(calls), 0), 0) >= %(slower)s
      ORDER BY sum(total_ms) DESC
      LIMIT %(top)s),
 prev AS (
@@ -41,6 +42,20 @@ SELECT cur.queryid, cur.calls, cur.total_ms, cur.max_ms, cur.rows, cur.hit, cur.
        CASE WHEN prev.calls > 0 THEN prev.total_ms / prev.calls END AS prev_mean_ms
   FROM cur LEFT JOIN prev USING (queryid)
  ORDER BY cur.total_ms DESC
+"""
+
+# each statement's mean time before and after a module change, from the samples around it
+# (the sample that saw the change mixes both and is left out)
+_AROUND_SQL = """
+SELECT queryid,
+       sum(total_ms) FILTER (WHERE taken_at < %(at)s)
+         / nullif(sum(calls) FILTER (WHERE taken_at < %(at)s), 0),
+       sum(total_ms) FILTER (WHERE taken_at > %(at)s)
+         / nullif(sum(calls) FILTER (WHERE taken_at > %(at)s), 0)
+  FROM ipai_ops_pgss_delta
+ WHERE environment_id = %(env)s AND granularity = 'sample' AND queryid = ANY(%(ids)s)
+   AND taken_at >= %(since)s AND taken_at < %(end)s
+ GROUP BY queryid
 """
 
 
@@ -63,6 +78,11 @@ class IpaiOpsTopQueries(models.TransientModel):
         default="24h",
         required=True,
     )  # fmt: skip
+    slower_than_ms = fields.Float(
+        string="Slower than (ms)",
+        help="Only the statements whose mean time is at least this (PgHero's slow queries). "
+        "pg_stat_statements keeps no percentiles: there is no p95 to filter by.",
+    )
     line_ids = fields.One2many("ipai.ops.top.queries.line", "wizard_id")
     may_see_text = fields.Boolean(compute="_compute_may_see_text")
     lower_bound_note = fields.Char(compute="_compute_lower_bound_note")
@@ -87,8 +107,7 @@ class IpaiOpsTopQueries(models.TransientModel):
     @api.depends_context("uid")
     def _compute_may_see_text(self):
         for wizard in self:
-            role = wizard.environment_id.project_id._effective_role(self.env.user)
-            wizard.may_see_text = role in ("tester", "admin")
+            wizard.may_see_text = wizard.environment_id._sees_statements()
 
     def action_refresh(self):
         self.ensure_one()
@@ -110,7 +129,7 @@ class IpaiOpsTopQueries(models.TransientModel):
         start = end - span
         self.env.cr.execute(
             SQL(_TOP_SQL, env=self.environment_id.id, grain=grain, start=start, end=end,
-                prev_start=start - span, top=TOP,
+                prev_start=start - span, top=TOP, slower=self.slower_than_ms or 0.0,
                 rolled_up=self.environment_id.pgss_rolled_up_until or datetime.min)
         )  # fmt: skip
         rows = self.env.cr.fetchall()
@@ -135,14 +154,34 @@ class IpaiOpsTopQueries(models.TransientModel):
                 }
             )
             lines[-1]["regressed"] = self._regressed(lines[-1])
+        self._tie_to_module_change(lines, start, end)
         return lines
+
+    def _tie_to_module_change(self, lines: list[dict], start, end) -> None:
+        """A regressed statement is tied to the window's last module change when it is
+        slower after the change than before it, by the environment's threshold."""
+        regressed = {line["queryid"]: line for line in lines if line["regressed"]}
+        environment = self.environment_id
+        change = self.env["ipai.ops.module.change"]._latest_between(environment, start, end)
+        if not regressed or not change:
+            return
+        self.env.cr.execute(
+            SQL(_AROUND_SQL, env=environment.id, at=change.changed_at, ids=list(regressed),
+                since=start - (end - start), end=end)
+        )  # fmt: skip
+        factor = 1 + environment.alert_regression_pct / 100
+        for queryid, before, after in self.env.cr.fetchall():
+            if before and after and after > before * factor:
+                regressed[queryid]["module_change_id"] = change.id
 
     def _live_lines(self) -> list[dict]:
         """pg_stat_statements of the environment's own database, on its own server, now."""
         environment = self.environment_id.sudo()
         # through the server's maintenance database, where the extension is installed
         server = environment.server_id._engine_spec()
-        rows = top_statements(server, environment.database_name, limit=TOP)
+        rows = top_statements(
+            server, environment.database_name, limit=TOP, min_mean_ms=self.slower_than_ms or 0.0
+        )
         hidden = self.env._("(hidden: tester role needed)")
         return [
             {
@@ -160,15 +199,20 @@ class IpaiOpsTopQueries(models.TransientModel):
             for row in rows
         ]
 
-    def _statement(self, queryid: str, text: str):
-        """The recorded statement of this environment (recorded now for a live one)."""
+    def _statement(self, queryid: str):
+        """The recorded statement of this environment, recorded now for a live one with the
+        text the server holds (never the line's: lines are editable by their creator)."""
         Query = self.env["ipai.ops.pgss.query"].sudo()
-        found = Query.search(
-            [("environment_id", "=", self.environment_id.id), ("queryid", "=", queryid)]
+        environment = self.environment_id.sudo()
+        found = Query.search([("environment_id", "=", environment.id), ("queryid", "=", queryid)])
+        if found:
+            return found
+        text = queryid.lstrip("-").isdigit() and statement_text(
+            environment.server_id._engine_spec(), environment.database_name, int(queryid)
         )
-        return found or Query.create(
-            {"environment_id": self.environment_id.id, "queryid": queryid, "text": text}
-        )
+        if not text:
+            raise UserError(self.env._("The server no longer holds this statement: refresh."))
+        return Query.create({"environment_id": environment.id, "queryid": queryid, "text": text})
 
     def _regressed(self, line: dict) -> bool:
         """Slower than the window before, and often and long enough to matter: a
@@ -208,6 +252,11 @@ class IpaiOpsTopQueriesLine(models.TransientModel):
     prev_mean_ms = fields.Float(string="Mean before (ms)")
     change_pct = fields.Float(string="Change (%)")
     regressed = fields.Boolean(help="Slower than before, with enough calls and time to matter.")
+    module_change_id = fields.Many2one(
+        "ipai.ops.module.change",
+        string="Slower since",
+        help="The module update after which this statement became slower.",
+    )
 
     def action_explain(self):
         """The statement's plan, from a copy of the environment's data; kept with its text."""
@@ -216,7 +265,7 @@ class IpaiOpsTopQueriesLine(models.TransientModel):
         wizard.environment_id.check_access("read")
         if not wizard.may_see_text:
             raise AccessError(self.env._("Explaining a statement needs the tester role."))
-        statement = wizard._statement(self.queryid, self.query)
+        statement = wizard._statement(self.queryid)
         statement._explain_in(wizard.environment_id._explain_target())
         return {
             "type": "ir.actions.act_window",
