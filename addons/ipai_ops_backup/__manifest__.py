@@ -18,6 +18,7 @@
         "views/ops_backup_views.xml",
         "views/ops_approval_views.xml",
         "views/ops_environment_views.xml",
+        "views/ops_project_views.xml",
         "wizards/restore_wizard_views.xml",
         "views/menus.xml",
     ],

@@ -23,6 +23,9 @@
         "views/menus.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "ipai_ops_core/static/src/live/*.js",
+        ],
         "web.assets_tests": [
             "ipai_ops_core/static/tests/tours/*.js",
         ],

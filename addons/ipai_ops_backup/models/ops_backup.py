@@ -164,7 +164,7 @@ class IpaiOpsBackup(models.Model):
             target._engine_target(),
             filestore=environment._filestore_dir(),
             kind=backup.kind,
-            progress=lambda message: run._log_event_now("info", message),
+            progress=run._progress_reporter(),
         )
         backup._record_result(result.facts)
         if environment.offsite_target_id:
@@ -227,7 +227,7 @@ class IpaiOpsBackup(models.Model):
             mode=mode,
             force_disconnect=mode == "replace",
             allow_production=environment.stage == "production" and run._approved(),
-            progress=lambda message: run._log_event_now("info", message),
+            progress=run._progress_reporter(),
         )
         values = {"state": "ready"}
         if result.old_database:
@@ -272,7 +272,7 @@ class IpaiOpsBackup(models.Model):
             backup.set_id,
             run.environment_id.database_name,
             backup._drill_counts,
-            progress=lambda message: run._log_event_now("info", message),
+            progress=run._progress_reporter(),
         )
         message = self.env._(
             "Drill passed: restored in %(seconds).0f s; %(modules)s modules, %(users)s users.",

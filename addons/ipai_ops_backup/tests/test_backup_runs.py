@@ -29,6 +29,9 @@ class TestBackupRuns(BackupCase):
         self.assertGreater(backup.dump_mb, 0)
         self.assertEqual(self.production.backup_count, 1)
         self.assertTrue(self.production.last_backup_date)
+        project = self.production.project_id
+        self.assertEqual(project.last_backup_at, backup.finished_at, "the project's card says so")
+        self.assertEqual(project.last_backup_environment_id, self.production)
 
     def test_blobs_of_a_failed_backup_are_removed_by_the_cron(self):
         self.production.with_user(self.members_a["admin"]).action_backup_now()

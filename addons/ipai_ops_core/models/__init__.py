@@ -7,6 +7,8 @@ from . import (
     ops_project_member,
     ops_run,
     ops_run_event,
+    ops_run_progress,
     ops_run_executor,
     ops_run_retention,
+    res_users,
 )

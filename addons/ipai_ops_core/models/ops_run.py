@@ -10,6 +10,7 @@ from ipai_ops.errors import OpsError
 from ..audit_trigger import install_run_trigger
 from ..roles import STAGES
 from ..run_kinds import RunKind
+from .ops_run_progress import ProgressReporter
 
 RUN_STATES = [
     ("waiting", "Waiting for approval"),
@@ -97,6 +98,10 @@ class IpaiOpsRun(models.Model):
     summary = fields.Char(readonly=True)
     error = fields.Text(readonly=True)
     event_ids = fields.One2many("ipai.ops.run.event", "run_id", string="Events", readonly=True)
+    progress = fields.Float(
+        compute="_compute_progress", help="How far the operation is, as its engine reports it."
+    )
+    phase = fields.Char(compute="_compute_progress", help="What the operation is doing now.")
 
     _queue_idx = models.Index("(priority, id) WHERE state IN ('queued', 'retrying')")
 
@@ -105,6 +110,41 @@ class IpaiOpsRun(models.Model):
         for run in self:
             run.result_text = (
                 json.dumps(run.result, indent=2, sort_keys=True, default=str) if run.result else ""
+            )
+
+    @api.depends("state")
+    def _compute_progress(self):
+        running = self.filtered(lambda run: run.state == "running")
+        found = {
+            row.run_id.id: row
+            for row in self.env["ipai.ops.run.progress"]
+            .sudo()
+            .search([("run_id", "in", running.ids)])
+        }
+        for run in self:
+            row = found.get(run.id)
+            run.progress = 100.0 if run.state == "done" else 100.0 * row.fraction if row else 0.0
+            run.phase = row.phase if row and run.state == "running" else False
+
+    def _progress_reporter(self):
+        """The engine's ``progress`` callback for this run (see ``ProgressReporter``)."""
+        self.ensure_one()
+        return ProgressReporter(self)
+
+    def _live_audience(self):
+        """Who is told a run changed: the project's members and operations administrators,
+        the users who may read it."""
+        admins = self.env.ref("ipai_ops_core.group_ops_admin").sudo().all_user_ids
+        return self.sudo().project_id.member_ids.user_id | admins
+
+    def _notify_live(self) -> None:
+        """Tell the browsers of the runs' audience that they changed (on commit): open run
+        lists and forms reload them. Ids and states only; the reload reads the rest with
+        the reader's own rights."""
+        for run in self.sudo():
+            run._live_audience()._bus_send(
+                "ipai_ops.run/changed",
+                {"run_id": run.id, "environment_id": run.environment_id.id, "state": run.state},
             )
 
     @api.depends("started_at", "finished_at")

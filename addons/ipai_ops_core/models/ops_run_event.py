@@ -29,6 +29,10 @@ class IpaiOpsRunEvent(models.Model):
     level = fields.Selection(EVENT_LEVELS, required=True, default="info", readonly=True)
     message = fields.Text(required=True, readonly=True)
     data = fields.Json(readonly=True)
+    # the moment it was written: create_date is the transaction's start, the same for
+    # every event a run logs in its own (long) transaction. Set by create, not a default:
+    # the append-only trigger would refuse the upgrade filling a default into old events.
+    at = fields.Datetime(string="When", readonly=True)
     user_id = fields.Many2one(
         "res.users", readonly=True, default=lambda self: self.env.uid, ondelete="restrict"
     )
@@ -45,7 +49,11 @@ class IpaiOpsRunEvent(models.Model):
     def create(self, vals_list):
         if not self.env.su:
             raise AccessError(self.env._("Run events are written by the system only."))
-        return super().create(vals_list)
+        for vals in vals_list:
+            vals["at"] = fields.Datetime.now()
+        events = super().create(vals_list)
+        events.run_id._notify_live()
+        return events
 
     def write(self, vals):
         self._refuse_change()

@@ -1,8 +1,9 @@
 from odoo.exceptions import AccessError, UserError
+from odoo.fields import Command
 from odoo.tests import new_test_user, tagged
 
 from ..roles import required_role, role_allows
-from .common import OPS_USER, OpsCase
+from .common import OPS_ADMIN, OPS_USER, OpsCase
 
 # role -> stages on which it may queue a `check`, as Odoo.sh's collaborator levels say
 EXPECTED = {
@@ -111,6 +112,22 @@ class TestRoleMatrix(OpsCase):
         member.with_user(admin).unlink()
         self.env.invalidate_all()
         self.assertFalse(newcomer.has_group(OPS_USER), "the last membership took it back")
+
+    def test_operations_administrators_open_on_the_operations_home(self):
+        home = self.env.ref("ipai_ops_core.action_ipai_ops_project").id
+        self.assertEqual(
+            self.env.ref("base.user_admin").action_id.id, home, "the installer's admin"
+        )
+        made = new_test_user(self.env, "ops_newcomer", groups="base.group_user")
+        made.group_ids = [Command.link(self.env.ref(OPS_ADMIN).id)]
+        self.assertEqual(made.action_id.id, home, "made an ops admin later")
+        created = new_test_user(self.env, "ops_created", groups=OPS_ADMIN)
+        self.assertEqual(created.action_id.id, home, "created as one")
+        chosen = self.env.ref("base.action_res_users")
+        own = new_test_user(self.env, "ops_own_home", groups="base.group_user")
+        own.action_id = chosen.id
+        own.group_ids = [Command.link(self.env.ref(OPS_ADMIN).id)]
+        self.assertEqual(own.action_id.id, chosen.id, "a home they chose is kept")
 
     def test_only_internal_users_become_members(self):
         portal = new_test_user(self.env, "a_portal", groups="base.group_portal")

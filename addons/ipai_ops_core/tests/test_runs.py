@@ -1,3 +1,4 @@
+import json
 from datetime import timedelta
 
 import psycopg2
@@ -74,3 +75,47 @@ class TestRunsForPeople(OpsCase):
         run._transition("failed", {"error": "x"})
         self.assertGreaterEqual(run.finished_at, run.started_at)
         self.assertGreaterEqual(run.duration, 0)
+
+
+@tagged("post_install", "-at_install")
+class TestLiveProgress(OpsCase):
+    """What a running operation reports: its phases once each in the trail, its fraction
+    on the run, and a notification to the project's members only."""
+
+    def setUp(self):
+        super().setUp()
+        self.registry_enter_test_mode()
+
+    def _notified(self) -> set[int]:
+        """Partners told that a run changed."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT channel FROM bus_bus WHERE message::jsonb ->> 'type' = 'ipai_ops.run/changed'"
+        )
+        return {json.loads(channel)[2] for (channel,) in self.env.cr.fetchall()}
+
+    def test_a_running_operation_reports_its_phases_and_fraction(self):
+        environment = self.envs_a["development"]
+        run = environment._queue_run("check")
+        claimed = self.env["ipai.ops.run"]._claim_next_run_id(self.env.cr, "test:1")
+        self.assertEqual(claimed, run.id)
+        run.invalidate_recordset()
+        report = run._progress_reporter()
+        report("Dumping")
+        report("Dumping", fraction=0.25)
+        report("Dumping", fraction=0.5)  # within the second: not stored
+        report("Storing the filestore", fraction=0.6)
+        report("Storing the filestore", fraction=0.4)  # never backwards
+        run.invalidate_recordset()
+        self.assertEqual(run.phase, "Storing the filestore")
+        self.assertAlmostEqual(run.progress, 60.0)
+        messages = run.event_ids.mapped("message")
+        self.assertEqual(messages.count("Dumping"), 1, "a phase is one event, not one per tick")
+        self.assertIn("Storing the filestore", messages)
+        self.assertTrue(all(run.event_ids.mapped("at")), "every event has its own time")
+
+        members = self.project_a.member_ids.user_id.partner_id
+        told = self._notified()
+        self.assertTrue(set(members.ids) <= told, "every member's browser is told")
+        self.assertNotIn(self.outsider.partner_id.id, told)
+        self.assertNotIn(self.admin_b.partner_id.id, told, "another project's admin is not")

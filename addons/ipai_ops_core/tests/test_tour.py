@@ -1,6 +1,7 @@
 from psycopg2 import sql
 
 from odoo.tests import HttpCase, tagged
+from odoo.tests.test_cursor import TestCursor
 
 from ipai_ops.connection import connection
 
@@ -40,3 +41,44 @@ class TestAdministratorTour(HttpCase):
         self.assertEqual(run.state, "done", run.error)
         self.assertIn("not an Odoo database", run.summary)
         self.assertEqual(environment.state, "ready")
+
+
+@tagged("post_install", "-at_install")
+class TestLiveRunsTour(HttpCase):
+    """An open list of runs follows them by itself: a run cancelled elsewhere (another
+    tab, another user, the executor) shows its new state without a reload."""
+
+    def setUp(self):
+        super().setUp()
+        drop_database_now(TOUR_DATABASE)
+        with connection(maintenance_spec()) as conn, conn.cursor() as cr:
+            cr.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TOUR_DATABASE)))
+        self.addCleanup(drop_database_now, TOUR_DATABASE)
+        server = self.env["ipai.ops.db.server"].create(server_values(name="Live server"))
+        project = self.env["ipai.ops.project"].create({"name": "Live project", "code": "live"})
+        self.environment = self.env["ipai.ops.environment"].create(
+            {"name": "Live development", "project_id": project.id, "stage": "development",
+             "server_id": server.id, "database_name": TOUR_DATABASE}
+        )  # fmt: skip
+        self._notify_on_commit()
+
+    def _notify_on_commit(self):
+        """Test cursors skip post-commit hooks, and the bus's NOTIFY to the browsers is
+        one: run it when a commit would, so the browser hears of changes as it does live."""
+        original = TestCursor.commit
+
+        def commit(cursor):
+            funcs, data = list(cursor.postcommit._funcs), dict(cursor.postcommit.data)
+            original(cursor)
+            if "bus.bus.channels" in data:
+                cursor.postcommit._funcs.extend(funcs)
+                cursor.postcommit.data.update(data)
+                cursor.postcommit.run()
+
+        self.patch(TestCursor, "commit", commit)
+
+    def test_a_run_list_follows_its_runs(self):
+        run = self.environment._queue_run("check")
+        self.start_tour("/odoo/action-ipai_ops_core.action_ipai_ops_run", "ipai_ops_live_runs_tour",
+                        login="admin")  # fmt: skip
+        self.assertEqual(run.state, "cancelled", "the tour cancelled it over RPC")

@@ -193,7 +193,7 @@ class IpaiOpsEnvironment(models.Model):
         reports = {}
         prepare = self._safe_copy_preparation(run, copy, source, addons, reports)
         spec = copy.server_id._engine_spec()
-        progress = lambda message: run._log_event_now("info", message)  # noqa: E731
+        progress = run._progress_reporter()
         backup = copy.source_backup_id
         if backup and (backup.environment_id != source or backup.state != "done"):
             raise UserError(self.env._("A copy is made only from its source's own backups."))

@@ -36,6 +36,22 @@ class IpaiOpsProject(models.Model):
         help="The admin account of every copy gets this password; other users' are cleared.",
     )
 
+    last_copy_at = fields.Datetime(
+        compute="_compute_last_copy", help="When the project's last copy was made."
+    )
+    last_copy_environment_id = fields.Many2one(
+        "ipai.ops.environment", string="Last copy", compute="_compute_last_copy"
+    )
+
+    def _compute_last_copy(self):
+        for project in self:
+            last = self.env["ipai.ops.run"].sudo().search(
+                [("project_id", "=", project.id), ("kind", "=", "clone"), ("state", "=", "done")],
+                order="finished_at desc", limit=1,
+            )  # fmt: skip
+            project.last_copy_at = last.finished_at
+            project.last_copy_environment_id = last.environment_id
+
     def _project_admin_fields(self, creating: bool) -> set[str]:
         fields_ = super()._project_admin_fields(creating)
         return fields_ if creating else fields_ | {"staging_keep", "staging_nightly"}

@@ -72,6 +72,8 @@ class TestSafeCopies(BackupCase):
         copy = run.environment_id
         self.assertEqual(run.state, "done", run.error)
         self.assertEqual(self._fingerprint(self.dbname), before, "production is unchanged")
+        self.assertEqual(copy.project_id.last_copy_environment_id, copy, "the project's card")
+        self.assertEqual(copy.project_id.last_copy_at, run.finished_at)
         self.assertTrue(copy.neutralized)
         self.assertIn("✔ no queued outgoing mail", copy.neutralization_report)
         self.assertNotIn("✘", copy.neutralization_report + copy.masking_report)

@@ -1,0 +1,35 @@
+from odoo import api, models
+
+
+class ResUsers(models.Model):
+    _inherit = "res.users"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        users = super().create(vals_list)
+        users._land_ops_admins_on_operations()
+        return users
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "group_ids" in vals:
+            self._land_ops_admins_on_operations()
+        return result
+
+    def _land_ops_admins_on_operations(self) -> None:
+        """Operations administrators open on the Operations home (the projects, with what
+        needs attention), not in Discuss — unless they chose another home action."""
+        home = self.env.ref("ipai_ops_core.action_ipai_ops_project", raise_if_not_found=False)
+        if not home:  # installing: the action comes later, and so does the call below
+            return
+        admins = self.env.ref("ipai_ops_core.group_ops_admin").sudo().all_user_ids
+        landing = (self & admins).filtered(lambda user: not user.action_id)
+        if landing:
+            landing.sudo().write({"action_id": home.id})  # an ir.actions.actions, by id
+
+    @api.model
+    def _land_existing_ops_admins_on_operations(self) -> None:
+        """At installation: the administrators made operations administrators by it."""
+        self.env.ref(
+            "ipai_ops_core.group_ops_admin"
+        ).sudo().all_user_ids._land_ops_admins_on_operations()
