@@ -7,7 +7,9 @@ from odoo.exceptions import AccessError, UserError
 from odoo.addons.ipai_ops_core.models.ops_environment import UNMASKED_CLASSES
 from odoo.addons.ipai_ops_core.roles import required_role, role_allows
 
+from ipai_ops.check import check_database
 from ipai_ops.clone import clone_database, clone_from_backup, drop_clone
+from ipai_ops.errors import OpsError
 from ipai_ops.mask import check_no_survivors, find_survivors, mask_database, raise_on_survivors
 from ipai_ops.neutralize import neutralize_database
 from ipai_ops.odoo_init import init_database
@@ -136,18 +138,51 @@ class IpaiOpsEnvironment(models.Model):
     # --- work of the copy runs (clone, init, retire) -------------------------------
 
     def _addons(self) -> list[str]:
-        """The addons paths of this environment's code; every copy needs them."""
+        """The addons paths of this environment's code; every copy needs them, each one a
+        directory the control plane can read (neutralize.sql files are read from them)."""
         self.ensure_one()
         addons = [p.strip() for p in (self.addons_path or "").split(",") if p.strip()]
         if not addons:
             raise UserError(
                 self.env._(
                     "%(env)s has no addons path: every installed module's neutralize.sql must be "
-                    "found before the copy can be used. Set the environment's addons path.",
+                    "found before the copy can be used. Set the addons path of %(env)s.",
                     env=self.name,
                 )
             )
+        missing = [path for path in addons if not Path(path).is_dir()]
+        if missing:
+            raise UserError(
+                self.env._(
+                    "The addons path of %(env)s names what is not a directory here: %(paths)s.",
+                    env=self.name,
+                    paths=", ".join(missing),
+                )
+            )
         return addons
+
+    def _check_copy_can_start(self, origin: str) -> None:
+        """What a copy of this environment needs, checked before anything is created: the
+        wizard says what to fix instead of leaving a failed environment behind."""
+        self.ensure_one()
+        source = self.sudo()
+        source._addons()
+        if origin == "scratch" and not source._default_filestore_for(source.database_name):
+            raise UserError(
+                self.env._(
+                    "A database made from scratch needs a filestore: set the filestore path of "
+                    "%(env)s and the filestore root of server %(server)s.",
+                    env=source.name, server=source.server_id.display_name,
+                )
+            )  # fmt: skip
+        if origin == "live":
+            try:
+                check_database(source._engine_spec(), source.database_name)
+            except OpsError as error:
+                raise UserError(
+                    self.env._("%(env)s cannot be reached, so it cannot be copied: %(error)s",
+                               env=source.name, error=error)
+                ) from error  # fmt: skip
 
     def _run_init(self, run) -> dict:
         """A development database made from scratch by the environment's own Odoo."""

@@ -4,7 +4,7 @@ from pathlib import Path
 import psycopg2
 
 from odoo import SUPERUSER_ID, api, sql_db
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.modules.registry import Registry
 from odoo.tests import tagged
 from odoo.tools import config
@@ -107,6 +107,29 @@ class TestSafeCopies(BackupCase):
                 {"interactive": False},
             )
             self.assertEqual(auth["uid"], 2, "the admin logs in with the copies' password")
+
+    def test_the_wizard_refuses_a_copy_that_would_fail_and_creates_nothing(self):
+        """No addons path, a path that is not a directory, a source that cannot be
+        reached: each refused before anything exists, naming what to fix where."""
+        environments = self.env["ipai.ops.environment"].with_context(active_test=False)
+        before = environments.search_count([])
+        cases = [
+            ({"addons_path": False}, "has no addons path"),
+            ({"addons_path": "/nonexistent/addons"}, "not a directory here: /nonexistent/addons"),
+            ({"database_name": "ipai_ops_no_such_database"}, "cannot be reached"),
+        ]
+        kept = {"addons_path": self.production.addons_path, "database_name": self.dbname}
+        for values, message in cases:
+            with self.subTest(message=message):
+                self.production.sudo().write(values)
+                with self.assertRaisesRegex(UserError, message) as refused:
+                    self._copy(self.members_a["tester"])
+                self.assertIn(self.production.name, str(refused.exception))
+                self.production.sudo().write(kept)
+        self.assertEqual(environments.search_count([]), before, "no environment left behind")
+        self.assertFalse(
+            self.env["ipai.ops.run"].search([("kind", "=", "clone")]), "and no run queued"
+        )
 
     def test_installed_module_without_source_fails_and_leaves_nothing(self):
         ours = str(Path(__file__).resolve().parents[2])  # the addons directory of ipai-ops

@@ -65,7 +65,7 @@ class IpaiOpsStagingWizard(models.TransientModel):
                     "queued mails and SMS cancelled, outgoing mail to %(catcher)s, crons off "
                     "except %(crons)s, payments, carriers, webhooks and IAP disabled; then "
                     "check each guarantee.",
-                    path=source.addons_path or self.env._("(no addons path: the copy will fail)"),
+                    path=source.addons_path or self.env._("(no addons path: set it before copying)"),
                     catcher=project.sudo().mail_catcher or self.env._("nowhere"),
                     crons=project.sudo().cron_allowlist or "-",
                 ),
@@ -99,6 +99,7 @@ class IpaiOpsStagingWizard(models.TransientModel):
         backup = self._checked_backup()
         data_class = None if scratch else (backup or source).data_class
         source._check_may_create_copy(self.stage, data_class)
+        source._check_copy_can_start(self.origin)
         if self.database_name:
             source._check_new_database_name(source.server_id, self.database_name)
         copy = source._new_copy(
