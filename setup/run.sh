@@ -28,6 +28,14 @@ DEMO_DB=${IPAI_OPS_DEMO_DB:-demo_production}
 ADDONS=$(find addons -mindepth 1 -maxdepth 1 -type d -name 'ipai_ops_*' -printf '%f\n' | sort | paste -sd, -)
 mkdir -p var/odoo-data var/log
 
+# Lines Odoo prints that are not failures, dropped from the log so that what remains
+# means something: the root warning (said once, below, in our words) and docutils'
+# complaint about the RST of Odoo's own mail module description.
+HARMLESS="^Running as user 'root' is a security risk\.$|^<string>:[0-9]+: \(ERROR/3\) Unexpected indentation\.$"
+if [ "$(id -u)" = 0 ]; then
+    say "running as root: fine for a trial on this machine; run Odoo as its own user in production"
+fi
+
 # odoo [server|shell] OPTIONS…: odoo-bin on this project's addons and PostgreSQL.
 # The password stays in PGPASSWORD (libpq reads it), out of the argument list.
 odoo() {
@@ -36,7 +44,8 @@ odoo() {
     "$PY" "$ODOO/odoo-bin" "$command" \
         --addons-path="$ODOO/addons,$ODOO/odoo/addons,$PROJECT_ROOT/addons" \
         --data-dir="$PROJECT_ROOT/var/odoo-data" --db_host="$PGHOST" --db_port="${PGPORT:-5432}" \
-        --db_user="${PGUSER:-$USER}" --http-interface=127.0.0.1 "$@"
+        --db_user="${PGUSER:-$USER}" --http-interface=127.0.0.1 "$@" \
+        2> >(grep --line-buffered -Ev "$HARMLESS" >&2)
 }
 
 database_exists() {
@@ -54,8 +63,9 @@ fi
 if ! database_exists "$CONTROL_DB"; then
     say "creating the control-plane database $CONTROL_DB with $ADDONS"
     odoo -d "$CONTROL_DB" -i "$ADDONS" --stop-after-init --log-level=warn
-    say "adding the demo project"
-    IPAI_OPS_DEMO_DB="$DEMO_DB" odoo shell -d "$CONTROL_DB" --log-level=warn --no-http \
+    say "adding the demo project: a first backup and a staging copy"
+    IPAI_OPS_DEMO_DB="$DEMO_DB" IPAI_OPS_DEMO_BACKUPS="$PROJECT_ROOT/var/backups" \
+        odoo shell -d "$CONTROL_DB" --log-level=warn --no-http \
         < "$PROJECT_ROOT/setup/demo_project.py"
 else
     # -u updates the installed addons, -i installs those added since
