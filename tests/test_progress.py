@@ -1,0 +1,78 @@
+"""Progress as a caller sees it: fractions that only grow and end at 1.0, few calls per
+second, and the old one-argument callbacks still served."""
+
+from odoo_like import write_filestore
+
+from ipai_ops.backup import backup_database
+from ipai_ops.guards import drop_database
+from ipai_ops.restore import restore_backup
+
+
+class Recorder:
+    """A progress callback of the full contract that keeps every call."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, float | None]] = []
+
+    def __call__(self, message, fraction=None):
+        self.calls.append((message, fraction))
+
+    @property
+    def fractions(self) -> list[float]:
+        return [fraction for _message, fraction in self.calls if fraction is not None]
+
+    @property
+    def messages(self) -> list[str]:
+        return [message for message, fraction in self.calls if fraction is None]
+
+
+def assert_well_told(recorder: Recorder) -> None:
+    fractions = recorder.fractions
+    assert fractions, f"no fraction was told: {recorder.calls}"
+    assert fractions == sorted(fractions), f"a fraction went back: {fractions}"
+    assert fractions[-1] == 1.0, f"a successful operation ends at 1.0, not {fractions[-1]}"
+    assert any(0 < f < 1 for f in fractions), f"nothing between 0 and 1: {fractions}"
+    announced = set()
+    for message, fraction in recorder.calls:
+        if fraction is None:
+            announced.add(message)
+        else:
+            assert message in announced, f"{message!r} came with a fraction before it was said"
+
+
+def test_backup_and_restore_tell_growing_fractions_up_to_one(
+    spec, odoo_db, target, tmp_path, admin_conn
+):
+    name, filestore = odoo_db
+    backup = Recorder()
+    result = backup_database(spec, name, target, filestore=filestore, progress=backup)
+    assert_well_told(backup)
+    assert backup.messages[-1] == f"Published {result.set_id}"
+
+    restore = Recorder()
+    copy = f"{name}_progress"
+    try:
+        restore_backup(
+            spec, target, result.set_id, copy, filestore=tmp_path / copy, progress=restore
+        )
+    finally:
+        drop_database(admin_conn, copy)
+    assert_well_told(restore)
+    assert any("Writing the filestore (40 files)" in m for m in restore.messages)
+
+
+def test_per_file_ticks_are_throttled_and_old_callbacks_get_one_call_per_phase(
+    spec, odoo_db, target, tmp_path
+):
+    name, _filestore = odoo_db
+    many = tmp_path / "many-files"
+    write_filestore(many, None, None, files=2000, size=64)
+    recorder = Recorder()
+    backup_database(spec, name, target, filestore=many, progress=recorder)
+    assert_well_told(recorder)
+    assert len(recorder.calls) < 100, f"2,000 files gave {len(recorder.calls)} calls"
+
+    messages = []  # the older contract: the message alone
+    second = backup_database(spec, name, target, filestore=many, progress=messages.append)
+    assert messages[-1] == f"Published {second.set_id}"
+    assert len(messages) == len(set(messages)) < 10, f"not one call per phase: {messages}"
