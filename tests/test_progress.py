@@ -1,10 +1,13 @@
 """Progress as a caller sees it: fractions that only grow and end at 1.0, few calls per
 second, and the old one-argument callbacks still served."""
 
-from odoo_like import write_filestore
+from odoo_like import add_operations_tables, write_filestore
 
 from ipai_ops.backup import backup_database
+from ipai_ops.clone import clone_database, clone_from_backup
 from ipai_ops.guards import drop_database
+from ipai_ops.mask import mask_database
+from ipai_ops.odoo_zip import export_zip, import_zip
 from ipai_ops.restore import restore_backup
 
 
@@ -76,3 +79,49 @@ def test_per_file_ticks_are_throttled_and_old_callbacks_get_one_call_per_phase(
     second = backup_database(spec, name, target, filestore=many, progress=messages.append)
     assert messages[-1] == f"Published {second.set_id}"
     assert len(messages) == len(set(messages)) < 10, f"not one call per phase: {messages}"
+
+
+def test_a_copy_tells_its_preparation_and_a_copy_from_a_backup_its_restore(
+    spec, odoo_db, target, tmp_path, admin_conn
+):
+    name, filestore = odoo_db
+    add_operations_tables(spec, name)
+    live, from_backup = Recorder(), Recorder()
+    copies = [f"{name}_live", f"{name}_backup"]
+
+    def prepare(database, progress):  # a preparation that reports its own steps
+        return mask_database(spec, database, progress=progress)
+
+    try:
+        clone_database(
+            spec, name, copies[0], source_filestore=filestore,
+            target_filestore=tmp_path / copies[0], prepare=prepare, progress=live,
+        )  # fmt: skip
+        result = backup_database(spec, name, target, filestore=filestore)
+        clone_from_backup(
+            spec, target, result.set_id, copies[1], target_filestore=tmp_path / copies[1],
+            prepare=prepare, progress=from_backup,
+        )  # fmt: skip
+    finally:
+        for copy in copies:
+            drop_database(admin_conn, copy)
+    for recorder in (live, from_backup):
+        assert_well_told(recorder)  # the inner operation's 0-1 never restarts the whole
+        assert any(m.startswith("Masking ") for m in recorder.messages)
+        assert recorder.messages[-1].endswith(" is ready")
+    assert "Linking the filestore" in live.messages
+    assert any(m.startswith("Restoring the dump") for m in from_backup.messages)
+
+
+def test_a_zip_import_tells_its_load_its_files_and_its_backup(spec, odoo_db, target, tmp_path):
+    name, filestore = odoo_db
+    result = backup_database(spec, name, target, filestore=filestore)
+    zip_path = tmp_path / "odoo.zip"
+    with open(zip_path, "wb") as out:
+        export_zip(target, result.set_id, out)
+    recorder = Recorder()
+    imported = import_zip(spec, zip_path, target, database=f"{name}_zip", progress=recorder)
+    assert_well_told(recorder)  # the backup inside maps into the import's last phase
+    assert recorder.messages[0].startswith("Loading dump.sql into ")
+    assert "Storing the filestore" in recorder.messages
+    assert recorder.messages[-1] == f"Published {imported.set_id}"

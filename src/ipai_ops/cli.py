@@ -30,6 +30,7 @@ from .mask import check_no_survivors, mask_database, raise_on_survivors
 from .neutralize import neutralize_database
 from .odoo_zip import export_zip, import_zip
 from .probe import probe_server
+from .progress import Tracker
 from .prune import prune_target
 from .restore import restore_backup
 from .retention import RetentionPolicy
@@ -166,8 +167,11 @@ def _catcher(value: str | None):
 def _prepare(args):
     """Neutralize, then mask and prove no original value survived: the safe-copy recipe."""
     spec = _spec(args)
+    steps = {"neutralize": 1} if args.no_mask else {"neutralize": 1, "mask": 2, "check": 1}
 
-    def prepare(database: str) -> dict:
+    def prepare(database: str, progress=None) -> dict:
+        tracker = Tracker(progress, steps)
+        tracker.phase("neutralize", f"Neutralizing {database}")
         report = neutralize_database(
             spec,
             database,
@@ -177,7 +181,11 @@ def _prepare(args):
         )
         out = {"neutralization": vars(report)}
         if not args.no_mask:
-            masking = mask_database(spec, database, admin_password=args.admin_password)
+            masking = mask_database(
+                spec, database, admin_password=args.admin_password,
+                progress=tracker.within("mask"),
+            )  # fmt: skip
+            tracker.phase("check", "Checking that no original value survived")
             raise_on_survivors(check_no_survivors(spec, spec, (args.source, database)))
             out["masking"] = vars(masking)
         return out
@@ -208,7 +216,9 @@ def _cmd_neutralize(args):
 
 
 def _cmd_mask(args):
-    report = mask_database(_spec(args), args.database, admin_password=args.admin_password)
+    report = mask_database(
+        _spec(args), args.database, admin_password=args.admin_password, progress=_progress(args)
+    )
     if args.check_against:
         spec = _spec(args)
         report.survivors = check_no_survivors(spec, spec, (args.check_against, args.database))
