@@ -1,5 +1,11 @@
 """Progress as a caller sees it: fractions that only grow and end at 1.0, few calls per
-second, and the old one-argument callbacks still served."""
+second, the old one-argument callbacks still served, and the command line's bar."""
+
+import json
+import os
+import pty
+import subprocess
+import sys
 
 from odoo_like import add_operations_tables, write_filestore
 
@@ -125,3 +131,61 @@ def test_a_zip_import_tells_its_load_its_files_and_its_backup(spec, odoo_db, tar
     assert recorder.messages[0].startswith("Loading dump.sql into ")
     assert "Storing the filestore" in recorder.messages
     assert recorder.messages[-1] == f"Published {imported.set_id}"
+
+
+def ipai_ops(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ipai_ops.cli", *args], capture_output=True, text=True, check=False
+    )
+
+
+def on_terminal(*args: str) -> tuple[int, str, str]:
+    """Run the command line with stderr on a pseudo-terminal.
+
+    :return: exit code, stdout, and what the terminal received
+    """
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ipai_ops.cli", *args], stdout=subprocess.PIPE, stderr=slave
+    )
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: every writer of the terminal has closed it
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    stdout = proc.stdout.read().decode()
+    proc.stdout.close()
+    return proc.wait(), stdout, shown.decode()
+
+
+def test_the_command_line_draws_a_bar_on_a_terminal_and_lines_in_a_pipe(odoo_db, target):
+    name, filestore = odoo_db
+    command = ("backup", name, "--target", str(target.root), "--filestore", str(filestore))
+
+    code, stdout, terminal = on_terminal(*command)
+    assert code == 0, stdout + terminal
+    assert "[####################] 100%  Published " in terminal
+    assert "\r[" in terminal, "the bar is redrawn in place"
+    assert terminal.endswith("\n"), "the finished bar ends its line"
+    assert "…" not in terminal
+    assert stdout.startswith("Backup "), "the summary goes to stdout"
+
+    piped = ipai_ops(*command)
+    assert piped.returncode == 0, piped.stderr
+    lines = piped.stderr.splitlines()
+    assert "\r" not in piped.stderr and "[#" not in piped.stderr and "%" not in piped.stderr
+    assert lines and all(line.startswith("… ") for line in lines), lines
+    assert len(lines) == len(set(lines)) < 10, f"one line per phase, not per file: {lines}"
+    assert lines[-1].startswith("… Published ")
+
+    as_json = ipai_ops("--json", *command)
+    assert as_json.returncode == 0 and json.loads(as_json.stdout)["ok"]
+    assert as_json.stderr == "", "--json prints nothing on stderr"
+    quiet = ipai_ops("--quiet", *command)
+    assert quiet.returncode == 0 and quiet.stderr == "", "--quiet prints nothing on stderr"

@@ -21,6 +21,7 @@ from pathlib import Path
 from . import __version__
 from .backup import BACKUP_KINDS, backup_database
 from .check import check_database
+from .cli_progress import progress_on
 from .cli_reports import add_report_commands
 from .clone import CLONE_METHODS, clone_database
 from .connection import ServerSpec, connection
@@ -43,9 +44,8 @@ def _spec(args: argparse.Namespace) -> ServerSpec:
 
 
 def _progress(args: argparse.Namespace):
-    if args.json or args.quiet:
-        return None
-    return lambda message: print(f"… {message}", file=sys.stderr, flush=True)
+    """The command's progress callback (see :func:`main`)."""
+    return args.progress
 
 
 def _cmd_probe(args):
@@ -347,7 +347,9 @@ def _add_set_commands(commands) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        data, text = args.handler(args)
+        with progress_on(sys.stderr, silent=args.json or args.quiet) as progress:
+            args.progress = progress
+            data, text = args.handler(args)
     except OpsError as exc:
         if args.json:
             print(json.dumps({"ok": False, "error": str(exc), "kind": type(exc).__name__}))
