@@ -21,7 +21,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +34,7 @@ from .errors import BackupCorrupt, StorageError
 from .filestore import FilestoreCapture, capture_filestore
 from .identifiers import validate_database_name
 from .pgtools import client_major, find_client, run_tool
+from .progress import ProgressCallback, SideBySide, Tracker
 from .prune import collect_orphans
 from .source import SourceInfo, inspect_source
 from .storage import MANIFEST, LocalTarget, sha256_file, sync_filesystem
@@ -47,8 +48,8 @@ BACKUP_KINDS = {
     "import": "Imported",
 }
 MAX_DUMP_JOBS = 4  # parallel pg_dump/pg_restore workers at most; each is a server backend
-
-Progress = Callable[[str], None]
+# shares of a backup's time: the dump and the filestore side by side, then the dump's check
+PHASES = {"copy": 95, "verify": 5}
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def backup_database(
     filestore: str | os.PathLike | None = None,
     kind: str = "manual",
     jobs: int | None = None,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
     imported_filestore: FilestoreCapture | None = None,
     record_as: str | None = None,
 ) -> BackupResult:
@@ -143,35 +144,39 @@ def backup_database(
     validate_database_name(database)
     if kind not in BACKUP_KINDS:
         raise ValueError(f"unknown backup kind {kind!r}")
-    say = progress or (lambda _message: None)
+    tracker = Tracker(progress, PHASES)
     target.refuse_overlap(filestore)  # before anything is created, inside it or not
     target.ensure()
     started = time.monotonic()
     if collected := collect_orphans(target):
-        say(f"Removed {collected[0]} blob(s) an interrupted backup had stored")
+        tracker.say(f"Removed {collected[0]} blob(s) an interrupted backup had stored")
     with target.lock(exclusive=False):
         for leftover in target.clean_leftovers():
-            say(f"Removed the leftovers of an interrupted run: {leftover}")
+            tracker.say(f"Removed the leftovers of an interrupted run: {leftover}")
         source = inspect_source(spec, database)
         pg_dump = find_client("pg_dump", source.server_major)
         set_id = new_set_id(record_as or database)
         with target.partial(set_id) as partial:
             manifest = _new_manifest(set_id, kind, source, pg_dump)
             manifest["database"] = record_as or database
-            say(f"Dumping {database} ({source.size_bytes / 1024**2:.0f} MiB) with {pg_dump}")
+            tracker.phase(
+                "copy", f"Dumping {database} ({source.size_bytes / 1024**2:.0f} MiB) with {pg_dump}"
+            )
             if filestore:
-                say(f"Storing the filestore {filestore} while the dump runs")
+                tracker.say(f"Storing the filestore {filestore} while the dump runs")
             manifest["dump"], files = _dump_and_capture(
                 spec, source, pg_dump, partial, jobs or default_jobs(),
-                target=target, filestore=Path(filestore) if filestore else None,
+                target=target, filestore=Path(filestore) if filestore else None, tracker=tracker,
             )  # fmt: skip
             if files:
                 manifest["filestore"] = files
                 if files["missing"]:
-                    say(f"{len(files['missing'])} file(s) the database refers to were already gone")
+                    tracker.say(
+                        f"{len(files['missing'])} file(s) the database refers to were already gone"
+                    )
             elif imported_filestore:
                 manifest["filestore"] = imported_filestore.as_manifest(Path("imported"), 0)
-            say("Verifying the dump's table of contents")
+            tracker.phase("verify", "Verifying the dump's table of contents")
             manifest["dump"]["toc_entries"] = verify_toc(
                 spec, source.server_major, partial / "dump"
             )
@@ -179,7 +184,7 @@ def backup_database(
             manifest["finished_at"] = datetime.now(timezone.utc).isoformat()
             _write_manifest(partial, manifest)
             target.publish(partial, set_id)
-    say(f"Published {set_id}")
+    tracker.finish(f"Published {set_id}")
     return BackupResult(set_id, manifest)
 
 
@@ -213,6 +218,7 @@ def _dump_and_capture(
     *,
     target: LocalTarget,
     filestore: Path | None,
+    tracker: Tracker,
 ) -> tuple[dict, dict | None]:
     """Dump the database from an exported snapshot and, at the same time, store the
     filestore: ``pg_dump`` is bound by the server and compression, the filestore by
@@ -222,16 +228,20 @@ def _dump_and_capture(
     The files the attachments refer to are listed *in the dump's snapshot*, so the
     filestore captured is checked against exactly what the dump holds.
 
+    The dump counts as many bytes done as the database's size once it ends (pg_dump
+    tells nothing before), the filestore the bytes of each new file it stores.
+
     :return: the dump's manifest entry, and the filestore's (``None`` without one)
     """
     started = time.monotonic()
+    parts = SideBySide(tracker, {"dump": source.size_bytes, "filestore": None if filestore else 0})
     dump_dir = partial / "dump"
     compression = compression_for(pg_dump)
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool:
         with exported_snapshot(spec.for_database(source.database)) as (snapshot, referenced):
             files = filestore and pool.submit(
-                _capture, target, filestore, source.database, referenced, stop
+                _capture, target, filestore, source.database, referenced, stop, parts=parts
             )
             try:
                 run_tool(
@@ -250,6 +260,7 @@ def _dump_and_capture(
             except BaseException:
                 stop.set()  # a failed dump fails the backup now, not after the filestore
                 raise
+            parts.complete("dump")
         entry = {
             "format": "directory",
             "compression": compression,
@@ -290,11 +301,20 @@ def exported_snapshot(spec: ServerSpec) -> Iterator[tuple[str, set[str]]]:
 
 
 def _capture(
-    target: LocalTarget, root: Path, database: str, referenced: set[str], stop: threading.Event
+    target: LocalTarget,
+    root: Path,
+    database: str,
+    referenced: set[str],
+    stop: threading.Event,
+    *,
+    parts: SideBySide,
 ) -> dict:
     started = time.monotonic()
     previous = previous_filestore_entries(target, database, root)
-    capture = capture_filestore(root, target, previous, referenced=referenced, stop=stop)
+    capture = capture_filestore(
+        root, target, previous, referenced=referenced, stop=stop,
+        on_bytes=lambda done, total: parts.update("filestore", done, total),
+    )  # fmt: skip
     if capture.new_blobs:
         sync_filesystem(target.blobs_dir)  # now, while the dump runs, not all at publication
     return capture.as_manifest(root, time.monotonic() - started)

@@ -21,6 +21,7 @@ from pathlib import Path
 from . import __version__
 from .backup import BACKUP_KINDS, backup_database
 from .check import check_database
+from .cli_progress import progress_on
 from .cli_reports import add_report_commands
 from .clone import CLONE_METHODS, clone_database
 from .connection import ServerSpec, connection
@@ -30,6 +31,7 @@ from .mask import check_no_survivors, mask_database, raise_on_survivors
 from .neutralize import neutralize_database
 from .odoo_zip import export_zip, import_zip
 from .probe import probe_server
+from .progress import Tracker
 from .prune import prune_target
 from .restore import restore_backup
 from .retention import RetentionPolicy
@@ -42,9 +44,8 @@ def _spec(args: argparse.Namespace) -> ServerSpec:
 
 
 def _progress(args: argparse.Namespace):
-    if args.json or args.quiet:
-        return None
-    return lambda message: print(f"… {message}", file=sys.stderr, flush=True)
+    """The command's progress callback (see :func:`main`)."""
+    return args.progress
 
 
 def _cmd_probe(args):
@@ -166,8 +167,11 @@ def _catcher(value: str | None):
 def _prepare(args):
     """Neutralize, then mask and prove no original value survived: the safe-copy recipe."""
     spec = _spec(args)
+    steps = {"neutralize": 1} if args.no_mask else {"neutralize": 1, "mask": 2, "check": 1}
 
-    def prepare(database: str) -> dict:
+    def prepare(database: str, progress=None) -> dict:
+        tracker = Tracker(progress, steps)
+        tracker.phase("neutralize", f"Neutralizing {database}")
         report = neutralize_database(
             spec,
             database,
@@ -177,7 +181,11 @@ def _prepare(args):
         )
         out = {"neutralization": vars(report)}
         if not args.no_mask:
-            masking = mask_database(spec, database, admin_password=args.admin_password)
+            masking = mask_database(
+                spec, database, admin_password=args.admin_password,
+                progress=tracker.within("mask"),
+            )  # fmt: skip
+            tracker.phase("check", "Checking that no original value survived")
             raise_on_survivors(check_no_survivors(spec, spec, (args.source, database)))
             out["masking"] = vars(masking)
         return out
@@ -208,7 +216,9 @@ def _cmd_neutralize(args):
 
 
 def _cmd_mask(args):
-    report = mask_database(_spec(args), args.database, admin_password=args.admin_password)
+    report = mask_database(
+        _spec(args), args.database, admin_password=args.admin_password, progress=_progress(args)
+    )
     if args.check_against:
         spec = _spec(args)
         report.survivors = check_no_survivors(spec, spec, (args.check_against, args.database))
@@ -337,7 +347,9 @@ def _add_set_commands(commands) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        data, text = args.handler(args)
+        with progress_on(sys.stderr, silent=args.json or args.quiet) as progress:
+            args.progress = progress
+            data, text = args.handler(args)
     except OpsError as exc:
         if args.json:
             print(json.dumps({"ok": False, "error": str(exc), "kind": type(exc).__name__}))

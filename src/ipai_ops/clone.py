@@ -12,7 +12,8 @@
 The copy is built under a scratch name; ``prepare`` (neutralization, masking) runs
 on it before it gets its final name, so nobody can log into an unneutralized copy,
 and any failure drops it. The filestore is copied by hard links (Odoo never
-changes a file in place), or by plain copy across file systems.
+changes a file in place), or by plain copy across file systems. A ``prepare``
+that takes a ``progress`` keyword reports its own steps as one phase of the copy.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .filestore import walk_files
 from .guards import drop_database, is_production, refuse_production, session_count
 from .identifiers import database_exists, database_identifier, validate_database_name
 from .pgtools import dies_with_us, find_client, run_tool
+from .progress import ProgressCallback, Tracker, accepts_keyword
 from .restore import _create_like, _rename, as_role, restore_backup, scratch_name
 from .scratch import (
     create_private,
@@ -53,7 +55,10 @@ from .source import inspect_source
 from .storage import sync_filesystem
 
 CLONE_METHODS = ("auto", "template", "dump")
-Prepare = Callable[[str], object]
+Prepare = Callable[..., object]  # prepare(scratch), or prepare(scratch, progress=…)
+# shares of a copy's time, of the phases it has: the database (copied or restored), the
+# preparation (neutralization, masking), the filestore's hard links
+PHASES = {"database": 60, "prepare": 30, "filestore": 10}
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,7 @@ def clone_database(
     jobs: int | None = None,
     prepare: Prepare | None = None,
     workdir: str | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressCallback | None = None,
     owner: str | None = None,
 ) -> CloneResult:
     """Copy ``source`` into a new database ``target`` on the same server.
@@ -136,9 +141,10 @@ def clone_database(
     validate_database_name(target)
     if method not in CLONE_METHODS:
         raise ValueError(f"unknown clone method {method!r}")
-    say = progress or (lambda _message: None)
     started = time.monotonic()
     dest = Path(target_filestore).expanduser().resolve() if target_filestore else None
+    linking = bool(dest and source_filestore)
+    tracker = Tracker(progress, _phases("database", prepare and "prepare", linking and "filestore"))
     if source_filestore and not Path(source_filestore).is_dir():  # say so before copying
         raise StorageError(f"The source filestore {source_filestore} does not exist.")
     with _building(spec, target, dest) as build:
@@ -147,17 +153,32 @@ def clone_database(
         build.owner = owner or database_owner(build.conn, source)
         used = _copy_database(
             build.conn, spec, source, build.scratch, method=method, jobs=jobs,
-            workdir=workdir or (dest.parent if dest else None), say=say, owner=build.owner,
+            workdir=workdir or (dest.parent if dest else None), say=tracker.say,
+            owner=build.owner,
         )  # fmt: skip
-        prepared = prepare(build.scratch) if prepare else None
+        prepared = _prepare(prepare, build.scratch, tracker) if prepare else None
         linked = copied = 0
-        if dest and source_filestore:
-            say("Linking the filestore")
+        if linking:
+            tracker.phase("filestore", "Linking the filestore")
             linked, copied = link_tree(Path(source_filestore), build.files_tmp)
+    tracker.finish(f"{target} is ready")
     return CloneResult(
         target, used, round(time.monotonic() - started, 3), str(dest) if dest else None,
         linked, copied, prepared,
     )  # fmt: skip
+
+
+def _phases(*names: str | None) -> dict[str, int]:
+    """The shares of the phases a copy has (a falsy name: a phase it has not)."""
+    return {name: PHASES[name] for name in names if name}
+
+
+def _prepare(prepare: Prepare, scratch: str, tracker: Tracker) -> object:
+    if accepts_keyword(prepare, "progress"):
+        tracker.phase("prepare")
+        return prepare(scratch, progress=tracker.within("prepare"))
+    tracker.phase("prepare", f"Preparing {scratch}")
+    return prepare(scratch)
 
 
 def _copy_database(conn, spec, source, scratch, *, method, jobs, workdir, say, owner) -> str:
@@ -165,6 +186,7 @@ def _copy_database(conn, spec, source, scratch, *, method, jobs, workdir, say, o
     # whole copy: never chosen by itself for a production database, which must stay open
     template_ok = method == "template" or not is_production(conn, source)
     if method in ("auto", "template") and template_ok and session_count(conn, source) == 0:
+        say(f"Copying {source} as a template (it has no sessions)")
         try:
             create_private(
                 conn,
@@ -173,7 +195,6 @@ def _copy_database(conn, spec, source, scratch, *, method, jobs, workdir, say, o
                 ),
                 scratch,
             )
-            say(f"Copied {source} as a template (it had no sessions)")
             return "template"
         except psycopg2.errors.ObjectInUse:
             if method == "template":
@@ -314,21 +335,23 @@ def clone_from_backup(
     *,
     target_filestore: str | os.PathLike | None = None,
     prepare: Prepare | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressCallback | None = None,
     owner: str | None = None,
 ) -> CloneResult:
     """Like :func:`clone_database`, from a backup set instead of a live database."""
     validate_database_name(target)
     started = time.monotonic()
+    tracker = Tracker(progress, _phases("database", prepare and "prepare"))
     dest = Path(target_filestore).expanduser().resolve() if target_filestore else None
     with _building(spec, target, dest) as build:
         source_owner = (store.read_manifest(set_id).get("source") or {}).get("owner")
         build.owner = owner or existing_role(build.conn, source_owner)
         restore_backup(
-            spec, store, set_id, build.scratch, filestore=build.files_tmp, progress=progress,
-            private=True, owner=build.owner,
+            spec, store, set_id, build.scratch, filestore=build.files_tmp,
+            progress=tracker.within("database"), private=True, owner=build.owner,
         )  # fmt: skip
-        prepared = prepare(build.scratch) if prepare else None
+        prepared = _prepare(prepare, build.scratch, tracker) if prepare else None
+    tracker.finish(f"{target} is ready")
     copied = len(list(walk_files(dest))) if dest and dest.exists() else 0
     return CloneResult(
         target, "backup", round(time.monotonic() - started, 3), str(dest) if dest else None,

@@ -19,7 +19,8 @@ from pathlib import Path
 from .errors import StorageError
 from .storage import LocalTarget, sync_filesystem
 
-Progress = Callable[[str], None]
+# told (bytes done, bytes in all) after each file, from the thread doing the work
+ByteCount = Callable[[int, int], None]
 STORE_WORKERS = 4  # files hashed and copied into the blob store at once
 
 
@@ -85,6 +86,7 @@ def capture_filestore(
     *,
     referenced: set[str] | None = None,
     stop: threading.Event | None = None,
+    on_bytes: ByteCount | None = None,
 ) -> FilestoreCapture:
     """Store every file of ``root`` in ``target``'s blobs; reuse what ``previous`` proves known.
 
@@ -92,6 +94,8 @@ def capture_filestore(
     :param referenced: the files the dumped database refers to: one the walk did not see
         (created after it) is stored now; one that no longer exists is listed as missing
     :param stop: once set, the capture ends with :class:`CaptureStopped`
+    :param on_bytes: told the bytes of new files stored so far, and of all new files:
+        first once the walk is done, then after each file
     """
     capture = FilestoreCapture()
     previous = previous or {}
@@ -110,10 +114,15 @@ def capture_filestore(
             _add(capture, [relpath, stat.st_size, stat.st_mtime_ns, known[3]])
         else:
             pending.append((relpath, stat, path))
+    pending_bytes, stored_bytes = sum(item[1].st_size for item in pending), 0
+    tell = on_bytes or (lambda _done, _total: None)
+    tell(0, pending_bytes)
     # hashing and copying new files in parallel: hashlib and file I/O release the GIL
     with ThreadPoolExecutor(max_workers=STORE_WORKERS) as pool:
         stored = pool.map(lambda item: _store_unless_vanished(target, item[2], stop), pending)
         for (relpath, stat, _path), outcome in zip(pending, stored, strict=True):
+            stored_bytes += stat.st_size
+            tell(stored_bytes, pending_bytes)
             if outcome is None:  # deleted by Odoo's garbage collector meanwhile
                 capture.vanished.append(relpath)
                 continue
@@ -165,11 +174,18 @@ def _capture_late_files(
         capture.total_bytes += size
 
 
-def restore_filestore(entries: list[list], target: LocalTarget, destination: Path) -> int:
+def restore_filestore(
+    entries: list[list],
+    target: LocalTarget,
+    destination: Path,
+    on_bytes: ByteCount | None = None,
+) -> int:
     """Recreate a filestore from blobs into ``destination`` (which must not exist).
 
     Every blob is hashed as it is copied: a corrupt one fails the restore
     (:class:`BackupCorrupt`) before the restored filestore is put in place.
+
+    :param on_bytes: told the bytes written so far, and in all, after each file
 
     :return: bytes written
     """
@@ -178,6 +194,7 @@ def restore_filestore(entries: list[list], target: LocalTarget, destination: Pat
     destination.mkdir(parents=True)
     written = 0
     made_dirs: set[Path] = set()
+    total = sum(entry[1] for entry in entries)
     for relpath, size, mtime_ns, digest in entries:
         out = destination / relpath
         if out.parent not in made_dirs:
@@ -186,5 +203,7 @@ def restore_filestore(entries: list[list], target: LocalTarget, destination: Pat
         with open(out, "wb") as handle:
             written += target.copy_blob(digest, handle, size=size)
         os.utime(out, ns=(mtime_ns, mtime_ns))
+        if on_bytes:
+            on_bytes(written, total)
     sync_filesystem(destination)
     return written

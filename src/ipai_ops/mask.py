@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,7 @@ from psycopg2 import sql
 from .connection import ServerSpec, connection
 from .errors import MaskingFailed
 from .guards import refuse_production
+from .progress import ProgressCallback, Tracker
 
 STRATEGIES = ("email", "name", "phone", "null", "fixed", "keep")
 DEV_PASSWORD_ROUNDS = 25_000  # pbkdf2 rounds of the development admin password
@@ -252,6 +254,7 @@ def mask_database(
     *,
     admin_password: str | None = None,
     key: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> MaskReport:
     """Mask ``database``, a copy being prepared, with ``rules``.
 
@@ -265,6 +268,7 @@ def mask_database(
 
     :param admin_password: set the admin account's (id 2) password to this known value
     :param key: the project's masking key (same key, same fakes); default: a random one
+    :param progress: told the parts masked and indexes rebuilt, of all of them
     """
     with connection(spec.for_database("postgres")) as admin:
         refuse_production(admin, database, "mask")
@@ -275,10 +279,19 @@ def mask_database(
     for plan in plans:
         report.columns += [f"{plan.table}.{r.column}" for r in plan.rules if r.strategy != "keep"]
     key = key or new_mask_key()
+    tracker = Tracker(progress, {"mask": 1})
+    tracker.phase("mask", f"Masking {len(report.columns)} columns in {len(plans)} tables")
+    done, total = itertools.count(1), sum(len(p.parts) + len(p.indexes) for p in plans)
+
+    def submit(pool, *call):  # each part or index done is one unit of the whole
+        job = pool.submit(*call)
+        job.add_done_callback(lambda _job: tracker.units(next(done), total))
+        return job
+
     failed: list[str] = []
     with ThreadPoolExecutor(max_workers=MASK_WORKERS) as pool:
         masking = [
-            (plan, [pool.submit(_mask_part, copy, key, plan, part) for part in plan.parts])
+            (plan, [submit(pool, _mask_part, copy, key, plan, part) for part in plan.parts])
             for plan in plans
         ]
         rebuilds = []
@@ -288,7 +301,7 @@ def mask_database(
                 failed.append(f"masking {plan.table}: {_first_error(outcomes)}")
                 continue
             report.rows[plan.table] = sum(outcomes)
-            rebuilds += [(d, pool.submit(_build_index, copy, d)) for d in plan.indexes]
+            rebuilds += [(d, submit(pool, _build_index, copy, d)) for d in plan.indexes]
         failed += [
             f"rebuilding {d.split(' ON ')[0]}: {error}"
             for d, job in rebuilds
@@ -297,6 +310,7 @@ def mask_database(
     if failed:
         raise MaskingFailed(f"The copy is not fully masked: {'; '.join(failed)}.")
     report.seconds = time.monotonic() - started
+    tracker.finish(f"Masked {database}")
     return report
 
 

@@ -25,12 +25,15 @@ from .filestore import FilestoreCapture
 from .guards import drop_database
 from .identifiers import validate_database_name
 from .pgtools import STDERR_TAIL, dies_with_us, find_client
+from .progress import ProgressCallback, Tracker
 from .restore import _create_like, scratch_name
 from .scratch import owner_tag
 from .storage import CHUNK, LocalTarget
 from .verify import verify_set
 
 SQL_COMPRESSLEVEL = 1  # deflate level of dump.sql: fast, and still ~4x smaller
+# shares of an import's time: loading dump.sql, storing the filestore, the backup of the result
+IMPORT_PHASES = {"load": 40, "filestore": 20, "backup": 40}
 
 
 def odoo_manifest(manifest: dict) -> dict:
@@ -93,13 +96,18 @@ def _stream_plain_sql(pg_restore: str, dump_dir, sql_out) -> None:
 
 
 def import_zip(
-    spec: ServerSpec, zip_path, target: LocalTarget, *, database: str | None = None, progress=None
+    spec: ServerSpec,
+    zip_path,
+    target: LocalTarget,
+    *,
+    database: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> BackupResult:
     """Turn an Odoo zip (Odoo.sh, Odoo Online, a database manager) into a backup set.
 
     :param database: name the set after this database (default: the zip's db_name)
     """
-    say = progress or (lambda _message: None)
+    tracker = Tracker(progress, IMPORT_PHASES)
     try:
         archive = zipfile.ZipFile(zip_path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -120,10 +128,10 @@ def import_zip(
         ):
             try:
                 _create_like(conn, scratch, {"encoding": "UTF8", "collate": None, "ctype": None})
-                say(f"Loading dump.sql into {scratch}")
+                tracker.phase("load", f"Loading dump.sql into {scratch}")
                 _load_sql(spec.for_database(scratch), archive)
-                say("Storing the filestore")
-                capture = _capture_zip_filestore(archive, target)
+                tracker.phase("filestore", "Storing the filestore")
+                capture = _capture_zip_filestore(archive, target, tracker)
                 return backup_database(
                     spec,
                     scratch,
@@ -131,7 +139,7 @@ def import_zip(
                     kind="import",
                     imported_filestore=capture,
                     record_as=label,
-                    progress=say,
+                    progress=tracker.within("backup"),
                 )
             finally:
                 drop_database(conn, scratch)
@@ -158,12 +166,17 @@ def _load_sql(spec: ServerSpec, archive: zipfile.ZipFile) -> None:
         raise BackupCorrupt(f"dump.sql does not load: {stderr[-STDERR_TAIL:]}")
 
 
-def _capture_zip_filestore(archive: zipfile.ZipFile, target: LocalTarget) -> FilestoreCapture:
+def _capture_zip_filestore(
+    archive: zipfile.ZipFile, target: LocalTarget, tracker: Tracker
+) -> FilestoreCapture:
     capture = FilestoreCapture()
     target.ensure()
-    for info in archive.infolist():
-        if not info.filename.startswith("filestore/") or info.is_dir():
-            continue
+    members = [
+        info
+        for info in archive.infolist()
+        if info.filename.startswith("filestore/") and not info.is_dir()
+    ]
+    for number, info in enumerate(members, 1):
         with archive.open(info) as member:
             digest, size, new = target.store_stream(member, what=info.filename)
         mtime_ns = int(datetime(*info.date_time).timestamp() * 1e9)
@@ -171,4 +184,5 @@ def _capture_zip_filestore(archive: zipfile.ZipFile, target: LocalTarget) -> Fil
         capture.total_bytes += size
         capture.new_blobs += int(new)
         capture.new_bytes += size if new else 0
+        tracker.units(number, len(members))
     return capture

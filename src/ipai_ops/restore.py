@@ -45,6 +45,7 @@ from .guards import (
 )
 from .identifiers import database_exists, database_identifier, validate_database_name
 from .pgtools import find_client, run_tool
+from .progress import ProgressCallback, SideBySide, Tracker
 from .scratch import (
     create_private,
     database_owner,
@@ -61,8 +62,8 @@ from .verify import verify_set
 
 RESTORE_MODES = ("new", "replace")
 NAME_STEM = 40  # characters of the target name kept in scratch/old names (63-byte limit)
-
-Progress = Callable[[str], None]
+# shares of a restore's time: dump, checksums and filestore side by side, then the checks
+PHASES = {"restore": 95, "put_in_place": 5}
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def restore_backup(
     force_disconnect: bool = False,
     allow_production: bool = False,
     jobs: int | None = None,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
     private: bool = False,
     owner: str | None = None,
 ) -> RestoreResult:
@@ -112,7 +113,7 @@ def restore_backup(
     validate_database_name(database)
     if mode not in RESTORE_MODES:
         raise ValueError(f"unknown restore mode {mode!r}")
-    say = progress or (lambda _message: None)
+    tracker = Tracker(progress, PHASES)
     started = time.monotonic()
     manifest = target.read_manifest(set_id)
     dest = Path(filestore).expanduser().resolve() if filestore else None
@@ -121,7 +122,7 @@ def restore_backup(
     scratch = scratch_name(database, "restoring")
     with connection(admin, application_name=owner_tag(scratch)) as conn:
         for leftover in sweep(conn, [dest.parent] if dest else []):
-            say(f"Removed the leftover of an interrupted operation: {leftover}")
+            tracker.say(f"Removed the leftover of an interrupted operation: {leftover}")
         _check_destination(
             conn,
             database,
@@ -136,14 +137,18 @@ def restore_backup(
         )
         try:
             _create_like(conn, scratch, manifest["source"])
-            say(f"Restoring the dump into {scratch} while checking it against its manifest")
+            tracker.phase(
+                "restore",
+                f"Restoring the dump into {scratch} while checking it against its manifest",
+            )
             files = (manifest.get("filestore") or {}).get("files") if dest else None
             if files is not None:
-                say(f"Writing the filestore ({len(files)} files), checking each blob")
+                tracker.say(f"Writing the filestore ({len(files)} files), checking each blob")
             _verified_restore(
                 spec, target, set_id, manifest=manifest, database=scratch, jobs=jobs,
-                files=files, scratch_files=scratch_files, owner=owner,
+                files=files, scratch_files=scratch_files, owner=owner, tracker=tracker,
             )  # fmt: skip
+            tracker.phase("put_in_place", f"Checking {scratch} and putting it in place")
             _check_restored(spec.for_database(scratch), manifest)
             if new_uuid if new_uuid is not None else mode == "new":
                 _new_database_uuid(spec.for_database(scratch))
@@ -163,6 +168,7 @@ def restore_backup(
             if scratch_files:
                 shutil.rmtree(scratch_files, ignore_errors=True)
             raise
+    tracker.finish(f"Restored {set_id} into {database}")
     return RestoreResult(
         database,
         set_id,
@@ -208,8 +214,9 @@ def _create_like(conn, name: str, source: dict) -> None:
 
 
 def _verified_restore(
-    spec, target, set_id, *, manifest, database, jobs, files=None, scratch_files=None, owner=None
-) -> None:
+    spec, target, set_id, *, manifest, database, jobs, tracker, files=None, scratch_files=None,
+    owner=None,
+) -> None:  # fmt: skip
     """pg_restore into the scratch database while the set's checksums are verified and
     the filestore is written (each blob hashed as it is copied) beside it.
 
@@ -217,11 +224,22 @@ def _verified_restore(
     objects, so running them side by side costs no safety and hides the hashing
     and the file copying behind pg_restore. A corrupt set is reported as such even
     when pg_restore stumbled on it first.
+
+    The dump counts as many bytes done as the database's size once pg_restore ends,
+    the filestore the bytes of each file written.
     """
+    database_bytes = manifest["source"].get("size_bytes", 0)
+    parts = SideBySide(
+        tracker, {"dump": database_bytes, "filestore": sum(f[1] for f in files or ())}
+    )
+
+    def written(done: int, _total: int) -> None:
+        parts.update("filestore", done)
+
     with ThreadPoolExecutor(max_workers=2) as pool:
         checks = [pool.submit(verify_set, target, set_id)]
         if files is not None:
-            checks.append(pool.submit(restore_filestore, files, target, scratch_files))
+            checks.append(pool.submit(restore_filestore, files, target, scratch_files, written))
         try:
             _pg_restore(
                 spec, target, set_id, manifest=manifest, database=database, jobs=jobs, owner=owner
@@ -230,6 +248,7 @@ def _verified_restore(
             for check in checks:
                 check.result()  # raises BackupCorrupt when that is the cause
             raise
+        parts.complete("dump")
         for check in checks:
             check.result()
 
@@ -360,7 +379,7 @@ def drill_backup(
     stem: str,
     inspect: Callable[[ServerSpec], dict],
     *,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> tuple[RestoreResult, dict]:
     """Restore a set into a private scratch database, ``inspect`` it, and drop it.
 
@@ -371,9 +390,15 @@ def drill_backup(
     """
     scratch = scratch_name(stem, "drill")
     admin = spec.for_database(spec.dbname or "postgres")
+    tracker = Tracker(progress, {"restore": 95, "inspect": 5})
     with connection(admin, application_name=owner_tag(scratch)) as keeper:
         try:
-            result = restore_backup(spec, target, set_id, scratch, progress=progress, private=True)
-            return result, inspect(spec.for_database(scratch))
+            result = restore_backup(
+                spec, target, set_id, scratch, progress=tracker.within("restore"), private=True
+            )
+            tracker.phase("inspect", f"Inspecting {scratch}")
+            found = inspect(spec.for_database(scratch))
         finally:
             drop_database(keeper, scratch)
+    tracker.finish(f"Dropped {scratch}: the drill is done")
+    return result, found
