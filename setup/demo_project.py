@@ -50,5 +50,7 @@ env.invalidate_all()
 for run in env["ipai.ops.run"].search([], order="id"):
     print(f"{run.name} {run.kind_label}: {run.state} — {run.summary or run.error}")
 failed = env["ipai.ops.run"].search_count([("state", "!=", "done")])
-print(f"demo project {project.name!r}: {len(project.environment_ids)} environments,"
-      f" {'all runs done' if not failed else f'{failed} run(s) not done'}")
+print(
+    f"demo project {project.name!r}: {len(project.environment_ids)} environments,"
+    f" {'all runs done' if not failed else f'{failed} run(s) not done'}"
+)

@@ -65,7 +65,7 @@ class IpaiOpsStagingWizard(models.TransientModel):
                     "queued mails and SMS cancelled, outgoing mail to %(catcher)s, crons off "
                     "except %(crons)s, payments, carriers, webhooks and IAP disabled; then "
                     "check each guarantee.",
-                    path=source.addons_path or self.env._("(no addons path: set it before copying)"),
+                    path=source.addons_path or self.env._("(no addons path: set it first)"),
                     catcher=project.sudo().mail_catcher or self.env._("nowhere"),
                     crons=project.sudo().cron_allowlist or "-",
                 ),
