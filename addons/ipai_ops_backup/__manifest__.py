@@ -22,5 +22,8 @@
         "wizards/restore_wizard_views.xml",
         "views/menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": ["ipai_ops_backup/static/tests/tours/*.js"],
+    },
     "installable": True,
 }

@@ -23,12 +23,24 @@ class IpaiOpsEnvironment(models.Model):
         help="Production environments are backed up every day; staging ones when enabled.",
     )
     backup_target_id = fields.Many2one(
-        "ipai.ops.backup.target", string="Storage target", domain=[("kind", "=", "local")]
+        "ipai.ops.backup.target",
+        string="Storage target",
+        domain=[("kind", "=", "local")],
+        default=lambda self: self._only_storage_target(),
     )
     offsite_target_id = fields.Many2one(
         "ipai.ops.backup.target", string="Off-site target", help="Receives a copy of each backup."
     )
     retention_daily = fields.Integer(default=7)
+
+    @api.model
+    def _only_storage_target(self):
+        """The storage target of new environments when there is just one to choose."""
+        targets = (
+            self.env["ipai.ops.backup.target"].sudo().search([("kind", "=", "local")], limit=2)
+        )
+        return targets if len(targets) == 1 else False
+
     retention_weekly = fields.Integer(default=4)
     retention_monthly = fields.Integer(default=3)
     retention_manual_days = fields.Integer(string="Keep manual backups (days)", default=30)
