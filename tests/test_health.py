@@ -11,10 +11,10 @@ from conftest import run_sql
 from ipai_ops.activity import connections_by, read_activity
 from ipai_ops.cli import main
 from ipai_ops.connection import client_env
-from ipai_ops.errors import ProtectedDatabase
+from ipai_ops.errors import OpsError, ProtectedDatabase
 from ipai_ops.guards import mark_production
 from ipai_ops.health import index_report, replication_report, settings_review, vacuum_report
-from ipai_ops.index_advice import suggest_indexes, verify_suggestion
+from ipai_ops.index_advice import explain, suggest_indexes, verify_suggestion
 from ipai_ops.stats import top_statements
 
 
@@ -157,6 +157,31 @@ def test_cli_reports_work_when_odoo_is_down(spec, shop, capsys, monkeypatch):
     run_sql(spec, shop, "SELECT count(*) FROM customer WHERE city = 'City 3'")
     assert main(["top", shop, "--limit", "5"]) == 0
     assert "customer" in capsys.readouterr().out
+
+
+def test_explain_with_an_operator_s_values_plans_for_them(spec, scratch_db):
+    """A skewed column: the rare value is read through the index, the common one by a
+    sequential scan — the plan for those values, not the generic one."""
+    name = scratch_db()
+    run_sql(spec, name, """
+        CREATE TABLE ticket (id serial PRIMARY KEY, status text);
+        INSERT INTO ticket (status) SELECT CASE WHEN i % 100 = 0 THEN 'rare' ELSE 'common' END
+          FROM generate_series(1, 20000) AS i;
+        CREATE INDEX ticket_status ON ticket (status);
+        ANALYZE ticket;
+    """)  # fmt: skip
+    statement = "SELECT * FROM ticket WHERE status = $1"
+    conn = psycopg2.connect(**spec.for_database(name).connect_kwargs())
+    try:
+        with conn.cursor() as cur:
+            rare = explain(cur, statement, ["rare"])
+            common = explain(cur, statement, ["common"])
+            with pytest.raises(OpsError, match="takes 1 parameter"):
+                explain(cur, statement, ["rare", "extra"])
+    finally:
+        conn.close()
+    assert rare["Node Type"] in ("Index Scan", "Bitmap Heap Scan"), rare
+    assert common["Node Type"] == "Seq Scan", common
 
 
 def test_a_suggested_index_is_proven_by_explain_on_a_copy(spec, scratch_db, admin_conn):

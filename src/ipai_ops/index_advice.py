@@ -111,16 +111,19 @@ def suggest_indexes(spec: ServerSpec, database: str, *, limit: int = 5) -> list[
     ]  # fmt: skip
 
 
-def explain(cur, statement: str) -> dict:
-    """The generic plan of a normalized read statement, as ``EXPLAIN (FORMAT JSON)``."""
+def explain(cur, statement: str, parameters: list[str] | None = None) -> dict:
+    """The plan of a normalized read statement, as ``EXPLAIN (FORMAT JSON)``: the generic
+    plan, or with ``parameters`` (one text value per ``$n``, typed by the server as the
+    statement needs) the plan for those values."""
     statement = statement.strip().removesuffix(";")
     if not _READS.match(statement) or ";" in statement:
         raise OpsError("Only single statements that read (SELECT, WITH) are explained.")
     cur.execute("SELECT current_setting('server_version_num')::int")
-    if cur.fetchone()[0] >= 160000:
+    if parameters is None and cur.fetchone()[0] >= 160000:
         cur.execute(sql.SQL("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {}").format(sql.SQL(statement)))
         return cur.fetchone()[0][0]["Plan"]
-    cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    mode = "force_generic_plan" if parameters is None else "force_custom_plan"
+    cur.execute(sql.SQL("SET LOCAL plan_cache_mode = {}").format(sql.SQL(mode)))
     cur.execute(sql.SQL("PREPARE ipai_ops_explain AS {}").format(sql.SQL(statement)))
     try:
         cur.execute(
@@ -128,13 +131,18 @@ def explain(cur, statement: str) -> dict:
             " WHERE name = 'ipai_ops_explain'"
         )
         count = cur.fetchone()[0]
-        nulls = sql.SQL(", ").join([sql.SQL("NULL")] * count)
+        # a generic plan does not look at the values: NULLs stand in for them
+        values = [None] * count if parameters is None else list(parameters)
+        if len(values) != count:
+            raise OpsError(f"The statement takes {count} parameter(s); {len(values)} given.")
         execute = (
-            sql.SQL("EXECUTE ipai_ops_explain({})").format(nulls)
+            sql.SQL("EXECUTE ipai_ops_explain({})").format(
+                sql.SQL(", ").join([sql.Placeholder()] * count)
+            )
             if count
             else sql.SQL("EXECUTE ipai_ops_explain")
         )
-        cur.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(execute))
+        cur.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(execute), values)
         return cur.fetchone()[0][0]["Plan"]
     finally:
         cur.execute("DEALLOCATE ipai_ops_explain")

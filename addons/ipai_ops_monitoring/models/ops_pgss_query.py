@@ -1,8 +1,12 @@
 import json
 
+import psycopg2
+
 from odoo import fields, models
+from odoo.exceptions import UserError
 
 from ipai_ops.connection import connection
+from ipai_ops.errors import OpsError
 from ipai_ops.index_advice import explain
 
 
@@ -27,15 +31,19 @@ class IpaiOpsPgssQuery(models.Model):
     plan = fields.Text(readonly=True, help="The statement's generic plan, as EXPLAIN gave it.")
     plan_at = fields.Datetime(string="Explained on", readonly=True)
     plan_database = fields.Char(string="Explained in", readonly=True)
+    plan_values = fields.Text(
+        string="Planned for", readonly=True, help="The values the plan was made for, one per "
+        "parameter; empty: the generic plan, for any values.",
+    )  # fmt: skip
 
     _env_query_uniq = models.Constraint(
         "UNIQUE(environment_id, queryid)", "A statement is recorded once per environment."
     )
 
-    def _explain_in(self, environment) -> None:
-        """Store the generic plan of this statement as ``environment``'s database plans it
-        (a copy: see ``ipai.ops.environment._explain_target``). Planned, never run, in a
-        read-only transaction."""
+    def _explain_in(self, environment, values: list[str] | None = None) -> None:
+        """Store the plan of this statement as ``environment``'s database plans it (a
+        copy: see ``ipai.ops.environment._explain_target``) — the generic plan, or the one
+        for ``values``. Planned, never run, in a read-only transaction."""
         self.ensure_one()
         with (
             connection(environment.sudo()._engine_spec(), autocommit=False) as conn,
@@ -43,7 +51,9 @@ class IpaiOpsPgssQuery(models.Model):
         ):
             cur.execute("SET TRANSACTION READ ONLY")
             try:
-                plan = explain(cur, self.text or "")
+                plan = explain(cur, self.text or "", values)
+            except (OpsError, psycopg2.Error) as error:  # a value of the wrong type, say
+                raise UserError(str(error).strip()) from error
             finally:
                 conn.rollback()
         self.sudo().write(
@@ -51,5 +61,6 @@ class IpaiOpsPgssQuery(models.Model):
                 "plan": json.dumps(plan, indent=2),
                 "plan_at": fields.Datetime.now(),
                 "plan_database": environment.database_name,
+                "plan_values": "\n".join(values) if values is not None else False,
             }
         )

@@ -370,8 +370,16 @@ class TestMonitoring(OpsCase):
         statement = self.env["ipai.ops.pgss.query"].sudo().browse(action["res_id"])
         self.assertEqual(statement.plan_database, copy, "planned on the copy")
         self.assertIn('"Relation Name": "res_partner"', statement.plan)
+        self.assertFalse(statement.plan_values, "the generic plan")
         with self.assertRaises(AccessError):
             line_of("viewer").action_explain()
+        line = line_of("tester")
+        line.wizard_id.explain_values = "jane@example.com"
+        line.action_explain()
+        self.assertEqual(statement.plan_values, "jane@example.com", "planned for that value")
+        line.wizard_id.explain_values = "one\ntwo"
+        with self.assertRaisesRegex(UserError, "takes 1 parameter"):
+            line.action_explain()
 
     def test_an_eviction_makes_the_window_a_lower_bound(self):
         self.production.sudo().pgss_evicted_at = fields.Datetime.now() - timedelta(hours=3)

@@ -83,6 +83,11 @@ class IpaiOpsTopQueries(models.TransientModel):
         help="Only the statements whose mean time is at least this (PgHero's slow queries). "
         "pg_stat_statements keeps no percentiles: there is no p95 to filter by.",
     )
+    explain_values = fields.Text(
+        string="Explain with values",
+        help="One value per line, for $1, $2…: Explain then plans the statement for these "
+        "values. Empty: the generic plan, good for any values.",
+    )
     line_ids = fields.One2many("ipai.ops.top.queries.line", "wizard_id")
     may_see_text = fields.Boolean(compute="_compute_may_see_text")
     lower_bound_note = fields.Char(compute="_compute_lower_bound_note")
@@ -266,7 +271,8 @@ class IpaiOpsTopQueriesLine(models.TransientModel):
         if not wizard.may_see_text:
             raise AccessError(self.env._("Explaining a statement needs the tester role."))
         statement = wizard._statement(self.queryid)
-        statement._explain_in(wizard.environment_id._explain_target())
+        values = wizard.explain_values.splitlines() if wizard.explain_values else None
+        statement._explain_in(wizard.environment_id._explain_target(), values)
         return {
             "type": "ir.actions.act_window",
             "res_model": statement._name,

@@ -10,12 +10,15 @@ import shutil
 import tempfile
 
 import psycopg2
+from psycopg2 import sql
 
 from odoo.tests import new_test_user, tagged
-from odoo.tools import mute_logger
+from odoo.tools import config, mute_logger
 
-from odoo.addons.ipai_ops_core.tests.common import OpsCase
+from odoo.addons.ipai_ops_core.tests.common import OpsCase, drop_database_now, maintenance_spec
 from odoo.addons.ipai_ops_core.tests.rpc import Refused, RpcCase
+
+from ipai_ops.connection import connection
 
 STAGES = ("production", "staging", "development")
 ROLES = ("ops_admin", "admin", "tester", "developer", "viewer", "outsider", "other_admin")
@@ -72,7 +75,11 @@ class TestRoleMatrixOverRpc(RpcCase, OpsCase):
         }
         cls.backups = {}
         for stage, environment in cls.envs_a.items():
-            environment.write({"backup_target_id": target.id})
+            if stage != "production":  # a copy starts only from a database that exists
+                cls._create_database(environment.database_name)
+            environment.write(
+                {"backup_target_id": target.id, "addons_path": ",".join(config["addons_path"])}
+            )
             environment.sudo().previous_database = f"{environment.database_name}-old-20260101"
             cls.backups[stage] = cls.env["ipai.ops.backup"].create(
                 {
@@ -83,6 +90,13 @@ class TestRoleMatrixOverRpc(RpcCase, OpsCase):
                 }
             )
         cls.names = (f"rpc-{n}" for n in itertools.count())
+
+    @classmethod
+    def _create_database(cls, name):
+        drop_database_now(name)
+        with connection(maintenance_spec()) as conn, conn.cursor() as cur:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        cls.addClassCleanup(drop_database_now, name)
 
     def _runs(self):
         return self.env["ipai.ops.run"].sudo().search_count([])
