@@ -3,6 +3,7 @@ from . import (
     test_dead_mans_switch,
     test_environment,
     test_executor,
+    test_live_rpc,
     test_record_rules,
     test_roles,
     test_run_events,

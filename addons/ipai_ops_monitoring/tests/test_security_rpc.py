@@ -143,6 +143,7 @@ class TestReportsOverRpc(RpcCase, OpsCase):
             ("ipai.ops.environment", self.production.id, {"pgss_evicted_at": "2026-01-01"}),
             ("ipai.ops.run", run.id, {"kind_label": "Backup"}),
             ("ipai.ops.pgss.query", statement.id, {"plan": "{}", "plan_database": "x"}),
+            ("ipai.ops.pgss.query", statement.id, {"plan_values": "x"}),
             ("ipai.ops.environment", self.production.id, {"modules_digest": "x"}),
             ("ipai.ops.environment", self.production.id, {"module_versions": {"base": "1"}}),
         ]
