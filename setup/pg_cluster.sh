@@ -44,6 +44,7 @@ start() {
             || { tail -n 20 "$dir/server.log" >&2; die "PostgreSQL did not start"; }
     fi
     as_pg_owner psql -X -q -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 <<SQL >/dev/null
+SET client_min_messages = warning;  -- no "already exists, skipping" on every start
 SELECT format('CREATE ROLE %I LOGIN SUPERUSER PASSWORD %L', '$ROLE', '$ROLE_PASSWORD')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$ROLE') \gexec
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
