@@ -1,10 +1,9 @@
 import shutil
 
-from psycopg2 import sql
-
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.ipai_ops_core.tests.common import (
+    create_database_now,
     drop_database_now,
     maintenance_spec,
     process_runs,
@@ -24,9 +23,7 @@ class TestFirstHourTours(HttpCase):
 
     def setUp(self):
         super().setUp()
-        drop_database_now(DATABASE)
-        with connection(maintenance_spec()) as conn, conn.cursor() as cr:
-            cr.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+        create_database_now(DATABASE)
         self.addCleanup(drop_database_now, DATABASE)
         with connection(maintenance_spec().for_database(DATABASE)) as conn, conn.cursor() as cr:
             cr.execute("CREATE TABLE customer (id serial PRIMARY KEY, name text);"

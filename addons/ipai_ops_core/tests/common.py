@@ -3,6 +3,8 @@ import shutil
 from contextlib import closing
 from pathlib import Path
 
+from psycopg2 import sql
+
 from odoo import SUPERUSER_ID, api, sql_db
 from odoo.modules.registry import Registry
 from odoo.tests import TransactionCase, new_test_user
@@ -122,6 +124,14 @@ def process_runs(env) -> None:
     env.flush_all()
     env["ipai.ops.run"]._cron_process_runs()
     env.invalidate_all()
+
+
+def create_database_now(database: str) -> None:
+    """An empty database, made outside the test's transaction (gone with
+    :func:`drop_database_now`); one left by an interrupted run is replaced."""
+    drop_database_now(database)
+    with connection(maintenance_spec()) as conn, conn.cursor() as cr:
+        cr.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
 
 
 def drop_database_now(database: str) -> None:

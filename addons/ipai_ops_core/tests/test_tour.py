@@ -1,11 +1,7 @@
-from psycopg2 import sql
-
 from odoo.tests import HttpCase, tagged
 from odoo.tests.test_cursor import TestCursor
 
-from ipai_ops.connection import connection
-
-from .common import drop_database_now, maintenance_spec, process_runs, server_values
+from .common import create_database_now, drop_database_now, process_runs, server_values
 
 TOUR_DATABASE = "ipai_ops_tour_target"
 
@@ -17,17 +13,9 @@ class TestAdministratorTour(HttpCase):
 
     def setUp(self):
         super().setUp()
-        self._create_target_database()
-        self.addCleanup(self._drop_target_database)
+        create_database_now(TOUR_DATABASE)
+        self.addCleanup(drop_database_now, TOUR_DATABASE)
         self.env["ipai.ops.db.server"].create(server_values(name="Tour server"))
-
-    def _create_target_database(self):
-        drop_database_now(TOUR_DATABASE)
-        with connection(maintenance_spec()) as conn, conn.cursor() as cr:
-            cr.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TOUR_DATABASE)))
-
-    def _drop_target_database(self):
-        drop_database_now(TOUR_DATABASE)
 
     def test_create_project_environment_and_check(self):
         self.start_tour("/odoo", "ipai_ops_core_tour", login="admin")
@@ -50,9 +38,7 @@ class TestLiveRunsTour(HttpCase):
 
     def setUp(self):
         super().setUp()
-        drop_database_now(TOUR_DATABASE)
-        with connection(maintenance_spec()) as conn, conn.cursor() as cr:
-            cr.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TOUR_DATABASE)))
+        create_database_now(TOUR_DATABASE)
         self.addCleanup(drop_database_now, TOUR_DATABASE)
         server = self.env["ipai.ops.db.server"].create(server_values(name="Live server"))
         project = self.env["ipai.ops.project"].create({"name": "Live project", "code": "live"})

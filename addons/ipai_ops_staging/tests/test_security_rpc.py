@@ -10,15 +10,12 @@ import shutil
 import tempfile
 
 import psycopg2
-from psycopg2 import sql
 
 from odoo.tests import new_test_user, tagged
 from odoo.tools import config, mute_logger
 
-from odoo.addons.ipai_ops_core.tests.common import OpsCase, drop_database_now, maintenance_spec
+from odoo.addons.ipai_ops_core.tests.common import OpsCase, create_database_now, drop_database_now
 from odoo.addons.ipai_ops_core.tests.rpc import Refused, RpcCase
-
-from ipai_ops.connection import connection
 
 STAGES = ("production", "staging", "development")
 ROLES = ("ops_admin", "admin", "tester", "developer", "viewer", "outsider", "other_admin")
@@ -76,7 +73,8 @@ class TestRoleMatrixOverRpc(RpcCase, OpsCase):
         cls.backups = {}
         for stage, environment in cls.envs_a.items():
             if stage != "production":  # a copy starts only from a database that exists
-                cls._create_database(environment.database_name)
+                create_database_now(environment.database_name)
+                cls.addClassCleanup(drop_database_now, environment.database_name)
             environment.write(
                 {"backup_target_id": target.id, "addons_path": ",".join(config["addons_path"])}
             )
@@ -90,13 +88,6 @@ class TestRoleMatrixOverRpc(RpcCase, OpsCase):
                 }
             )
         cls.names = (f"rpc-{n}" for n in itertools.count())
-
-    @classmethod
-    def _create_database(cls, name):
-        drop_database_now(name)
-        with connection(maintenance_spec()) as conn, conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        cls.addClassCleanup(drop_database_now, name)
 
     def _runs(self):
         return self.env["ipai.ops.run"].sudo().search_count([])
