@@ -4,6 +4,7 @@
 PROJECT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$PROJECT_ROOT/.venv"
 PY="$VENV/bin/python"
+S3_VENV="$PROJECT_ROOT/var/s3-venv"  # moto's S3 server; tests/s3_server.py looks here
 USER_HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 IPAI_OPS_CONFIG=${IPAI_OPS_CONFIG:-${XDG_CONFIG_HOME:-$USER_HOME/.config}/ipai-ops/config}
 

@@ -15,7 +15,7 @@ from pathlib import Path
 SSHD = "/usr/sbin/sshd"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -28,7 +28,7 @@ def _keygen(path: Path) -> None:
 class SftpServer:
     def __init__(self, directory: Path):
         self.directory = directory
-        self.port = _free_port()
+        self.port = free_port()
         self.user = getpass.getuser()
         self.client_key = directory / "client"
         self.process = None

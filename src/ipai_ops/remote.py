@@ -17,8 +17,25 @@ import posixpath
 import fsspec
 
 from .errors import BackupCorrupt, BackupNotFound, StorageError
+from .secret_refs import is_reference, resolve_reference
 from .storage import MANIFEST, LocalTarget
 from .verify import dump_problems, raise_if_problems, verify_set
+
+
+def parse_storage_options(text: str | None) -> dict:
+    """A target's fsspec options from their text: a JSON object, or a reference to
+    that JSON on this host (``env:NAME``, ``file:/path``), which keeps credentials
+    out of the control plane's database. The text is never quoted in an error."""
+    text = text or "{}"
+    if is_reference(text):
+        text = resolve_reference(text.strip())
+    try:
+        options = json.loads(text)
+    except ValueError:
+        options = None
+    if not isinstance(options, dict):
+        raise StorageError("Storage options must be a JSON object.")
+    return options
 
 
 class RemoteTarget:
@@ -55,10 +72,10 @@ class RemoteTarget:
     def push_set(self, local: LocalTarget, set_id: str) -> int:
         """Upload a locally published set; return the bytes of blobs uploaded."""
         manifest, _report = verify_set(local, set_id)
-        if set_id in self.list_sets():
-            return 0
         uploaded = 0
-        try:
+        try:  # the first request is the listing: a refused one is reported like the rest
+            if set_id in self.list_sets():
+                return 0
             for _path, size, _mtime, digest in _files(manifest):
                 if not self.has_blob(digest, size):
                     self._put(local.blob_path(digest), "blobs", digest[:2], digest)
