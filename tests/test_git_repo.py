@@ -69,6 +69,16 @@ def test_a_push_is_seen_by_the_branch_head_and_by_the_mirror(repo, tmp_path):
     info = commit_info(cache, second)
     assert (info["sha"], info["author"], info["message"]) == (second, "Ada", "Shop: a model")
 
+    moved = tmp_path / "moved.git"
+    git(tmp_path, "clone", "-q", "--bare", str(remote), str(moved))
+    (work / "addons" / "shop" / "views.xml").write_text("<odoo/>\n")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "Shop: a view")
+    git(work, "push", "-q", str(moved), "main")
+    third = git(work, "rev-parse", "HEAD")
+    mirror(str(moved), cache)  # the project's repository moved: the mirror follows it
+    assert commit_info(cache, third)["sha"] == third
+
 
 def test_changed_modules_between_two_commits(repo):
     work, _remote = repo

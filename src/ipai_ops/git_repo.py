@@ -132,7 +132,9 @@ def remote_head(url: str, branch: str, auth: RepoAuth | None = None) -> str | No
 def mirror(url: str, directory: Path, auth: RepoAuth | None = None) -> Path:
     """A bare mirror of the repository in ``directory``, created or brought up to date."""
     directory = Path(directory)
-    if (directory / "HEAD").exists():
+    if (directory / "HEAD").exists():  # the URL may have changed since: follow it
+        _git(["-C", str(directory), "remote", "set-url", "origin", "--", validate_url(url)],
+             what="Pointing the mirror at its repository")  # fmt: skip
         _git(["-C", str(directory), "remote", "update", "--prune"], auth, what=f"Fetching {url}")
     else:
         _git(["clone", "--mirror", "--quiet", "--", validate_url(url), str(directory)], auth,

@@ -30,6 +30,8 @@ class Push:
     commit: str  # the branch's new head
     delivery: str  # the sender's id of this notification, to refuse a replay
     repository_urls: tuple[str, ...]
+    author: str = ""  # of the head commit, when the notification says
+    message: str = ""
 
 
 def _header(headers: dict, name: str) -> str:
@@ -72,9 +74,18 @@ def parse_push(forge: str, headers: dict, body: bytes) -> Push | None:
     where = payload.get("repository" if forge == "github" else "project") or {}
     keys = ("clone_url", "ssh_url") if forge == "github" else ("git_http_url", "git_ssh_url")
     delivery = _header(headers, "X-GitHub-Delivery" if forge == "github" else "X-Gitlab-Event-UUID")
+    head = _head_commit(forge, payload, after)
     return Push(
         branch=ref.removeprefix("refs/heads/"),
         commit=after,
         delivery=delivery,
         repository_urls=tuple(where[k] for k in keys if where.get(k)),
+        author=str((head.get("author") or {}).get("name") or ""),
+        message=str(head.get("message") or "").split("\n", 1)[0],
     )
+
+
+def _head_commit(forge: str, payload: dict, sha: str) -> dict:
+    if forge == "github":
+        return payload.get("head_commit") or {}
+    return next((c for c in payload.get("commits") or [] if c.get("id") == sha), {})

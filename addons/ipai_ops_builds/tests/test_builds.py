@@ -1,0 +1,200 @@
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from unittest.mock import patch
+
+from odoo.tests import tagged
+
+from odoo.addons.ipai_ops_core.tests.common import OpsCase
+from odoo.addons.ipai_ops_core.tests.rpc import RpcCase
+
+SECRET_VAR = "IPAI_OPS_TEST_WEBHOOK_SECRET"
+
+
+def git(cwd, *args):
+    return subprocess.run(
+        ["git", "-c", "user.name=Ada", "-c", "user.email=ada@example.com", *args],
+        cwd=cwd, check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def add_module(work: Path, name: str, version: str, message: str) -> str:
+    module = work / name
+    module.mkdir(exist_ok=True)
+    (module / "__manifest__.py").write_text(repr({"name": name, "version": version}))
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", message)
+    git(work, "push", "-q", "origin", "HEAD:main")
+    return git(work, "rev-parse", "HEAD")
+
+
+class BuildsCase(OpsCase):
+    """Project A follows a real repository of its own for each test: development on
+    main, staging on staging."""
+
+    def setUp(self):
+        super().setUp()
+        root = Path(tempfile.mkdtemp(prefix="ipai-ops-builds-"))
+        self.addCleanup(shutil.rmtree, root, ignore_errors=True)
+        self.work, self.remote = root / "work", root / "erp.git"
+        self.work.mkdir()
+        git(self.work, "init", "-q", "-b", "main")
+        git(root, "init", "-q", "--bare", str(self.remote))
+        git(self.work, "remote", "add", "origin", str(self.remote))
+        self.project_a.sudo().write(
+            {"repository_url": str(self.remote), "webhook_secret_ref": f"env:{SECRET_VAR}"}
+        )
+        self.envs_a["development"].branch = "main"
+        self.envs_a["staging"].branch = "staging"
+
+
+@tagged("post_install", "-at_install")
+class TestPolling(BuildsCase):
+    def test_the_poller_notices_each_new_commit_once_and_reads_what_it_changed(self):
+        development = self.envs_a["development"]
+        first = add_module(self.work, "shop", "19.0.1.0.0", "Shop: first version")
+        self.env["ipai.ops.project"]._cron_poll_repositories()
+        build = development.project_id.build_ids
+        self.assertEqual((build.commit, build.noticed_by, build.state), (first, "poll", "queued"))
+        self.assertEqual((build.author, build.message), ("Ada", "Shop: first version"))
+        self.assertEqual(build.modules_added, "shop")
+        self.assertFalse(self.envs_a["staging"].project_id.build_ids - build, "no staging branch")
+
+        self.env["ipai.ops.project"]._cron_poll_repositories()
+        self.assertEqual(len(development.project_id.build_ids), 1, "the same head: no new build")
+        second = add_module(self.work, "shop", "19.0.1.1.0", "Shop: bump")
+        self.env["ipai.ops.project"]._cron_poll_repositories()
+        latest = self.env["ipai.ops.build"].search(
+            [("project_id", "=", self.project_a.id)], limit=1
+        )
+        self.assertEqual((latest.commit, latest.previous_commit), (second, first))
+        self.assertEqual((latest.modules_bumped, latest.modules_changed), ("shop", "shop"))
+        self.assertFalse(latest.modules_added)
+
+    def test_an_unreachable_repository_stops_no_other(self):
+        self.project_b.sudo().repository_url = "/nonexistent/repository.git"
+        self.envs_b["development"].branch = "main"
+        add_module(self.work, "shop", "19.0.1.0.0", "Shop")
+        with self.assertLogs("odoo.addons.ipai_ops_builds.models.ops_project", "WARNING"):
+            self.env["ipai.ops.project"]._cron_poll_repositories()
+        self.assertTrue(self.project_a.build_ids, "project A's push was noticed all the same")
+
+
+@tagged("post_install", "-at_install")
+class TestWebhook(RpcCase, BuildsCase):
+    def setUp(self):
+        super().setUp()
+        self.enterContext(patch.dict(os.environ, {SECRET_VAR: "hook-secret"}))
+
+    def _post(self, code, body: bytes, headers: dict):
+        response = self.url_open(f"/ipai_ops/webhook/{code}", data=body, headers=headers)
+        return response.status_code, response.json()
+
+    def _github(self, body: bytes, secret="hook-secret", delivery="d-1", event="push"):
+        signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return {"X-Hub-Signature-256": signature, "X-GitHub-Event": event,
+                "X-GitHub-Delivery": delivery, "Content-Type": "application/json"}  # fmt: skip
+
+    def _push(self, branch="main", after="c" * 40):
+        return json.dumps(
+            {
+                "ref": f"refs/heads/{branch}",
+                "after": after,
+                "head_commit": {"message": "Fix\n\ndetails", "author": {"name": "Bo"}},
+                "repository": {"clone_url": "https://example.com/erp.git"},
+            }
+        ).encode()
+
+    def _builds(self):
+        return self.env["ipai.ops.build"].sudo().search([])
+
+    def test_a_signed_push_builds_the_environments_on_its_branch_once(self):
+        body = self._push()
+        self.assertEqual(
+            self._post("a", body, self._github(body)), (202, {"status": "queued", "builds": 1})
+        )
+        build = self._builds()
+        self.assertEqual(
+            (build.environment_id, build.commit), (self.envs_a["development"], "c" * 40)
+        )
+        self.assertEqual((build.author, build.message, build.noticed_by), ("Bo", "Fix", "webhook"))
+        self.assertEqual(self._post("a", body, self._github(body))[0], 409, "a replay is refused")
+        again = self._post("a", body, self._github(body, delivery="d-2"))
+        self.assertEqual(again, (202, {"status": "queued", "builds": 1}))
+        self.assertEqual(self._builds(), build, "the commit is built once")
+
+    def test_unsigned_wrongly_signed_and_unknown_are_refused_alike(self):
+        body = self._push()
+        for code, headers in (
+            ("a", {"X-GitHub-Event": "push", "X-GitHub-Delivery": "x"}),
+            ("a", self._github(body, secret="guess")),
+            ("a", {"X-Gitlab-Token": "guess", "X-Gitlab-Event": "Push Hook"}),
+            ("no-such-project", self._github(body)),
+            ("b", self._github(body)),  # project B has no webhook secret
+        ):
+            with self.subTest(code=code, headers=sorted(headers)):
+                self.assertEqual(self._post(code, body, headers), (403, {"status": "refused"}))
+        self.assertFalse(self._builds())
+
+    def test_a_ping_and_a_deleted_branch_build_nothing(self):
+        body = self._push()
+        self.assertEqual(self._post("a", body, self._github(body, event="ping"))[0], 202)
+        deleted = self._push(after="0" * 40)
+        self.assertEqual(self._post("a", deleted, self._github(deleted, delivery="d-3"))[0], 202)
+        self.assertFalse(self._builds())
+
+    def test_gitlab_pushes_carry_the_secret(self):
+        body = json.dumps({"ref": "refs/heads/staging", "after": "d" * 40,
+                           "commits": [{"id": "d" * 40, "message": "Staging fix",
+                                        "author": {"name": "Cy"}}]}).encode()  # fmt: skip
+        headers = {"X-Gitlab-Token": "hook-secret", "X-Gitlab-Event": "Push Hook",
+                   "X-Gitlab-Event-UUID": "u-1"}  # fmt: skip
+        self.assertEqual(self._post("a", body, headers)[0], 202)
+        self.assertEqual(self._builds().environment_id, self.envs_a["staging"])
+
+    def test_builds_are_the_project_s_to_read_and_the_system_s_to_write(self):
+        build = self.env["ipai.ops.build"]._notice(self.envs_a["development"], "e" * 40, "poll")
+        users = {**self.members_a, "ops_admin": self.ops_admin, "outsider": self.outsider,
+                 "other_admin": self.admin_b}  # fmt: skip
+        for role, user in users.items():
+            with self.subTest(role=role):
+                seen = self.call(user, "ipai.ops.build", "search_read", [("id", "=", build.id)],
+                                 ["commit"])  # fmt: skip
+                self.assertEqual(bool(seen), role not in ("outsider", "other_admin"))
+                self.assertRefused(
+                    user, "ipai.ops.build", "write", [build.id], {"state": "success"}
+                )
+                self.assertRefused(user, "ipai.ops.build", "unlink", [build.id])
+                self.assertRefused(
+                    user,
+                    "ipai.ops.build",
+                    "create",
+                    [
+                        {
+                            "environment_id": self.envs_a["development"].id,
+                            "branch": "main",
+                            "commit": "f" * 40,
+                            "noticed_by": "poll",
+                        }
+                    ],
+                )
+                project = [self.project_a.id]
+                if role != "ops_admin":  # the repository's credentials are placement
+                    for field in ("git_token_ref", "webhook_secret_ref", "git_ssh_key_file"):
+                        self.assertRefused(user, "ipai.ops.project", "read", project, [field])
+                        self.assertRefused(
+                            user, "ipai.ops.project", "write", project, {field: "env:PATH"}
+                        )
+                if role in ("admin", "ops_admin"):  # by role, or by the transports allowed
+                    self.assertRefused(
+                        user,
+                        "ipai.ops.project",
+                        "write",
+                        project,
+                        {"repository_url": "ext::sh -c id"},
+                    )
