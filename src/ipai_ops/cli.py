@@ -178,6 +178,7 @@ def _prepare(args):
             addons_paths=args.addons_path,
             base_url=args.base_url,
             mail_catcher=_catcher(args.mail_catcher),
+            mail_login=args.target,  # the copy's final name, not the scratch one
         )
         out = {"neutralization": vars(report)}
         if not args.no_mask:

@@ -82,8 +82,13 @@ def neutralize_database(
     base_url: str | None = None,
     mail_catcher: tuple[str, int] | None = None,
     cron_allowlist: tuple[str, ...] = DEFAULT_CRON_ALLOWLIST,
+    mail_login: str | None = None,
 ) -> NeutralizationReport:
-    """Neutralize ``database`` (a copy) and verify it; raise NeutralizationFailed if unsafe."""
+    """Neutralize ``database`` (a copy) and verify it; raise NeutralizationFailed if unsafe.
+
+    :param mail_login: the name the copy logs in with at the mail catcher, which files its
+        mails under it: the copy's final database name (``database`` may be a scratch name)
+    """
     with connection(spec.for_database("postgres")) as admin:
         refuse_production(admin, database, "neutralize")
     report = NeutralizationReport()
@@ -93,6 +98,8 @@ def neutralize_database(
             with db.cursor() as cur:
                 _run_module_scripts(cur, addons_paths, report)
                 _project_layer(cur, report, base_url, mail_catcher, cron_allowlist)
+                if mail_catcher:
+                    _log_in_to_the_catcher_as(cur, mail_login or database)
             db.commit()
         except psycopg2.Error as exc:
             db.rollback()
@@ -203,6 +210,15 @@ def _route_outgoing_mail(cur, report, mail_catcher) -> None:
         " smtp_authentication, active, sequence) VALUES (%s, %s, %s, 'none', 'login', true, 0)",
         (name, host, port),
     )
+
+
+def _log_in_to_the_catcher_as(cur, login: str) -> None:
+    """The catcher files each mail under the login: the copy's name, with no password."""
+    if _has(cur, "ir_mail_server", "smtp_user"):
+        cur.execute(
+            "UPDATE ir_mail_server SET smtp_user = %s WHERE active AND name = %s",
+            (login, CATCHER_NAME),
+        )
 
 
 def _set_parameters(cur, base_url) -> None:

@@ -22,6 +22,7 @@ class IpaiOpsEnvironment(models.Model):
         string="Copy of another environment", readonly=True, help="Built by ipai-ops from a source."
     )
     source_environment_id = fields.Many2one("ipai.ops.environment", readonly=True)
+    mail_ids = fields.One2many("ipai.ops.mail", "environment_id", string="Mails")
     source_backup_id = fields.Many2one("ipai.ops.backup", readonly=True)
     build_date = fields.Datetime(readonly=True)
     neutralized = fields.Boolean(readonly=True)
@@ -276,6 +277,7 @@ class IpaiOpsEnvironment(models.Model):
             report = neutralize_database(
                 spec, database, addons_paths=addons, base_url=copy.base_url or None,
                 mail_catcher=project._mail_catcher(), cron_allowlist=project._cron_allowlist(),
+                mail_login=copy.database_name,
             )  # fmt: skip
             reports["neutralization"] = report
             run._log_event_now("info", report.summary, {"checks": report.checks})

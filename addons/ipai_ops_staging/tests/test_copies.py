@@ -1,4 +1,9 @@
+import shutil
+import smtplib
+import socket
+import tempfile
 from contextlib import closing
+from email.message import EmailMessage
 from pathlib import Path
 
 import psycopg2
@@ -15,6 +20,8 @@ from odoo.addons.ipai_ops_core.tests.common import (
     CUSTOMER_PHONE,
     drop_database_now,
 )
+
+from ipai_ops import mail_catcher
 
 
 @tagged("post_install", "-at_install")
@@ -107,6 +114,45 @@ class TestSafeCopies(BackupCase):
                 {"interactive": False},
             )
             self.assertEqual(auth["uid"], 2, "the admin logs in with the copies' password")
+
+    def test_a_mail_sent_by_a_copy_is_in_its_mails_and_delivered_to_nobody(self):
+        """The copy's only outgoing server is the catcher, logging in with the copy's
+        database name. Odoo sends nothing in test mode, so the mail is sent the way its
+        ir.mail_server does (that server's host, port and login), with smtplib."""
+        spool = Path(tempfile.mkdtemp(prefix="ipai-ops-spool-"))
+        self.addCleanup(shutil.rmtree, spool, ignore_errors=True)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        catcher = mail_catcher.start(spool, port=port)
+        self.addCleanup(catcher.stop)
+        self.project_a.sudo().mail_catcher = f"127.0.0.1:{port}"
+        self.env["ir.config_parameter"].sudo().set_param("ipai_ops.mail_spool", str(spool))
+        run = self._copy(self.members_a["tester"])
+        self.process_runs()
+        self.assertEqual(run.state, "done", run.error)
+        copy = run.environment_id
+        [(host, smtp_port, login)] = self._query(
+            copy.database_name,
+            "SELECT smtp_host, smtp_port, smtp_user FROM ir_mail_server WHERE active",
+        )
+        self.assertEqual((host, smtp_port, login), ("127.0.0.1", port, copy.database_name))
+        message = EmailMessage()
+        message["From"], message["To"] = "shop@acme.example", CUSTOMER_EMAIL
+        message["Subject"] = "Your order"
+        message.set_content("Thank you for your order.")
+        with smtplib.SMTP(host, smtp_port) as smtp:
+            smtp.login(login, "")
+            smtp.send_message(message)
+        self.env["ipai.ops.mail"]._cron_collect()
+        mail = copy.with_user(self.members_a["tester"]).mail_ids
+        self.assertEqual((mail.subject, mail.mail_to), ("Your order", CUSTOMER_EMAIL))
+        self.assertIn("Thank you", mail.body)
+        self.env["ipai.ops.mail"]._cron_collect()
+        self.assertEqual(len(copy.mail_ids), 1, "collected once")
+        self.assertFalse(
+            self.env["ipai.ops.mail"].with_user(self.admin_b).search([]), "another project's"
+        )
 
     def test_the_wizard_refuses_a_copy_that_would_fail_and_creates_nothing(self):
         """No addons path, a path that is not a directory, a source that cannot be

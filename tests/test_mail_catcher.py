@@ -1,0 +1,62 @@
+"""The SMTP sink of copies: every mail kept under the sending copy's name, none relayed."""
+
+import smtplib
+import socket
+from email.message import EmailMessage
+
+import pytest
+
+from ipai_ops import mail_catcher
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def catcher(tmp_path):
+    port = free_port()
+    controller = mail_catcher.start(tmp_path / "spool", port=port)
+    yield tmp_path / "spool", port
+    controller.stop()
+
+
+def _mail(to="jane.customer@customer.example") -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "shop@acme.example", to, "Your invoice"
+    message.set_content("Dear Jane, your invoice is attached.")
+    message.add_attachment(b"%PDF-1.4 ...", maintype="application", subtype="pdf",
+                           filename="INV-0001.pdf")  # fmt: skip
+    return message
+
+
+def test_a_mail_is_kept_under_the_copy_that_sent_it(catcher):
+    spool, port = catcher
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.login("acme-staging-20261201", "")  # as Odoo logs in, with no password
+        refused = smtp.send_message(_mail())
+    assert refused == {}, "accepted for every recipient: kept, not delivered"
+    [kept] = mail_catcher.caught(spool, "acme-staging-20261201")
+    assert (kept.mail_from, kept.mail_to, kept.subject) == (
+        "shop@acme.example", "jane.customer@customer.example", "Your invoice",
+    )  # fmt: skip
+    assert "your invoice is attached" in kept.body
+    assert kept.attachments == ("INV-0001.pdf",)
+    assert mail_catcher.caught(spool, "acme-dev-1") == [], "each copy sees its own mails"
+
+
+def test_without_a_login_mail_is_kept_apart_and_names_are_never_paths(catcher):
+    spool, port = catcher
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.send_message(_mail())
+    assert len(mail_catcher.caught(spool, mail_catcher.UNKNOWN)) == 1
+    for login in ("../../etc", ".."):
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            smtp.login(login, "")
+            smtp.send_message(_mail())
+    assert len(mail_catcher.caught(spool, mail_catcher.UNKNOWN)) == 3, "filed as unknown"
+    assert not list(spool.parent.glob("*.eml")), "nothing written outside the spool"
+    assert not (spool.parent / "etc").exists()
+    assert mail_catcher.caught(spool, "../spool") == []
