@@ -374,6 +374,37 @@ class TestAttackSession(RpcCase, OpsCase):
                 self.assertRefused(tester, "ipai.ops.staging.wizard", "action_confirm", wizard)
                 self.assertEqual(self._counts(), before, "no environment, no run")
 
+    def test_a_copy_from_a_backup_is_checked_like_the_copy_wizard(self):
+        """The restore wizard's "into a new environment" is, with staging installed, the
+        same copy as the copy wizard's "a backup": it must check the same preconditions
+        (the source's addons path) before creating an environment and a run. A tester
+        asking for a copy that cannot start must be told now, not left with a failed
+        environment."""
+        production = self.envs_a["production"]
+        production.sudo().addons_path = False
+        backup = self.env["ipai.ops.backup"].sudo().create(
+            {"environment_id": production.id, "state": "done", "set_id": "attack-set"}
+        )
+        tester = self.members_a["tester"]
+        wizard = self.call(
+            tester, "ipai.ops.staging.wizard", "create",
+            [{"source_environment_id": production.id, "stage": "staging", "origin": "backup",
+              "backup_id": backup.id}],
+        )  # fmt: skip
+        refused = self.assertRefused(tester, "ipai.ops.staging.wizard", "action_confirm", wizard)
+        self.assertIn("addons path", refused.message)
+        before = self._counts()
+        wizard = self.call(
+            tester, "ipai.ops.restore.wizard", "create",
+            [{"backup_id": backup.id, "mode": "new", "new_stage": "staging",
+              "new_name": "A staging from backup", "new_database": "a_attack_restore"}],
+        )  # fmt: skip
+        try:
+            self.call(tester, "ipai.ops.restore.wizard", "action_confirm", wizard)
+        except Refused:
+            pass
+        self.assertEqual(self._counts(), before, "a copy that cannot start left records behind")
+
     def test_an_unreachable_source_says_no_secret(self):
         production = self.envs_a["production"]
         password = "Pw-Attack-7c1f-secret"
