@@ -87,6 +87,38 @@ class TestAttackSession(RpcCase, OpsCase):
             f"EXPLAIN ran on {statement.plan_database!r}, a database marked production",
         )
 
+    def test_a_copy_moved_onto_production_is_no_longer_a_copy(self):
+        """Production's statements are explained on the newest ready masked staging copy.
+        An operations administrator re-places that copy (server and database are theirs
+        to set) onto the production database, through a second record of the same
+        server: the environment stays "ready, masked" and Explain of production then runs
+        on production itself. A placement change must drop the copy's "masked, ready"
+        standing, or Explain must check the database's production marker."""
+        staging, production = self.envs_a["staging"], self.envs_a["production"]
+        staging.sudo().write({"state": "ready", "data_class": "masked"})  # as a clone leaves it
+        server = self.call(
+            self.ops_admin, "ipai.ops.db.server", "create",
+            [server_values(name="Same cluster, other name", host="localhost")],
+        )  # fmt: skip
+        try:
+            self.call(self.ops_admin, "ipai.ops.environment", "write", [staging.id],
+                      {"server_id": server[0], "database_name": self.production_db})  # fmt: skip
+        except Refused:
+            return
+        staging.invalidate_recordset()
+        self._record_statement(production, "880004", "SELECT id FROM res_partner WHERE email = $1")
+        try:
+            self._explain(self.members_a["tester"], production, "880004",
+                          values="jane.customer@customer.example")  # fmt: skip
+        except Refused:
+            pass
+        statement = self.env["ipai.ops.pgss.query"].sudo().search([("queryid", "=", "880004")])
+        self.assertFalse(
+            statement.plan,
+            f"production's statement was explained on {statement.plan_database!r} "
+            f"(the copy now says {staging.state}/{staging.data_class})",
+        )
+
     def test_explain_values_are_parameters_never_sql(self):
         """Values for $1… are sent as parameters: quotes, semicolons and psycopg2's own
         placeholders stay data."""
