@@ -178,10 +178,19 @@ def test_explain_with_an_operator_s_values_plans_for_them(spec, scratch_db):
             common = explain(cur, statement, ["common"])
             with pytest.raises(OpsError, match="takes 1 parameter"):
                 explain(cur, statement, ["rare", "extra"])
+            locking = explain(cur, "SELECT * FROM ticket WHERE id = $1 FOR NO KEY UPDATE")
+            for writes in (
+                "WITH d AS (DELETE FROM ticket RETURNING id) SELECT * FROM d",
+                "SELECT * INTO ticket_copy FROM ticket",
+                "WITH u AS (UPDATE ticket SET status = 'x' RETURNING 1) SELECT 1",
+            ):
+                with pytest.raises(OpsError, match="only read"):
+                    explain(cur, writes)  # fmt: skip
     finally:
         conn.close()
     assert rare["Node Type"] in ("Index Scan", "Bitmap Heap Scan"), rare
     assert common["Node Type"] == "Seq Scan", common
+    assert locking["Node Type"] == "LockRows", "a statement that only locks is planned"
 
 
 def test_a_suggested_index_is_proven_by_explain_on_a_copy(spec, scratch_db, admin_conn):

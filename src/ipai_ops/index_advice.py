@@ -34,6 +34,13 @@ _PREDICATE = re.compile(
     re.IGNORECASE,
 )
 _READS = re.compile(r"^\s*(SELECT|WITH)\b", re.IGNORECASE)
+# what a statement that starts by reading may still write: a data-modifying CTE, SELECT
+# INTO (a new table); "FOR UPDATE" and "FOR NO KEY UPDATE" only lock, and are planned
+_WRITES = re.compile(
+    r"\b(INSERT|DELETE|MERGE|TRUNCATE|INTO)\b|(?<!\bFOR )(?<!\bKEY )\bUPDATE\b", re.IGNORECASE
+)
+TRIAL_LOCK_TIMEOUT = "5s"  # a trial index waits this long for its table, no longer
+TRIAL_STATEMENT_TIMEOUT = "300s"  # and takes this long to build at most
 
 
 @dataclass(frozen=True)
@@ -111,13 +118,28 @@ def suggest_indexes(spec: ServerSpec, database: str, *, limit: int = 5) -> list[
     ]  # fmt: skip
 
 
+def explain_on(
+    spec: ServerSpec, database: str, statement: str, parameters: list[str] | None = None
+) -> dict:
+    """:func:`explain` in ``database``, in a read-only transaction that is rolled back;
+    never on a database marked production."""
+    with connection(spec.for_database(spec.dbname or "postgres")) as conn:
+        refuse_production(conn, database, "explain a statement on")
+    with connection(spec.for_database(database), autocommit=False) as conn, conn.cursor() as cur:
+        cur.execute("SET TRANSACTION READ ONLY")
+        try:
+            return explain(cur, statement, parameters)
+        finally:
+            conn.rollback()
+
+
 def explain(cur, statement: str, parameters: list[str] | None = None) -> dict:
     """The plan of a normalized read statement, as ``EXPLAIN (FORMAT JSON)``: the generic
     plan, or with ``parameters`` (one text value per ``$n``, typed by the server as the
     statement needs) the plan for those values."""
     statement = statement.strip().removesuffix(";")
-    if not _READS.match(statement) or ";" in statement:
-        raise OpsError("Only single statements that read (SELECT, WITH) are explained.")
+    if not _READS.match(statement) or ";" in statement or _WRITES.search(statement):
+        raise OpsError("Only single statements that only read (SELECT, WITH) are explained.")
     cur.execute("SELECT current_setting('server_version_num')::int")
     if parameters is None and cur.fetchone()[0] >= 160000:
         cur.execute(sql.SQL("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {}").format(sql.SQL(statement)))
@@ -161,6 +183,9 @@ def verify_suggestion(admin: ServerSpec, copy: str, suggestion: Suggestion) -> d
         refuse_production(conn, copy, "try an index on")
     with connection(admin.for_database(copy), autocommit=False) as conn, conn.cursor() as cur:
         try:
+            # a copy may be in use: wait for the table briefly, build for a bounded time
+            cur.execute(f"SET LOCAL lock_timeout = '{TRIAL_LOCK_TIMEOUT}'")
+            cur.execute(f"SET LOCAL statement_timeout = '{TRIAL_STATEMENT_TIMEOUT}'")
             before = explain(cur, suggestion.example)
             cur.execute(
                 sql.SQL("CREATE INDEX ON {} ({})").format(

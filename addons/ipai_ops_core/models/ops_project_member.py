@@ -57,10 +57,13 @@ class IpaiOpsProjectMember(models.Model):
         group = self.env.ref("ipai_ops_core.group_ops_user")
         home = self.env.ref("ipai_ops_core.action_ipai_ops_project")
         for member in self.sudo():
-            if group not in member.user_id.group_ids:
-                member.user_id.group_ids = [Command.link(group.id)]
-            if not member.user_id.action_id:  # they land on their projects, not in Discuss
-                member.user_id.action_id = home.id  # an ir.actions.actions, by id
+            user = member.user_id
+            if group not in user.group_ids:
+                user.write({"group_ids": [Command.link(group.id)],
+                            "ipai_ops_access_by_membership": True})  # fmt: skip
+            if not user.action_id:  # they land on their projects, not in Discuss
+                # an ir.actions.actions, by id
+                user.write({"action_id": home.id, "ipai_ops_home_by_membership": True})
             member.project_id.message_notify(
                 partner_ids=member.user_id.partner_id.ids,
                 subject=self.env._("You were added to %(project)s", project=member.project_id.name),
@@ -72,8 +75,9 @@ class IpaiOpsProjectMember(models.Model):
             )
 
     def _revoke_access_of(self, users) -> None:
-        """A user whose last membership went loses the Operations user group (unless they
-        are an operations administrator, whose group implies it)."""
+        """A user whose last membership went loses what membership gave them: the
+        Operations user group (unless an administrator gave it, or they are an operations
+        administrator) and the Operations home (unless they chose another since)."""
         group = self.env.ref("ipai_ops_core.group_ops_user")
         admins = self.env.ref("ipai_ops_core.group_ops_admin")
         left = (
@@ -82,9 +86,13 @@ class IpaiOpsProjectMember(models.Model):
             .search([("user_id", "in", users.ids)])
             .user_id
         )
+        home = self.env.ref("ipai_ops_core.action_ipai_ops_project")
         for user in (users - left).sudo():
-            if admins not in user.group_ids and group in user.group_ids:
-                user.group_ids = [Command.unlink(group.id)]
+            if user.ipai_ops_access_by_membership and admins not in user.group_ids:
+                user.write({"group_ids": [Command.unlink(group.id)],
+                            "ipai_ops_access_by_membership": False})  # fmt: skip
+            if user.ipai_ops_home_by_membership and user.action_id.id == home.id:
+                user.write({"action_id": False, "ipai_ops_home_by_membership": False})
 
     def write(self, vals):
         if {"project_id", "user_id"} & set(vals) and not self.env.su:

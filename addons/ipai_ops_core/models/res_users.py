@@ -1,8 +1,13 @@
-from odoo import api, models
+from odoo import api, fields, models
 
 
 class ResUsers(models.Model):
     _inherit = "res.users"
+
+    # what a project membership gave, so that leaving the last project takes back that
+    # and only that (not a group or a home an administrator gave)
+    ipai_ops_access_by_membership = fields.Boolean(copy=False, readonly=True)
+    ipai_ops_home_by_membership = fields.Boolean(copy=False, readonly=True)
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -5,9 +5,8 @@ import psycopg2
 from odoo import fields, models
 from odoo.exceptions import UserError
 
-from ipai_ops.connection import connection
 from ipai_ops.errors import OpsError
-from ipai_ops.index_advice import explain
+from ipai_ops.index_advice import explain_on
 
 
 class IpaiOpsPgssQuery(models.Model):
@@ -45,17 +44,14 @@ class IpaiOpsPgssQuery(models.Model):
         copy: see ``ipai.ops.environment._explain_target``) — the generic plan, or the one
         for ``values``. Planned, never run, in a read-only transaction."""
         self.ensure_one()
-        with (
-            connection(environment.sudo()._engine_spec(), autocommit=False) as conn,
-            conn.cursor() as cur,
-        ):
-            cur.execute("SET TRANSACTION READ ONLY")
-            try:
-                plan = explain(cur, self.text or "", values)
-            except (OpsError, psycopg2.Error) as error:  # a value of the wrong type, say
-                raise UserError(str(error).strip()) from error
-            finally:
-                conn.rollback()
+        target = environment.sudo()
+        target._refuse_control_plane()
+        try:
+            plan = explain_on(
+                target.server_id._engine_spec(), target.database_name, self.text or "", values
+            )
+        except (OpsError, psycopg2.Error) as error:  # a value of the wrong type, say
+            raise UserError(str(error).strip()) from error
         self.sudo().write(
             {
                 "plan": json.dumps(plan, indent=2),

@@ -6,6 +6,7 @@ and the routes under /ipai_ops/.
 Each test asserts the correct behaviour: a failing one is a finding."""
 
 import json
+from contextlib import suppress
 from urllib.parse import urljoin
 
 import psycopg2
@@ -75,12 +76,12 @@ class TestAttackSession(RpcCase, OpsCase):
         alias = self.env["ipai.ops.environment"].browse(alias[0])
         self._record_statement(alias, "880001", "SELECT id FROM res_partner WHERE email = $1")
         tester = self.members_a["tester"]
-        try:
+        with suppress(Refused):
             self._explain(tester, alias, "880001", values="jane.customer@customer.example")
-        except Refused:
-            pass
-        statement = self.env["ipai.ops.pgss.query"].sudo().search(
-            [("environment_id", "=", alias.id), ("queryid", "=", "880001")]
+        statement = (
+            self.env["ipai.ops.pgss.query"]
+            .sudo()
+            .search([("environment_id", "=", alias.id), ("queryid", "=", "880001")])
         )
         self.assertFalse(
             statement.plan,
@@ -107,11 +108,9 @@ class TestAttackSession(RpcCase, OpsCase):
             return
         staging.invalidate_recordset()
         self._record_statement(production, "880004", "SELECT id FROM res_partner WHERE email = $1")
-        try:
+        with suppress(Refused):
             self._explain(self.members_a["tester"], production, "880004",
                           values="jane.customer@customer.example")  # fmt: skip
-        except Refused:
-            pass
         statement = self.env["ipai.ops.pgss.query"].sudo().search([("queryid", "=", "880004")])
         self.assertFalse(
             statement.plan,
@@ -152,13 +151,13 @@ class TestAttackSession(RpcCase, OpsCase):
         for queryid, text in texts.items():
             self._record_statement(dev, queryid, text)
         tester = self.members_a["tester"]
-        for queryid in texts:
+        for queryid, text in texts.items():
             with self.subTest(queryid=queryid):
                 try:
                     self._explain(tester, dev, queryid)
                 except Refused:
                     continue
-                self.fail(f"{texts[queryid]!r} was planned as if it read")
+                self.fail(f"{text!r} was planned as if it read")
 
     def test_viewers_and_developers_never_explain_nor_read_plans(self):
         dev = self.envs_a["development"]
@@ -191,10 +190,10 @@ class TestAttackSession(RpcCase, OpsCase):
             tester, "ipai.ops.top.queries.line", "create",
             [{"wizard_id": wizard[0], "queryid": "1", "query": "mine"}],
         )  # fmt: skip
-        self.assertFalse(
-            self.call(admin, "ipai.ops.top.queries.line", "search_read", [("id", "in", line)],
-                      ["query"])  # fmt: skip
+        seen = self.call(
+            admin, "ipai.ops.top.queries.line", "search_read", [("id", "in", line)], ["query"]
         )
+        self.assertFalse(seen)
         for method, args in (
             ("write", ([{"explain_values": "x"}])),
             ("action_refresh", ()),
@@ -231,7 +230,9 @@ class TestAttackSession(RpcCase, OpsCase):
                 self.assertLessEqual(texts, {"(hidden: tester role needed)", False})
         # another project's admin opens nothing of project A
         self.assertRefused(
-            self.admin_b, "ipai.ops.top.queries", "create",
+            self.admin_b,
+            "ipai.ops.top.queries",
+            "create",
             [{"environment_id": production.id, "window": "live"}],
         )
 
@@ -309,9 +310,7 @@ class TestAttackSession(RpcCase, OpsCase):
                     user, "ipai.ops.activity.group", "create",
                     [{"activity_id": activity[0], "role": "x", "count": 1}],
                 )  # fmt: skip
-                self.assertRefused(
-                    user, "ipai.ops.activity.group", "search_read", [], ["role"]
-                )
+                self.assertRefused(user, "ipai.ops.activity.group", "search_read", [], ["role"])
 
     # --- 4. Module updates ----------------------------------------------------------
 
@@ -414,8 +413,10 @@ class TestAttackSession(RpcCase, OpsCase):
         environment."""
         production = self.envs_a["production"]
         production.sudo().addons_path = False
-        backup = self.env["ipai.ops.backup"].sudo().create(
-            {"environment_id": production.id, "state": "done", "set_id": "attack-set"}
+        backup = (
+            self.env["ipai.ops.backup"]
+            .sudo()
+            .create({"environment_id": production.id, "state": "done", "set_id": "attack-set"})
         )
         tester = self.members_a["tester"]
         wizard = self.call(
@@ -431,10 +432,8 @@ class TestAttackSession(RpcCase, OpsCase):
             [{"backup_id": backup.id, "mode": "new", "new_stage": "staging",
               "new_name": "A staging from backup", "new_database": "a_attack_restore"}],
         )  # fmt: skip
-        try:
+        with suppress(Refused):
             self.call(tester, "ipai.ops.restore.wizard", "action_confirm", wizard)
-        except Refused:
-            pass
         self.assertEqual(self._counts(), before, "a copy that cannot start left records behind")
 
     def test_an_unreachable_source_says_no_secret(self):

@@ -18,6 +18,7 @@ class IpaiOpsRestoreWizard(models.TransientModel):
     def _queue_new_restore(self):
         backup = self.backup_id
         source = backup.environment_id
+        source._check_copy_can_start("backup")  # as the copy wizard: refused before it exists
         copy = source._new_copy(
             self.new_stage, self.new_database, name=self.new_name, backup=backup
         ).sudo(False)
