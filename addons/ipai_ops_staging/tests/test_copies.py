@@ -141,7 +141,7 @@ class TestSafeCopies(BackupCase):
         message["From"], message["To"] = "shop@acme.example", CUSTOMER_EMAIL
         message["Subject"] = "Your order"
         message.set_content("Thank you for your order.")
-        with smtplib.SMTP(host, smtp_port) as smtp:
+        with smtplib.SMTP(host, smtp_port, timeout=10) as smtp:
             smtp.login(login, "")
             smtp.send_message(message)
         self.env["ipai.ops.mail"]._cron_collect()
