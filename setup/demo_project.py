@@ -25,7 +25,10 @@ server = env["ipai.ops.db.server"].create(
 target = env["ipai.ops.backup.target"].create(
     {"name": "Local backups", "kind": "local", "path": str(backups)}
 )
-project = env["ipai.ops.project"].create({"name": "Demo", "code": "demo"})
+project = env["ipai.ops.project"].create(
+    {"name": "Demo", "code": "demo", "mail_catcher": os.environ["IPAI_OPS_DEMO_CATCHER"]}
+)
+env["ir.config_parameter"].set_param("ipai_ops.mail_spool", os.environ["IPAI_OPS_DEMO_SPOOL"])
 database = os.environ["IPAI_OPS_DEMO_DB"]
 production = env["ipai.ops.environment"].create(
     {

@@ -56,6 +56,12 @@ cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (sys.argv[1],))
 print("yes" if cur.fetchone() else "no")' "$1")" = yes ]
 }
 
+# the copies' outgoing mail goes to this catcher, and is shown in their Mails tab
+CATCHER=${IPAI_OPS_CATCHER:-127.0.0.1:2525}
+"$VENV/bin/ipai-ops" mail-catcher --spool "$PROJECT_ROOT/var/mail" --listen "$CATCHER" &
+CATCHER_PID=$!
+trap 'kill "$CATCHER_PID" 2>/dev/null || true' EXIT
+
 if ! database_exists "$DEMO_DB"; then
     say "creating the demo production database $DEMO_DB (Odoo with mail)"
     odoo -d "$DEMO_DB" -i mail --stop-after-init --log-level=warn
@@ -65,6 +71,7 @@ if ! database_exists "$CONTROL_DB"; then
     odoo -d "$CONTROL_DB" -i "$ADDONS" --stop-after-init --log-level=warn
     say "adding the demo project: a first backup and a staging copy"
     IPAI_OPS_DEMO_DB="$DEMO_DB" IPAI_OPS_DEMO_BACKUPS="$PROJECT_ROOT/var/backups" \
+        IPAI_OPS_DEMO_CATCHER="$CATCHER" IPAI_OPS_DEMO_SPOOL="$PROJECT_ROOT/var/mail" \
         odoo shell -d "$CONTROL_DB" --log-level=warn --no-http \
         < "$PROJECT_ROOT/setup/demo_project.py"
 else

@@ -1,7 +1,11 @@
 """The SMTP sink of copies: every mail kept under the sending copy's name, none relayed."""
 
+import signal
 import smtplib
 import socket
+import subprocess
+import sys
+import time
 from email.message import EmailMessage
 
 import pytest
@@ -60,3 +64,26 @@ def test_without_a_login_mail_is_kept_apart_and_names_are_never_paths(catcher):
     assert not list(spool.parent.glob("*.eml")), "nothing written outside the spool"
     assert not (spool.parent / "etc").exists()
     assert mail_catcher.caught(spool, "../spool") == []
+
+
+def test_the_command_catches_until_it_is_stopped(tmp_path):
+    port, spool = free_port(), tmp_path / "spool"
+    catcher = subprocess.Popen(
+        [sys.executable, "-m", "ipai_ops.cli", "mail-catcher", "--spool", str(spool),
+         "--listen", f"127.0.0.1:{port}"],
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+            smtp.login("acme-dev-7", "")
+            smtp.send_message(_mail())
+    finally:
+        catcher.send_signal(signal.SIGTERM)
+        assert catcher.wait(timeout=10) == 0, catcher.stderr.read()
+    assert [m.subject for m in mail_catcher.caught(spool, "acme-dev-7")] == ["Your invoice"]

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
-from . import __version__
+from . import __version__, mail_catcher
 from .backup import BACKUP_KINDS, backup_database
 from .check import check_database
 from .cli_progress import progress_on
@@ -227,6 +229,22 @@ def _cmd_mask(args):
     return vars(report), report.summary
 
 
+def _cmd_mail_catcher(args):
+    """Catch the copies' mail until interrupted (Ctrl-C, SIGTERM)."""
+    host, _, port = args.listen.rpartition(":")
+    controller = mail_catcher.start(Path(args.spool), host=host or "127.0.0.1", port=int(port))
+    print(f"catching mail on {args.listen} into {args.spool}", file=sys.stderr, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+    return {"spool": args.spool}, "stopped"
+
+
 def _add_target(parser):
     parser.add_argument("--target", required=True, help="storage target directory")
 
@@ -255,6 +273,13 @@ def _add_neutralize_options(parser) -> None:
 
 
 def _add_staging_commands(commands) -> None:
+    catcher = commands.add_parser(
+        "mail-catcher", help="keep the copies' outgoing mail (an SMTP sink), deliver none"
+    )
+    catcher.add_argument("--spool", required=True, help="directory the mails are filed in")
+    catcher.add_argument("--listen", default="127.0.0.1:2525", help="host:port (loopback)")
+    catcher.set_defaults(handler=_cmd_mail_catcher)
+
     clone = commands.add_parser("clone", help="a neutralized, masked copy of a database")
     clone.add_argument("source")
     clone.add_argument("target")
