@@ -205,6 +205,8 @@ class TestFindingsOverRpc(RpcCase, OpsCase):
             {"name": "Findings", "path": tempfile.mkdtemp(prefix="ipai-ops-findings-")}
         )
         cls.addClassCleanup(shutil.rmtree, cls.target.path, ignore_errors=True)
+        for environment in (*cls.envs_a.values(), *cls.envs_b.values()):  # copies need code
+            environment.addons_path = ",".join(config["addons_path"])
         cls.backup_b = cls.env["ipai.ops.backup"].create(
             {
                 "environment_id": cls.envs_b["production"].id,
