@@ -74,6 +74,11 @@ stop() {
         fi
         sleep 0.25
     done
+    # dockerd leaves its host network namespace file (run/netns/default) mounted; without
+    # this the directory cannot be removed
+    local mount
+    awk -v root="$dir/" 'index($2, root) == 1 { print $2 }' /proc/self/mounts | sort -r \
+        | while read -r mount; do umount "$mount" 2>/dev/null || umount -l "$mount" || true; done
 }
 
 case "${1:-}" in
