@@ -6,6 +6,7 @@
 #                    laid out as the official image (docker/standins/odoo.Dockerfile)
 #
 #   DOCKER_HOST=… setup/docker_images.sh     make sure both are in that engine
+#                                             (exit 3: no Odoo 19 is configured)
 #
 # Each image carries a label with the digest of what it was made from. An image already
 # in the engine with the right digest is kept; otherwise it is loaded from the per-user
@@ -91,7 +92,10 @@ odoo_tree_listing() {
 }
 
 ODOO=$(odoo_src)
-[ -n "$ODOO" ] || die "no Odoo 19 configured (set ODOO_SRC or write ODOO_SRC=… to $IPAI_OPS_CONFIG)"
+if [ -z "$ODOO" ]; then
+    say "no Odoo 19 configured (set ODOO_SRC or write ODOO_SRC=… to $IPAI_OPS_CONFIG)"
+    exit 3  # distinct: callers skip what needs the odoo:19 stand-in rather than fail
+fi
 
 bookworm_digest=$(digest_of "$STANDINS/bookworm.recipe")
 ensure local/bookworm "$bookworm_digest" build_bookworm
