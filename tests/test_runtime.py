@@ -19,10 +19,11 @@ import docker.errors
 import pytest
 from psycopg2 import sql
 
-from ipai_ops.connection import connect
+from ipai_ops.connection import ServerSpec, connect
 from ipai_ops.errors import (
     EngineUnreachable,
     ImageBuildFailed,
+    InstanceFailed,
     InstanceNotFound,
     PortInUse,
 )
@@ -277,3 +278,42 @@ def test_unlabelled_container_is_never_touched(client, spec, addons_dir):
         stranger.remove(force=True)
     with pytest.raises(docker.errors.NotFound):
         client.containers.get(name)
+
+
+def test_wrong_password_fails_the_deploy_with_odoos_reason(client, spec, addons_dir, odoo_database):
+    """Odoo cannot log in to PostgreSQL: the deploy fails quoting PostgreSQL's refusal."""
+    wrong = _spec(
+        ServerSpec(host=spec.host, port=spec.port, user=spec.user, password="not-it"),
+        addons_dir,
+        odoo_database,
+        environment="wrongpw",
+    )
+    try:
+        with pytest.raises(InstanceFailed, match="password authentication failed"):
+            instance.deploy(client, wrong)
+    finally:
+        instance.remove(client, PROJECT, "wrongpw", volume=True)
+    assert instance.status(client, PROJECT, "wrongpw").state == "missing"
+
+
+def test_restart_and_redeploy_keep_port_and_filestore(client, spec, addons_dir, deployed):
+    """A restart and a redeploy serve again on the same port, with the same data volume."""
+    dev, status = deployed
+    container = instance.find(client, dev.project, dev.environment)
+    container.exec_run(["sh", "-c", "echo kept > /var/lib/odoo/marker"])
+    restarted = instance.restart(client, dev.project, dev.environment)
+    assert restarted.http_port == status.http_port
+    redeployed = instance.deploy(client, dev)
+    assert redeployed.http_port == status.http_port
+    assert redeployed.container_id != status.container_id, "a deploy replaces the container"
+    marker = instance.find(client, dev.project, dev.environment).exec_run(
+        ["cat", "/var/lib/odoo/marker"]
+    )
+    assert marker.output.decode().strip() == "kept", "the data volume did not survive"
+    assert instance.health(redeployed.http_port).ok
+
+
+def test_missing_base_image_is_named(client, addons_dir):
+    """A base image the host does not have is reported by name."""
+    with pytest.raises(ImageBuildFailed, match="base image odoo:nope is not on this runtime host"):
+        image.environment_image(client, "odoo:nope", [addons_dir])

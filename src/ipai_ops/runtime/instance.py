@@ -344,11 +344,22 @@ def logs(client: docker.DockerClient, project: str, environment: str, tail: int 
     return _tail(_get(client, project, environment), tail)
 
 
-def health(port: int, host: str = "127.0.0.1", timeout: float = HEALTH_TIMEOUT) -> Health:
-    """``GET /web/health`` on the instance: ok when Odoo answers ``{"status": "pass"}``."""
+def health(
+    port: int,
+    host: str = "127.0.0.1",
+    timeout: float = HEALTH_TIMEOUT,
+    *,
+    with_database: bool = True,
+) -> Health:
+    """``GET /web/health`` on the instance: ok when Odoo answers ``{"status": "pass"}``.
+
+    :param with_database: also ask Odoo to connect to its PostgreSQL server with its own
+        credentials (``db_server_status``): an instance that cannot reach it is not healthy.
+    """
     started = time.monotonic()
+    params = {"db_server_status": "1"} if with_database else None
     try:
-        response = requests.get(f"http://{host}:{port}/web/health", timeout=timeout)
+        response = requests.get(f"http://{host}:{port}/web/health", params=params, timeout=timeout)
     except requests.RequestException as exc:
         return Health(ok=False, latency_ms=None, detail=f"no answer: {type(exc).__name__}")
     latency = (time.monotonic() - started) * 1000
