@@ -25,6 +25,7 @@ from ipai_ops.errors import (
     ImageBuildFailed,
     InstanceFailed,
     InstanceNotFound,
+    InvalidName,
     PortInUse,
 )
 from ipai_ops.runtime import config, engine, image, instance
@@ -160,6 +161,13 @@ def test_conf_has_no_password_and_only_its_database():
     assert "db_password = \n" in text
     assert "http_interface = 127.0.0.1" in text
     assert config.render_pgpass(settings, "p:w\\d") == "127.0.0.1:5432:*:odoo:p\\:w\\\\d\n"
+
+
+def test_names_that_docker_refuses_are_refused_first():
+    """A project or environment name Docker cannot use is refused with the rule."""
+    assert instance.container_name("shop", "prod.eu") == "ipai-ops-shop-prod.eu"
+    with pytest.raises(InvalidName, match="cannot name a container"):
+        instance.container_name("shop", "prod eu/1")
 
 
 def test_unreachable_engine_is_named():

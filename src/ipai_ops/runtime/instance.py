@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import socket
 import tarfile
 import time
@@ -27,6 +28,7 @@ from ..errors import (
     EngineUnreachable,
     InstanceFailed,
     InstanceNotFound,
+    InvalidName,
     PortInUse,
     RuntimeHostError,
 )
@@ -38,6 +40,7 @@ HEALTH_TIMEOUT = 5  # seconds for one /web/health request
 READY_TIMEOUT = 90  # seconds for a new instance to answer /web/health
 STOP_TIMEOUT = 10  # seconds between SIGTERM and SIGKILL
 LOG_TAIL = 40  # lines of an instance's log quoted in errors
+NAME_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,13 @@ class Health:
 
 
 def container_name(project: str, environment: str) -> str:
+    """``ipai-ops-PROJECT-ENVIRONMENT``; both parts must be valid in a Docker name."""
+    for part in (project, environment):
+        if not NAME_PART.fullmatch(part or ""):
+            raise InvalidName(
+                f"{part!r} cannot name a container: use letters, digits, '_', '.' and '-', "
+                "starting with a letter or digit."
+            )
     return f"ipai-ops-{project}-{environment}"
 
 
