@@ -35,11 +35,13 @@ PROJECT = "rt"
 PROBE_MANIFEST = "{'name': 'Runtime probe', 'version': '19.0.1.0.0', 'license': 'LGPL-3'}\n"
 
 
-def _no_docker_possible() -> bool:
-    """True only where Docker cannot be had at all: no dockerd and no way to install it."""
-    if shutil.which("dockerd"):
-        return False
-    return not (shutil.which("apt-get") and os.geteuid() == 0)
+def _why_no_docker() -> str | None:
+    """Why no engine can be had here at all (None: one can, so failing to start is a failure)."""
+    if os.geteuid() != 0:
+        return "starting a Docker engine of the tests' own needs root"
+    if not shutil.which("dockerd") and not shutil.which("apt-get"):
+        return "no dockerd here and no apt-get to install docker.io"
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -50,11 +52,8 @@ def docker_host(tmp_path_factory):
     if os.environ.get("IPAI_OPS_RUNTIME_SKIP"):  # the test command said why, loudly, once
         pytest.skip(f"RUNTIME TESTS SKIPPED: {os.environ['IPAI_OPS_RUNTIME_SKIP']}")
     if not host:
-        if _no_docker_possible():
-            pytest.skip(
-                "!!!!! RUNTIME TESTS SKIPPED: no dockerd here and no way to install it "
-                "(Debian's docker.io needs apt-get as root) !!!!!"
-            )
+        if why := _why_no_docker():
+            pytest.skip(f"!!!!! RUNTIME TESTS SKIPPED: {why} !!!!!")
         engine_dir = tmp_path_factory.mktemp("engine")
         started = subprocess.run(
             ["bash", str(ROOT / "setup/docker_engine.sh"), "start", str(engine_dir)],
