@@ -324,3 +324,36 @@ def test_missing_base_image_is_named(client, addons_dir):
     """A base image the host does not have is reported by name."""
     with pytest.raises(ImageBuildFailed, match="base image odoo:nope is not on this runtime host"):
         image.environment_image(client, "odoo:nope", [addons_dir])
+
+
+def test_two_engines_are_two_hosts(client, deployed, tmp_path_factory):
+    """A second engine (its own directory) is another host: instances are found per host."""
+    dev, _ = deployed
+    engine_dir = tmp_path_factory.mktemp("engine2")
+    script = str(ROOT / "setup/docker_engine.sh")
+    subprocess.run(["bash", script, "start", str(engine_dir)], check=True, capture_output=True)
+    try:
+        other = engine.connect(f"unix://{engine_dir}/docker.sock")
+        assert other.info()["DockerRootDir"] != client.info()["DockerRootDir"]
+        assert instance.find(other, dev.project, dev.environment) is None
+        empty = io.BytesIO()
+        tarfile.open(fileobj=empty, mode="w").close()
+        other.api.import_image_from_data(empty.getvalue(), repository="local/empty")
+        other.containers.create(
+            "local/empty",
+            ["none"],
+            labels={
+                engine.MANAGED: "1",
+                engine.PROJECT: dev.project,
+                engine.ENVIRONMENT: "elsewhere",
+                engine.ROLE: "server",
+                engine.HTTP_PORT: "1",
+            },
+        )
+        assert instance.find(other, dev.project, "elsewhere") is not None
+        assert instance.find(client, dev.project, "elsewhere") is None
+        assert instance.find(client, dev.project, dev.environment) is not None
+        other.close()
+    finally:
+        subprocess.run(["bash", script, "stop", str(engine_dir)], check=False)
+        shutil.rmtree(engine_dir, ignore_errors=True)
