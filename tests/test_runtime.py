@@ -357,3 +357,21 @@ def test_two_engines_are_two_hosts(client, deployed, tmp_path_factory):
     finally:
         subprocess.run(["bash", script, "stop", str(engine_dir)], check=False)
         shutil.rmtree(engine_dir, ignore_errors=True)
+
+
+def test_addons_requirements_are_installed_in_the_image(client, addons_dir, tmp_path):
+    """An addons directory's requirements.txt is installed by pip at build time."""
+    tree = tmp_path / "with_requirements"
+    shutil.copytree(addons_dir, tree)
+    # Debian's python3-polib is in the base image: pip resolves it without the network
+    (tree / "requirements.txt").write_text("polib\n")
+    tag = image.environment_image(client, "odoo:19", [tree])
+    try:
+        shown = client.containers.run(
+            tag, ["pip3", "show", "polib"], entrypoint=[], network_mode="host", remove=True
+        ).decode()
+        assert "Name: polib" in shown
+        history = "\n".join(step["CreatedBy"] for step in client.api.history(tag))
+        assert "pip3 install" in history and "/mnt/extra-addons/0/requirements.txt" in history
+    finally:
+        client.images.remove(tag)
