@@ -6,16 +6,6 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-apt_install() {
-    [ "$(id -u)" = 0 ] || die "missing system packages ($*): install them or rerun as root."
-    say "installing Debian packages: $*"
-    if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null)" ]; then
-        apt-get update -q >/dev/null
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null \
-        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; }
-}
-
 # pip install -r FILE into VENV (the project's by default), skipped when FILE has
 # not changed since the last success there.
 pip_install() {

@@ -25,6 +25,17 @@ odoo_src() {
     printf '%s\n' "$src"
 }
 
+# Install Debian packages (as root), updating the package lists only when there are none.
+apt_install() {
+    [ "$(id -u)" = 0 ] || die "missing system packages ($*): install them or rerun as root."
+    say "installing Debian packages: $*"
+    if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null)" ]; then
+        apt-get update -q >/dev/null
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null \
+        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; }
+}
+
 # The newest PostgreSQL server binaries installed from Debian packages.
 pg_bindir() {
     local dir

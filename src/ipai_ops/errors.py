@@ -98,3 +98,29 @@ class SecretUnavailable(OpsError):
     """A secret referenced from the host (environment variable or file) cannot be read."""
 
     exit_code = 3
+
+
+class RuntimeHostError(OpsError):
+    """A runtime host's Docker engine could not do what an instance needs."""
+
+    exit_code = 11
+
+
+class EngineUnreachable(RuntimeHostError):
+    """No Docker engine answers at the runtime host's endpoint."""
+
+
+class ImageBuildFailed(RuntimeHostError):
+    """An environment's image could not be built; the message ends with the build log's tail."""
+
+
+class PortInUse(RuntimeHostError):
+    """The HTTP port an instance needs is taken, or the host's port range is exhausted."""
+
+
+class InstanceNotFound(RuntimeHostError):
+    """No container managed by ipai-ops runs this environment on the host."""
+
+
+class InstanceFailed(RuntimeHostError):
+    """An instance (or a one-off Odoo command) exited with an error or never became healthy."""

@@ -1,0 +1,377 @@
+"""Odoo instances under a real Docker engine (setup/docker_engine.sh) and real PostgreSQL.
+
+`make test` starts the engine and exports IPAI_OPS_DOCKER_HOST; run alone, these tests
+start an engine of their own in a temporary directory. Either way the stand-in images
+come from setup/docker_images.sh (built once, then loaded from the per-user cache).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+from pathlib import Path
+
+import docker.errors
+import pytest
+from psycopg2 import sql
+
+from ipai_ops.connection import ServerSpec, connect
+from ipai_ops.errors import (
+    EngineUnreachable,
+    ImageBuildFailed,
+    InstanceFailed,
+    InstanceNotFound,
+    InvalidName,
+    PortInUse,
+)
+from ipai_ops.runtime import config, engine, image, instance
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "rt"
+PROBE_MANIFEST = "{'name': 'Runtime probe', 'version': '19.0.1.0.0', 'license': 'LGPL-3'}\n"
+
+
+def _why_no_docker() -> str | None:
+    """Why no engine can be had here at all (None: one can, so failing to start is a failure)."""
+    if os.geteuid() != 0:
+        return "starting a Docker engine of the tests' own needs root"
+    if not shutil.which("dockerd") and not shutil.which("apt-get"):
+        return "no dockerd here and no apt-get to install docker.io"
+    return None
+
+
+@pytest.fixture(scope="session")
+def docker_host(tmp_path_factory):
+    """The engine's endpoint, with the stand-in images loaded into it."""
+    host = os.environ.get("IPAI_OPS_DOCKER_HOST")
+    engine_dir = None
+    if os.environ.get("IPAI_OPS_RUNTIME_SKIP"):  # the test command said why, loudly, once
+        pytest.skip(f"RUNTIME TESTS SKIPPED: {os.environ['IPAI_OPS_RUNTIME_SKIP']}")
+    if not host:
+        if why := _why_no_docker():
+            pytest.skip(f"!!!!! RUNTIME TESTS SKIPPED: {why} !!!!!")
+        engine_dir = tmp_path_factory.mktemp("engine")
+        started = subprocess.run(
+            ["bash", str(ROOT / "setup/docker_engine.sh"), "start", str(engine_dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if started.returncode != 0:
+            pytest.fail(f"the Docker engine did not start:\n{started.stderr}", pytrace=False)
+        host = f"unix://{engine_dir}/docker.sock"
+    images = subprocess.run(
+        ["bash", str(ROOT / "setup/docker_images.sh")],
+        env={**os.environ, "DOCKER_HOST": host},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        if images.returncode == 3:
+            pytest.skip(
+                "!!!!! RUNTIME TESTS SKIPPED: no Odoo 19 configured for the odoo:19 stand-in !!!!!"
+            )
+        if images.returncode != 0:
+            pytest.fail(f"the stand-in images are not available:\n{images.stderr}", pytrace=False)
+        yield host
+    finally:
+        if engine_dir is not None:
+            subprocess.run(
+                ["bash", str(ROOT / "setup/docker_engine.sh"), "stop", str(engine_dir)],
+                check=False,
+            )
+            shutil.rmtree(engine_dir, ignore_errors=True)  # its data root holds the images
+
+
+@pytest.fixture(scope="session")
+def client(docker_host):
+    yield (client := engine.connect(docker_host))
+    for container in client.containers.list(
+        all=True, filters=engine.managed_filters({engine.PROJECT: PROJECT})
+    ):
+        container.remove(force=True)
+    for volume in client.volumes.list(filters={"label": f"{engine.PROJECT}={PROJECT}"}):
+        volume.remove(force=True)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def addons_dir(tmp_path_factory) -> Path:
+    """An environment's code: one tiny module."""
+    root = tmp_path_factory.mktemp("addons")
+    (root / "runtime_probe").mkdir()
+    (root / "runtime_probe" / "__manifest__.py").write_text(PROBE_MANIFEST)
+    (root / "runtime_probe" / "__init__.py").write_text("")
+    return root
+
+
+@pytest.fixture(scope="session")
+def odoo_database(spec):
+    """A database name for the deployed instance, dropped at the end."""
+    name = f"ipai_rt_{os.getpid()}"
+    yield name
+    conn = connect(spec.for_database("postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    conn.close()
+
+
+def _spec(spec, addons_dir, db_name, environment="dev", **kwargs) -> instance.InstanceSpec:
+    return instance.InstanceSpec(
+        project=PROJECT,
+        environment=environment,
+        base_image="odoo:19",
+        addons_dirs=(addons_dir,),
+        server=spec,
+        db_name=db_name,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="session")
+def deployed(client, spec, addons_dir, odoo_database):
+    """A development instance of a real Odoo database (base installed by a one-off run)."""
+    dev = _spec(spec, addons_dir, odoo_database)
+    init_log = instance.run_once(client, dev, ["-i", "base"])
+    assert "Modules loaded" in init_log, f"`odoo -i base` did not load modules:\n{init_log[-2000:]}"
+    status = instance.deploy(client, dev)
+    return dev, status
+
+
+def test_conf_has_no_password_and_only_its_database():
+    """odoo.conf: dbfilter anchored on the name, no database manager, no password."""
+    settings = config.OdooSettings(
+        db_host="127.0.0.1",
+        db_port=5432,
+        db_user="odoo",
+        db_name="shop.prod",
+        http_port=18069,
+        addons_path="/mnt/extra-addons/0",
+    )
+    text = config.render_odoo_conf(settings)
+    assert "dbfilter = ^shop\\.prod$" in text
+    assert "list_db = False" in text
+    assert "db_password = \n" in text
+    assert "http_interface = 127.0.0.1" in text
+    assert config.render_pgpass(settings, "p:w\\d") == "127.0.0.1:5432:*:odoo:p\\:w\\\\d\n"
+
+
+def test_names_that_docker_refuses_are_refused_first():
+    """A project or environment name Docker cannot use is refused with the rule."""
+    assert instance.container_name("shop", "prod.eu") == "ipai-ops-shop-prod.eu"
+    with pytest.raises(InvalidName, match="cannot name a container"):
+        instance.container_name("shop", "prod eu/1")
+
+
+def test_unreachable_engine_is_named():
+    """A socket where no engine listens is reported as such, not as a traceback."""
+    with pytest.raises(EngineUnreachable, match="No Docker engine answers at unix:///nonexistent"):
+        engine.connect("unix:///nonexistent/docker.sock", timeout=2)
+
+
+def test_unchanged_tree_is_not_rebuilt(client, addons_dir, tmp_path):
+    """Same addons, same tag, no build; a changed file gives a new tag."""
+    first = image.environment_image(client, "odoo:19", [addons_dir])
+    builds = []
+    real_build = client.api.build
+    client.api.build = lambda *a, **kw: builds.append(1) or real_build(*a, **kw)
+    try:
+        again = image.environment_image(client, "odoo:19", [addons_dir])
+        changed = tmp_path / "addons"
+        shutil.copytree(addons_dir, changed)
+        (changed / "runtime_probe" / "__init__.py").write_text("# changed\n")
+        other = image.environment_image(client, "odoo:19", [changed])
+    finally:
+        client.api.build = real_build
+    assert again == first, "an unchanged addons tree got another tag"
+    assert len(builds) == 1, f"expected one build (the changed tree), saw {len(builds)}"
+    assert other != first
+    client.images.remove(other)
+
+
+def test_failed_build_quotes_its_log(client, tmp_path):
+    """A requirements.txt pip cannot read fails the build with pip's own message."""
+    (tmp_path / "requirements.txt").write_text("this is not a requirement ===\n")
+    with pytest.raises(ImageBuildFailed, match=r"(?s)Building ipai-ops-env:\w+ failed:.*Invalid"):
+        image.environment_image(client, "odoo:19", [tmp_path])
+
+
+def test_deployed_instance_answers_health(deployed):
+    """/web/health passes over HTTP on the instance's port, with a latency."""
+    _, status = deployed
+    assert status.state == "running"
+    check = instance.health(status.http_port)
+    assert check.ok, f"/web/health did not pass: {check.detail}"
+    assert check.latency_ms is not None
+    assert check.latency_ms < 5000
+
+
+def test_logs_show_odoo_starting(client, deployed):
+    """The instance's log has Odoo's startup lines, on its loopback port."""
+    dev, status = deployed
+    text = instance.logs(client, dev.project, dev.environment, tail=500)
+    assert "Odoo version 19.0" in text, text[-2000:]
+    # Odoo names the 127.0.0.1 interface "localhost" in this line
+    assert f"HTTP service (werkzeug) running on localhost:{status.http_port}" in text, text[-2000:]
+
+
+def test_password_is_in_no_command_environment_or_conf(client, spec, deployed):
+    """docker inspect shows no password; the password file is 0400 and Odoo's user owns it."""
+    dev, _ = deployed
+    container = instance.find(client, dev.project, dev.environment)
+    attrs = container.attrs
+    shown = [
+        *attrs.get("Args", []),
+        *(attrs["Config"].get("Cmd") or []),
+        *(attrs["Config"].get("Entrypoint") or []),
+        *(attrs["Config"].get("Env") or []),
+        attrs.get("Path", ""),
+    ]
+    assert spec.password
+    assert not [item for item in shown if spec.password in item], shown
+    stream, _ = container.get_archive(config.CONF_PATH)
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        conf = tar.extractfile(tar.getmembers()[0]).read().decode()
+    assert spec.password not in conf
+    mode = container.exec_run(["stat", "-c", "%a %U", config.PGPASS_PATH]).output.decode()
+    assert mode.split() == ["400", "odoo"], mode
+
+
+def test_stop_then_start(client, deployed):
+    """A stopped instance does not answer; started again, it is healthy on the same port."""
+    dev, status = deployed
+    stopped = instance.stop(client, dev.project, dev.environment)
+    assert stopped.state == "exited"
+    assert not instance.health(status.http_port, timeout=2).ok
+    started = instance.start(client, dev.project, dev.environment)
+    assert started.state == "running"
+    assert started.http_port == status.http_port
+    assert instance.health(status.http_port).ok
+
+
+def test_port_in_use_is_refused_before_anything_changes(client, spec, addons_dir, deployed):
+    """Deploying on a port another process holds fails and leaves the instance serving."""
+    dev, status = deployed
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(PortInUse, match=f"Port {port}"):
+            instance.deploy(client, _spec(spec, addons_dir, dev.db_name, http_port=port))
+    assert instance.health(status.http_port).ok
+
+
+def test_unlabelled_container_is_never_touched(client, spec, addons_dir):
+    """A container named like an instance but without ipai-ops labels is left running."""
+    name = instance.container_name(PROJECT, "handmade")
+    stranger = client.containers.run(
+        "local/bookworm", ["sleep", "300"], name=name, detach=True, network_mode="host", init=True
+    )
+    try:
+        assert instance.find(client, PROJECT, "handmade") is None
+        assert instance.status(client, PROJECT, "handmade").state == "missing"
+        with pytest.raises(InstanceNotFound):
+            instance.stop(client, PROJECT, "handmade")
+        instance.remove(client, PROJECT, "handmade")
+        stranger.reload()
+        assert stranger.status == "running", "ipai-ops touched a container it did not create"
+    finally:
+        stranger.remove(force=True)
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(name)
+
+
+def test_wrong_password_fails_the_deploy_with_odoos_reason(client, spec, addons_dir, odoo_database):
+    """Odoo cannot log in to PostgreSQL: the deploy fails quoting PostgreSQL's refusal."""
+    wrong = _spec(
+        ServerSpec(host=spec.host, port=spec.port, user=spec.user, password="not-it"),
+        addons_dir,
+        odoo_database,
+        environment="wrongpw",
+    )
+    try:
+        with pytest.raises(InstanceFailed, match="password authentication failed"):
+            instance.deploy(client, wrong)
+    finally:
+        instance.remove(client, PROJECT, "wrongpw", volume=True)
+    assert instance.status(client, PROJECT, "wrongpw").state == "missing"
+
+
+def test_restart_and_redeploy_keep_port_and_filestore(client, spec, addons_dir, deployed):
+    """A restart and a redeploy serve again on the same port, with the same data volume."""
+    dev, status = deployed
+    container = instance.find(client, dev.project, dev.environment)
+    container.exec_run(["sh", "-c", "echo kept > /var/lib/odoo/marker"])
+    restarted = instance.restart(client, dev.project, dev.environment)
+    assert restarted.http_port == status.http_port
+    redeployed = instance.deploy(client, dev)
+    assert redeployed.http_port == status.http_port
+    assert redeployed.container_id != status.container_id, "a deploy replaces the container"
+    marker = instance.find(client, dev.project, dev.environment).exec_run(
+        ["cat", "/var/lib/odoo/marker"]
+    )
+    assert marker.output.decode().strip() == "kept", "the data volume did not survive"
+    assert instance.health(redeployed.http_port).ok
+
+
+def test_missing_base_image_is_named(client, addons_dir):
+    """A base image the host does not have is reported by name."""
+    with pytest.raises(ImageBuildFailed, match="base image odoo:nope is not on this runtime host"):
+        image.environment_image(client, "odoo:nope", [addons_dir])
+
+
+def test_two_engines_are_two_hosts(client, deployed, tmp_path_factory):
+    """A second engine (its own directory) is another host: instances are found per host."""
+    dev, _ = deployed
+    engine_dir = tmp_path_factory.mktemp("engine2")
+    script = str(ROOT / "setup/docker_engine.sh")
+    subprocess.run(["bash", script, "start", str(engine_dir)], check=True, capture_output=True)
+    try:
+        other = engine.connect(f"unix://{engine_dir}/docker.sock")
+        assert other.info()["DockerRootDir"] != client.info()["DockerRootDir"]
+        assert instance.find(other, dev.project, dev.environment) is None
+        empty = io.BytesIO()
+        tarfile.open(fileobj=empty, mode="w").close()
+        other.api.import_image_from_data(empty.getvalue(), repository="local/empty")
+        other.containers.create(
+            "local/empty",
+            ["none"],
+            labels={
+                engine.MANAGED: "1",
+                engine.PROJECT: dev.project,
+                engine.ENVIRONMENT: "elsewhere",
+                engine.ROLE: "server",
+                engine.HTTP_PORT: "1",
+            },
+        )
+        assert instance.find(other, dev.project, "elsewhere") is not None
+        assert instance.find(client, dev.project, "elsewhere") is None
+        assert instance.find(client, dev.project, dev.environment) is not None
+        other.close()
+    finally:
+        subprocess.run(["bash", script, "stop", str(engine_dir)], check=False)
+        shutil.rmtree(engine_dir, ignore_errors=True)
+
+
+def test_addons_requirements_are_installed_in_the_image(client, addons_dir, tmp_path):
+    """An addons directory's requirements.txt is installed by pip at build time."""
+    tree = tmp_path / "with_requirements"
+    shutil.copytree(addons_dir, tree)
+    # Debian's python3-polib is in the base image: pip resolves it without the network
+    (tree / "requirements.txt").write_text("polib\n")
+    tag = image.environment_image(client, "odoo:19", [tree])
+    try:
+        shown = client.containers.run(
+            tag, ["pip3", "show", "polib"], entrypoint=[], network_mode="host", remove=True
+        ).decode()
+        assert "Name: polib" in shown
+        history = "\n".join(step["CreatedBy"] for step in client.api.history(tag))
+        assert "pip3 install" in history and "/mnt/extra-addons/0/requirements.txt" in history
+    finally:
+        client.images.remove(tag)
