@@ -1,4 +1,4 @@
 from . import test_monitoring
 from . import test_tour
 from . import test_security_rpc
-from . import test_attack_session
+from . import test_attack_new_surfaces

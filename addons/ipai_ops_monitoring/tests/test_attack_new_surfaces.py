@@ -1,7 +1,7 @@
-"""An independent attack, over JSON-RPC and HTTP as real users, on the surfaces of the
-last session: Explain with values, suggested-index verification, connections by kind,
-module updates, live progress of runs, the copy wizard's preconditions, home actions
-and the routes under /ipai_ops/.
+"""An independent attack, over JSON-RPC and HTTP as real users, on the surfaces added with
+live runs, slow queries and index suggestions: Explain with values, suggested-index
+verification, connections by kind, module updates, live progress of runs, the copy
+wizard's preconditions, home actions and the routes under /ipai_ops/.
 
 Each test asserts the correct behaviour: a failing one is a finding."""
 
@@ -27,7 +27,7 @@ STATEMENT = "SELECT datname FROM pg_database WHERE datname = $1"
 
 
 @tagged("post_install", "-at_install")
-class TestAttackSession(RpcCase, OpsCase):
+class TestNewSurfacesAttacked(RpcCase, OpsCase):
     # --- helpers ------------------------------------------------------------------
 
     def _record_statement(self, environment, queryid, text=STATEMENT):
