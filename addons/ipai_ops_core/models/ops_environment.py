@@ -121,9 +121,19 @@ class IpaiOpsEnvironment(models.Model):
         result = super().write(vals)
         if {"database_name", "server_id"} & set(vals):
             self._refuse_registering_the_control_plane()
+            if not self.env.su:
+                self._forget_what_the_database_held()
         if {"stage", "database_name", "server_id"} & set(vals):
             self._mark_production_databases()
         return result
+
+    def _forget_what_the_database_held(self) -> None:
+        """An environment an operator points at another database no longer holds what
+        ipai-ops recorded (a masked copy, say): it is as if just registered, not checked
+        yet. Production stays production data."""
+        self.sudo().filtered(lambda e: e.data_class != "production").write(
+            {"data_class": "registered", "state": "new"}
+        )
 
     def _refuse_registering_the_control_plane(self) -> None:
         """Say at once, not at the first run, that the control plane cannot be managed."""

@@ -53,6 +53,21 @@ class TestEnvironmentRules(OpsCase):
         ):
             self._new_environment(database_name="a_staging")
 
+    def test_pointing_an_environment_elsewhere_forgets_what_it_held(self):
+        """A masked copy an operator points at another database is no longer known to be
+        masked: not checked yet, registered data. Production stays production data; the
+        system's own placement (a copy taking its name) keeps what it recorded."""
+        staging, production = self.envs_a["staging"], self.envs_a["production"]
+        staging.sudo().write({"state": "ready", "data_class": "masked"})
+        staging.with_user(self.ops_admin).database_name = "a_staging_elsewhere"
+        self.assertEqual((staging.state, staging.data_class), ("new", "registered"))
+        production.sudo().write({"state": "ready"})
+        production.with_user(self.ops_admin).database_name = self.production_db
+        self.assertEqual(production.data_class, "production")
+        staging.sudo().write({"state": "ready", "data_class": "masked"})
+        staging.sudo().database_name = "a_staging_renamed"
+        self.assertEqual((staging.state, staging.data_class), ("ready", "masked"))
+
     def test_project_codes_are_short_and_lowercase(self):
         for code in ("Has Space", "UPPER", "x" * 33, "-dash"):
             with self.subTest(code=code), self.assertRaises(ValidationError):
