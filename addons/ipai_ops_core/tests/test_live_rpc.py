@@ -1,4 +1,5 @@
-"""A run's progress and live notifications, attacked over JSON-RPC by every role."""
+"""A run's progress, and what membership records on users, attacked over JSON-RPC by
+every role."""
 
 from odoo.tests import tagged
 
@@ -33,3 +34,17 @@ class TestProgressOverRpc(RpcCase, OpsCase):
                 ):
                     self.assertRefused(user, "ipai.ops.run.progress", method, *args)
         self.assertAlmostEqual(row.fraction, 0.3, msg="nobody moved it")
+
+
+@tagged("post_install", "-at_install")
+class TestMembershipMarksOverRpc(RpcCase, OpsCase):
+    def test_nobody_writes_what_membership_gave(self):
+        """The marks that say what a membership gave (and so what leaving takes back) are
+        the system's: a user marking their own group as membership's could make an
+        administrator's grant vanish, or keep one."""
+        users = {**self.members_a, "ops_admin": self.ops_admin, "outsider": self.outsider}
+        for role, user in users.items():
+            for field in ("ipai_ops_access_by_membership", "ipai_ops_home_by_membership"):
+                with self.subTest(role=role, field=field):
+                    for target in (user, self.members_a["viewer"]):
+                        self.assertRefused(user, "res.users", "write", [target.id], {field: True})

@@ -439,6 +439,28 @@ class TestFindingsOverRpc(RpcCase, OpsCase):
         refusal = self.assertRefused(developer, "ipai.ops.staging.wizard", "action_confirm", wizard)
         self.assertIn("backup of the environment being copied", refusal.message)
 
+    def test_caught_mails_are_the_project_s_to_read_and_the_system_s_to_write(self):
+        mail = self.env["ipai.ops.mail"].create(
+            {"environment_id": self.envs_a["staging"].id, "key": "m-1.eml",
+             "subject": "Your order", "mail_to": "jane@customer.example"}
+        )  # fmt: skip
+        users = {**self.members_a, "ops_admin": self.ops_admin, "outsider": self.outsider,
+                 "other_admin": self.admin_b}  # fmt: skip
+        for role, user in users.items():
+            with self.subTest(role=role):
+                seen = self.call(user, "ipai.ops.mail", "search_read", [("id", "=", mail.id)],
+                                 ["subject"])  # fmt: skip
+                self.assertEqual(bool(seen), role not in ("outsider", "other_admin"))
+                self.assertRefused(user, "ipai.ops.mail", "write", [mail.id], {"subject": "x"})
+                self.assertRefused(user, "ipai.ops.mail", "unlink", [mail.id])
+                self.assertRefused(
+                    user, "ipai.ops.mail", "create",
+                    [{"environment_id": self.envs_a["staging"].id, "key": "forged.eml"}],
+                )  # fmt: skip
+                self.assertRefused(
+                    user, "ipai.ops.mail", "_cron_collect", []
+                )  # a private method: not callable over RPC
+
     def test_production_data_never_reaches_a_developer_unmasked(self):
         developer, tester = self.members_a["developer"], self.members_a["tester"]
         values = {
