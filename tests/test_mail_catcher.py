@@ -9,14 +9,9 @@ import time
 from email.message import EmailMessage
 
 import pytest
+from sftp_server import free_port
 
 from ipai_ops import mail_catcher
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
-import json
 import logging
 
 from odoo import http
 from odoo.http import request
+
+from odoo.addons.ipai_ops_core.controllers.answers import json_answer
 
 from ipai_ops.errors import SecretUnavailable
 from ipai_ops.webhooks import WebhookRefused, parse_push, verify
@@ -24,10 +25,10 @@ class OpsWebhook(http.Controller):
                 csrf=False, save_session=False, readonly=False)  # fmt: skip
     def push(self, code):
         if not request.db:
-            return _answer({"status": "refused"}, 403)
+            return json_answer({"status": "refused"}, 403)
         body = request.httprequest.get_data(cache=False, parse_form_data=False)
         if len(body) > MAX_BODY:
-            return _answer({"status": "too large"}, 413)
+            return json_answer({"status": "too large"}, 413)
         headers = dict(request.httprequest.headers)
         project = request.env["ipai.ops.project"].sudo().search([("code", "=", code)], limit=1)
         try:
@@ -36,14 +37,14 @@ class OpsWebhook(http.Controller):
             push = parse_push(forge, headers, body)
         except (WebhookRefused, SecretUnavailable) as error:
             _logger.info("webhook for %r refused: %s", code, error)
-            return _answer({"status": "refused"}, 403)
+            return json_answer({"status": "refused"}, 403)
         if push is None:
-            return _answer({"status": "ignored"}, 202)
+            return json_answer({"status": "ignored"}, 202)
         Build = request.env["ipai.ops.build"].sudo()
         if push.delivery and Build.search_count(
             [("project_id", "=", project.id), ("delivery", "=", push.delivery)], limit=1
         ):
-            return _answer({"status": "already received"}, 409)
+            return json_answer({"status": "already received"}, 409)
         environments = project.environment_ids.filtered(lambda e: e.branch == push.branch)
         builds = Build.browse()
         for environment in environments:
@@ -51,12 +52,4 @@ class OpsWebhook(http.Controller):
                 environment, push.commit, "webhook", delivery=push.delivery or False,
                 author=push.author, message=push.message[:250],
             )  # fmt: skip
-        return _answer({"status": "queued", "builds": len(builds)}, 202)
-
-
-def _answer(data: dict, status: int):
-    return request.make_response(
-        json.dumps(data),
-        headers=[("Content-Type", "application/json"), ("Cache-Control", "no-store")],
-        status=status,
-    )
+        return json_answer({"status": "queued", "builds": len(builds)}, 202)

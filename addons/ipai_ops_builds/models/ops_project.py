@@ -1,11 +1,13 @@
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import config
+
+from odoo.addons.ipai_ops_core.models.ops_run import utc_naive
 
 from ipai_ops.errors import OpsError
 from ipai_ops.git_repo import (
@@ -119,7 +121,7 @@ class IpaiOpsProject(models.Model):
                 {
                     "author": build.author or info["author"],
                     "message": build.message or info["message"][:250],
-                    "committed_at": _utc_naive(info["date"]),
+                    "committed_at": utc_naive(datetime.fromisoformat(info["date"])),
                     "modules_added": "\n".join(changes["added"]),
                     "modules_removed": "\n".join(changes["removed"]),
                     "modules_changed": "\n".join(changes["changed"]),
@@ -127,8 +129,3 @@ class IpaiOpsProject(models.Model):
                     "described": True,
                 }
             )
-
-
-def _utc_naive(iso: str) -> datetime:
-    """git's ISO date with its offset, as Odoo stores times: UTC, without the zone."""
-    return datetime.fromisoformat(iso).astimezone(timezone.utc).replace(tzinfo=None)

@@ -1,7 +1,7 @@
-import json
-
 from odoo import http
 from odoo.http import request
+
+from .answers import json_answer
 
 
 class OpsHealth(http.Controller):
@@ -14,13 +14,6 @@ class OpsHealth(http.Controller):
     @http.route("/ipai_ops/health", type="http", auth="none", methods=["GET"], save_session=False)
     def health(self):
         if not request.db:
-            return self._answer({"status": "unknown", "reason": "no database selected"}, 503)
+            return json_answer({"status": "unknown", "reason": "no database selected"}, 503)
         health = request.env["ipai.ops.run"].sudo()._executor_health()
-        return self._answer(health.as_dict(), 200 if health.alive else 503)
-
-    def _answer(self, data: dict, status: int):
-        return request.make_response(
-            json.dumps(data),
-            headers=[("Content-Type", "application/json"), ("Cache-Control", "no-store")],
-            status=status,
-        )
+        return json_answer(health.as_dict(), 200 if health.alive else 503)

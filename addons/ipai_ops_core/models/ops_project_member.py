@@ -55,15 +55,13 @@ class IpaiOpsProjectMember(models.Model):
         """Membership is access: the Operations user group comes with it, and the user is
         told (no second step in Settings ▸ Users)."""
         group = self.env.ref("ipai_ops_core.group_ops_user")
-        home = self.env.ref("ipai_ops_core.action_ipai_ops_project")
         for member in self.sudo():
             user = member.user_id
             if group not in user.group_ids:
                 user.write({"group_ids": [Command.link(group.id)],
                             "ipai_ops_access_by_membership": True})  # fmt: skip
-            if not user.action_id:  # they land on their projects, not in Discuss
-                # an ir.actions.actions, by id
-                user.write({"action_id": home.id, "ipai_ops_home_by_membership": True})
+            # they land on their projects, not in Discuss
+            user._open_on_operations().write({"ipai_ops_home_by_membership": True})
             member.project_id.message_notify(
                 partner_ids=member.user_id.partner_id.ids,
                 subject=self.env._("You were added to %(project)s", project=member.project_id.name),
@@ -86,12 +84,11 @@ class IpaiOpsProjectMember(models.Model):
             .search([("user_id", "in", users.ids)])
             .user_id
         )
-        home = self.env.ref("ipai_ops_core.action_ipai_ops_project")
         for user in (users - left).sudo():
             if user.ipai_ops_access_by_membership and admins not in user.group_ids:
                 user.write({"group_ids": [Command.unlink(group.id)],
                             "ipai_ops_access_by_membership": False})  # fmt: skip
-            if user.ipai_ops_home_by_membership and user.action_id.id == home.id:
+            if user.ipai_ops_home_by_membership and user._opens_on_operations():
                 user.write({"action_id": False, "ipai_ops_home_by_membership": False})
 
     def write(self, vals):

@@ -36,6 +36,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def utc_naive(moment: datetime) -> datetime:
+    """An aware moment (a timestamptz, git's dates) as Odoo stores times: UTC, no zone."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 REDACTED = "********"
 MIN_REDACTED_LENGTH = 6  # shorter secrets would blank out ordinary words in messages
 

@@ -35,11 +35,16 @@ class IpaiOpsRunProgress(models.Model):
 
     _run_uniq = models.UniqueIndex("(run_id)")
 
-    def _report(self, run, fraction: float | None, phase: str) -> None:
-        """Store the run's progress and tell its audience, in a short transaction of its own."""
+    def _report(self, run, fraction: float | None, phase: str, new_phase: bool) -> None:
+        """Store the run's progress — and a new phase as an event of its trail — and tell
+        its audience, in one short transaction of its own."""
         with self.env.registry.cursor() as cr:
             cr.execute(SQL(_UPSERT, run=run.id, fraction=fraction or 0.0, phase=phase[:250]))
-            run.with_env(run.env(cr=cr))._notify_live()
+            run = run.with_env(run.env(cr=cr))
+            if new_phase:
+                run._log_event("info", phase)  # which tells the audience
+            else:
+                run._notify_live()
 
 
 class ProgressReporter:
@@ -54,10 +59,8 @@ class ProgressReporter:
 
     def __call__(self, message: str, fraction: float | None = None) -> None:
         new_phase = message != self.phase
-        if new_phase:
-            self.run._log_event_now("info", message)
-            self.phase = message
         now = time.monotonic()
         if new_phase or (fraction is not None and now - self.last >= PROGRESS_EVERY):
-            self.last = now
-            self.run.env["ipai.ops.run.progress"].sudo()._report(self.run, fraction, message)
+            self.phase, self.last = message, now
+            Progress = self.run.env["ipai.ops.run.progress"].sudo()
+            Progress._report(self.run, fraction, message, new_phase)

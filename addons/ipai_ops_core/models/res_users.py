@@ -24,13 +24,21 @@ class ResUsers(models.Model):
     def _land_ops_admins_on_operations(self) -> None:
         """Operations administrators open on the Operations home (the projects, with what
         needs attention), not in Discuss — unless they chose another home action."""
+        admins = self.env.ref("ipai_ops_core.group_ops_admin").sudo().all_user_ids
+        (self & admins)._open_on_operations()
+
+    def _open_on_operations(self):
+        """Give the users without a home action the Operations home; return those."""
         home = self.env.ref("ipai_ops_core.action_ipai_ops_project", raise_if_not_found=False)
         if not home:  # installing: the action comes later, and so does the call below
-            return
-        admins = self.env.ref("ipai_ops_core.group_ops_admin").sudo().all_user_ids
-        landing = (self & admins).filtered(lambda user: not user.action_id)
-        if landing:
-            landing.sudo().write({"action_id": home.id})  # an ir.actions.actions, by id
+            return self.browse()
+        landing = self.sudo().filtered(lambda user: not user.action_id)
+        landing.write({"action_id": home.id})  # an ir.actions.actions, by id
+        return landing
+
+    def _opens_on_operations(self) -> bool:
+        self.ensure_one()
+        return self.sudo().action_id == self.env.ref("ipai_ops_core.action_ipai_ops_project")
 
     @api.model
     def _land_existing_ops_admins_on_operations(self) -> None:

@@ -1,9 +1,11 @@
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from odoo import fields, models
 from odoo.tools import SQL
+
+from odoo.addons.ipai_ops_core.models.ops_run import utc_naive
 
 from ipai_ops.stats import Sample, read_statements, statement_deltas
 
@@ -174,8 +176,3 @@ class IpaiOpsPgssDelta(models.Model):
                 now - SAMPLE_RETENTION,
             )
         )
-
-
-def utc_naive(moment):
-    """A timestamptz as Odoo stores it: UTC, without the zone."""
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
