@@ -38,7 +38,8 @@ class ResUsers(models.Model):
 
     def _opens_on_operations(self) -> bool:
         self.ensure_one()
-        return self.sudo().action_id == self.env.ref("ipai_ops_core.action_ipai_ops_project")
+        home = self.env.ref("ipai_ops_core.action_ipai_ops_project")
+        return self.sudo().action_id.id == home.id  # an ir.actions.actions: compare ids
 
     @api.model
     def _land_existing_ops_admins_on_operations(self) -> None:
