@@ -7,16 +7,20 @@ come from setup/docker_images.sh (built once, then loaded from the per-user cach
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import shutil
 import socket
 import subprocess
 import tarfile
+import threading
+import time
 from pathlib import Path
 
 import docker.errors
 import pytest
+import requests
 from psycopg2 import sql
 
 from ipai_ops.connection import ServerSpec, connect
@@ -28,7 +32,7 @@ from ipai_ops.errors import (
     InvalidName,
     PortInUse,
 )
-from ipai_ops.runtime import config, engine, image, instance
+from ipai_ops.runtime import config, engine, front, image, instance
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "rt"
@@ -213,12 +217,13 @@ def test_deployed_instance_answers_health(deployed):
 
 
 def test_logs_show_odoo_starting(client, deployed):
-    """The instance's log has Odoo's startup lines, on its loopback port."""
+    """The instance's log has Odoo's startup lines, on its loopback backend port."""
     dev, status = deployed
     text = instance.logs(client, dev.project, dev.environment, tail=500)
     assert "Odoo version 19.0" in text, text[-2000:]
     # Odoo names the 127.0.0.1 interface "localhost" in this line
-    assert f"HTTP service (werkzeug) running on localhost:{status.http_port}" in text, text[-2000:]
+    started = f"HTTP service (werkzeug) running on localhost:{status.backend_port}"
+    assert started in text, text[-2000:]
 
 
 def test_password_is_in_no_command_environment_or_conf(client, spec, deployed):
@@ -246,10 +251,10 @@ def test_password_is_in_no_command_environment_or_conf(client, spec, deployed):
 def test_stop_then_start(client, deployed):
     """A stopped instance does not answer; started again, it is healthy on the same port."""
     dev, status = deployed
-    stopped = instance.stop(client, dev.project, dev.environment)
+    stopped = instance.stop(client, dev)
     assert stopped.state == "exited"
     assert not instance.health(status.http_port, timeout=2).ok
-    started = instance.start(client, dev.project, dev.environment)
+    started = instance.start(client, dev)
     assert started.state == "running"
     assert started.http_port == status.http_port
     assert instance.health(status.http_port).ok
@@ -277,7 +282,7 @@ def test_unlabelled_container_is_never_touched(client, spec, addons_dir):
         assert instance.find(client, PROJECT, "handmade") is None
         assert instance.status(client, PROJECT, "handmade").state == "missing"
         with pytest.raises(InstanceNotFound):
-            instance.stop(client, PROJECT, "handmade")
+            instance.stop(client, _spec(spec, addons_dir, "x", environment="handmade"))
         instance.remove(client, PROJECT, "handmade")
         stranger.reload()
         assert stranger.status == "running", "ipai-ops touched a container it did not create"
@@ -375,3 +380,126 @@ def test_addons_requirements_are_installed_in_the_image(client, addons_dir, tmp_
         assert "pip3 install" in history and "/mnt/extra-addons/0/requirements.txt" in history
     finally:
         client.images.remove(tag)
+
+
+class Poller(threading.Thread):
+    """A client polling an instance's URL the whole time, counting what failed."""
+
+    def __init__(self, port: int):
+        super().__init__(daemon=True)
+        self.port, self.stopping = port, threading.Event()
+        self.ok, self.failures = 0, []
+
+    def run(self):
+        session = requests.Session()  # keep-alive, like a browser, and fresh connections
+        while not self.stopping.is_set():
+            for get in (session.get, requests.get):
+                try:
+                    answer = get(f"http://127.0.0.1:{self.port}/web/health", timeout=10)
+                    answer.raise_for_status()
+                    self.ok += 1
+                except requests.RequestException as exc:
+                    self.failures.append(repr(exc))
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.join()
+
+
+def test_rolling_restart_fails_no_request(client, deployed):
+    """A client polling the URL through a rolling restart sees no failed request."""
+    dev, _ = deployed
+    before = instance.status(client, dev.project, dev.environment)
+    with Poller(before.http_port) as poller:
+        time.sleep(1)
+        after = instance.rolling_restart(client, dev)
+        time.sleep(1)
+    assert not poller.failures, poller.failures[:5]
+    assert poller.ok > 20, f"the client was not polling ({poller.ok} answers)"
+    assert after.http_port == before.http_port, "the URL changed"
+    assert after.container_id != before.container_id, "no new container"
+    assert after.backend_port != before.backend_port
+    assert len(instance._servers(client, dev.project, dev.environment)) == 1, "old one left"
+
+
+def _module_tree(tmp_path: Path, name: str, version: str, data: str | None = None) -> Path:
+    root = tmp_path / name
+    module = root / "runtime_probe"
+    module.mkdir(parents=True)
+    manifest = f"{{'name': 'Runtime probe', 'version': '{version}', 'license': 'LGPL-3'"
+    if data is not None:
+        (module / "broken.xml").write_text(data)
+        manifest += ", 'data': ['broken.xml']"
+    (module / "__manifest__.py").write_text(manifest + "}\n")
+    (module / "__init__.py").write_text("")
+    return root
+
+
+def _installed_version(spec, db_name: str) -> str | None:
+    conn = connect(spec.for_database(db_name))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT latest_version FROM ir_module_module WHERE name = 'runtime_probe'"
+                " AND state = 'installed'"
+            )
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    return row[0] if row else None
+
+
+def test_update_switches_only_once_the_update_succeeded(client, spec, deployed, tmp_path):
+    """A failing -u leaves the old instance serving; a good one switches to the new code."""
+    dev, _ = deployed
+    good = dataclasses.replace(dev, addons_dirs=(_module_tree(tmp_path, "v1", "19.0.1.0.0"),))
+    instance.run_once(client, good, ["-i", "runtime_probe"])
+    serving = instance.deploy(client, good)
+    broken = dataclasses.replace(
+        dev, addons_dirs=(_module_tree(tmp_path, "v2", "19.0.2.0.0", "<odoo><record"),)
+    )
+    with Poller(serving.http_port) as poller, pytest.raises(InstanceFailed) as failed:
+        instance.update_modules(client, broken, ["runtime_probe"])
+    assert "broken.xml" in failed.value.log, failed.value.log[-2000:]
+    assert not poller.failures, poller.failures[:5]
+    still = instance.status(client, dev.project, dev.environment)
+    assert still.container_id == serving.container_id, "a failed update replaced the instance"
+    assert instance.health(still.http_port).ok
+    assert _installed_version(spec, dev.db_name) == "19.0.1.0.0"
+    fixed = dataclasses.replace(dev, addons_dirs=(_module_tree(tmp_path, "v3", "19.0.3.0.0"),))
+    updated, log = instance.update_modules(client, fixed, ["runtime_probe"])
+    assert "Modules loaded" in log
+    assert updated.container_id != serving.container_id
+    assert updated.http_port == serving.http_port
+    assert _installed_version(spec, dev.db_name) == "19.0.3.0.0"
+    assert instance.health(updated.http_port).ok
+
+
+def test_router_made_again_routes_the_serving_instances(client, deployed):
+    """A router removed by hand is made again with the routes of the running instances."""
+    dev, _ = deployed
+    serving = instance.status(client, dev.project, dev.environment)
+    front.find_router(client).remove(force=True)
+    assert not instance.health(serving.http_port, timeout=2).ok
+    front.ensure_router(client, dev.base_image)
+    assert front.routes(client)[serving.http_port] == serving.backend_port
+    assert instance.health(serving.http_port).ok
+
+
+def test_stopped_instance_gives_up_its_route(client, deployed):
+    """Stopping closes the public port; the router no longer routes it."""
+    dev, _ = deployed
+    serving = instance.status(client, dev.project, dev.environment)
+    instance.stop(client, dev)
+    try:
+        assert serving.http_port not in front.routes(client)
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{serving.http_port}/web/health", timeout=2)
+    finally:
+        instance.start(client, dev)
+    assert instance.health(serving.http_port).ok

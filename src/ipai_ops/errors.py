@@ -101,9 +101,17 @@ class SecretUnavailable(OpsError):
 
 
 class RuntimeHostError(OpsError):
-    """A runtime host's Docker engine could not do what an instance needs."""
+    """A runtime host's Docker engine could not do what an instance needs.
+
+    ``log``: the whole log of what failed (an image build, a one-off Odoo command, a
+    container that never became healthy), kept with the run; the message quotes its end.
+    """
 
     exit_code = 11
+
+    def __init__(self, *args, log: str | None = None):
+        super().__init__(*args)
+        self.log = log
 
 
 class EngineUnreachable(RuntimeHostError):

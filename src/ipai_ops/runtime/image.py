@@ -139,10 +139,10 @@ def _build(client, base_image: str, user: str, dirs: list[Path], tag: str) -> No
                 log += chunk.get("stream", "").splitlines()
                 if "error" in chunk:
                     log.append(chunk["error"])
-                    raise ImageBuildFailed(_failure(tag, log))
+                    raise ImageBuildFailed(_failure(tag, log), log="\n".join(log))
         except docker.errors.APIError as exc:
             log.append(str(exc))
-            raise ImageBuildFailed(_failure(tag, log)) from None
+            raise ImageBuildFailed(_failure(tag, log), log="\n".join(log)) from None
 
 
 def _failure(tag: str, log: list[str]) -> str:

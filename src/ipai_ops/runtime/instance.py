@@ -1,20 +1,22 @@
-"""An environment's running Odoo: one labelled container on a runtime host.
+"""An environment's running Odoo: a labelled container on a runtime host, behind its router.
 
 Every container ipai-ops makes carries ``ipai-ops.managed=1`` plus the project and the
 environment it runs; every lookup here filters on those labels, so a container without
-them is never listed, stopped or removed, whatever its name. A deploy builds (or reuses)
-the environment's image, replaces the environment's previous container, writes the
-generated ``odoo.conf`` and password file into the new one before it starts, and waits
-for ``/web/health``. The filestore lives on a named volume that outlives containers.
+them is never listed, stopped or removed, whatever its name.
+
+Clients reach an environment on its *public* port, which the host's router (:mod:`.front`)
+forwards to the container serving it now. A deploy (and a rolling restart, and the end
+of a module update) starts a new container on a free backend port, waits until Docker's
+health check of it passes, moves the route and only then stops the old container: the
+old one serves until the new one is ready, and keeps serving if it never is. The
+filestore lives on a named volume that outlives containers and is shared while both run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import re
 import socket
-import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +34,22 @@ from ..errors import (
     PortInUse,
     RuntimeHostError,
 )
-from . import config, engine
+from . import config, engine, front
+from .container_files import put_files
 from .image import ADDONS_PATH_LABEL, environment_image
 
-DEFAULT_PORT_RANGE = (18069, 18169)  # inclusive; each instance takes an HTTP and a gevent port
+DEFAULT_PORT_RANGE = (18069, 18169)  # inclusive; ports go by pairs (HTTP, websocket)
 HEALTH_TIMEOUT = 5  # seconds for one /web/health request
-READY_TIMEOUT = 90  # seconds for a new instance to answer /web/health
+READY_TIMEOUT = 120  # seconds for a new instance to pass its health check
 STOP_TIMEOUT = 10  # seconds between SIGTERM and SIGKILL
 LOG_TAIL = 40  # lines of an instance's log quoted in errors
 NAME_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+SECOND = 1_000_000_000  # Docker's health check durations are in nanoseconds
+# run inside the container (host network: its own loopback port), by Docker itself
+HEALTH_PROBE = (
+    "import sys, urllib.request; sys.exit(0 if b'pass' in urllib.request.urlopen("
+    "'http://127.0.0.1:{port}/web/health?db_server_status=1', timeout=4).read() else 1)"
+)
 
 
 @dataclass(frozen=True)
@@ -53,9 +62,12 @@ class InstanceSpec:
     addons_dirs: tuple[Path, ...]
     server: ServerSpec = field(repr=False)  # host/port/user/password of PostgreSQL
     db_name: str
-    http_port: int | None = None  # None: the first free pair in port_range
+    http_port: int | None = None  # the public port; None: keep the current one, or choose
     port_range: tuple[int, int] = DEFAULT_PORT_RANGE
     workers: int = 0
+    bind: str = "127.0.0.1"  # where the host's router listens
+    memory_mb: int = 0  # 0: no limit
+    cpus: float = 0.0  # 0: no limit
 
     @property
     def labels(self) -> dict[str, str]:
@@ -64,12 +76,14 @@ class InstanceSpec:
 
 @dataclass(frozen=True)
 class InstanceStatus:
-    """What the engine says about an environment's container."""
+    """What the engine says about an environment's serving container."""
 
     state: str  # Docker's: created, running, exited, …; "missing" when there is none
-    http_port: int | None = None
+    http_port: int | None = None  # the public port clients use
+    backend_port: int | None = None  # the port the container's Odoo listens on
     container_id: str | None = None
     image: str | None = None
+    health: str | None = None  # Docker's health check: starting, healthy, unhealthy
 
 
 @dataclass(frozen=True)
@@ -92,11 +106,26 @@ def container_name(project: str, environment: str) -> str:
     return f"ipai-ops-{project}-{environment}"
 
 
-def find(client: docker.DockerClient, project: str, environment: str, role: str = "server"):
-    """The environment's managed container, or None. Never returns an unlabelled one."""
-    labels = {engine.PROJECT: project, engine.ENVIRONMENT: environment, engine.ROLE: role}
-    found = client.containers.list(all=True, filters=engine.managed_filters(labels))
-    return found[0] if found else None
+def _servers(client, project: str, environment: str) -> list:
+    """The environment's server containers, newest first (two only during a switch)."""
+    labels = {engine.PROJECT: project, engine.ENVIRONMENT: environment, engine.ROLE: "server"}
+    return client.containers.list(all=True, filters=engine.managed_filters(labels))
+
+
+def find(client: docker.DockerClient, project: str, environment: str):
+    """The environment's serving container (the one its route points at), or None.
+
+    Never returns an unlabelled container.
+    """
+    found = _servers(client, project, environment)
+    if not found:
+        return None
+    routed = front.routes(client)
+    for container in found:
+        public = container.labels.get(engine.PUBLIC_PORT, "")
+        if public.isdigit() and routed.get(int(public)) == _backend(container):
+            return container
+    return found[0]
 
 
 def _get(client, project: str, environment: str):
@@ -106,6 +135,14 @@ def _get(client, project: str, environment: str):
             f"No instance of {project}/{environment} on this runtime host: deploy it first."
         )
     return container
+
+
+def _backend(container) -> int:
+    return int(container.labels[engine.HTTP_PORT])
+
+
+def _public(container) -> int:
+    return int(container.labels.get(engine.PUBLIC_PORT) or container.labels[engine.HTTP_PORT])
 
 
 def _port_free(port: int) -> bool:
@@ -118,68 +155,52 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _choose_port(client, spec: InstanceSpec, keep: int | None) -> int:
-    """The HTTP port (its gevent port is the next one); ``keep``: the previous container's."""
-    if spec.http_port is not None:
-        wanted = [spec.http_port]
-    else:
-        low, high = spec.port_range
-        wanted = ([keep] if keep else []) + list(range(low, high, 2))
-    taken = {
-        int(c.labels[engine.HTTP_PORT])
-        for c in client.containers.list(all=True, filters=engine.managed_filters())
-        if c.labels.get(engine.HTTP_PORT, "").isdigit() and c.labels.get(engine.ROLE) == "server"
-    }
-    if keep:
-        taken.discard(keep)
-    for port in wanted:
-        if port == keep:
-            return port  # held by the previous container, which the deploy replaces
-        if port not in taken and _port_free(port) and _port_free(port + 1):
+def _taken_ports(client) -> set[int]:
+    """Every port pair a managed container or the router holds on the host."""
+    taken = set(front.routes(client))
+    for container in client.containers.list(all=True, filters=engine.managed_filters()):
+        for label in (engine.HTTP_PORT, engine.PUBLIC_PORT):
+            value = container.labels.get(label, "")
+            if value.isdigit() and container.labels.get(engine.ROLE) == "server":
+                taken |= {int(value), int(value) + 1}
+    return taken
+
+
+def _free_pair(client, spec: InstanceSpec, also_taken: set[int] = frozenset()) -> int:
+    """The first port pair of the host's range nobody holds."""
+    low, high = spec.port_range
+    taken = _taken_ports(client) | set(also_taken)
+    local = engine.is_local(client)
+    for port in range(low, high, 2):
+        if {port, port + 1} & taken:
+            continue
+        if not local or (_port_free(port) and _port_free(port + 1)):
             return port
-    if spec.http_port is not None:
+    raise PortInUse(f"No free port pair left in {low}-{high}.")
+
+
+def _public_port(client, spec: InstanceSpec, current) -> int:
+    """The environment's public port: asked for, kept from its current container, or new."""
+    if spec.http_port is None:
+        return _public(current) if current is not None else _free_pair(client, spec)
+    if current is not None and _public(current) == spec.http_port:
+        return spec.http_port
+    taken = _taken_ports(client)
+    pair = {spec.http_port, spec.http_port + 1}
+    if pair & taken or (engine.is_local(client) and not all(map(_port_free, pair))):
         raise PortInUse(
-            f"Port {spec.http_port} (or {spec.http_port + 1}) on 127.0.0.1 is in use: "
+            f"Port {spec.http_port} (or {spec.http_port + 1}) on {spec.bind} is in use: "
             "free it or choose another port."
         )
-    raise PortInUse(f"No free port pair left in {spec.port_range[0]}-{spec.port_range[1]}.")
+    return spec.http_port
 
 
-def _user_ids(container, user: str) -> tuple[int, int]:
-    """The uid/gid of ``user`` in the container's own /etc/passwd (root when unknown)."""
-    name = user.split(":", maxsplit=1)[0]
-    if name.isdigit():
-        return int(name), int(name)
-    stream, _ = container.get_archive("/etc/passwd")
-    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-        passwd = tar.extractfile(tar.getmembers()[0]).read().decode()
-    for line in passwd.splitlines():
-        fields = line.split(":")
-        if len(fields) > 3 and fields[0] == name:
-            return int(fields[2]), int(fields[3])
-    return 0, 0
-
-
-def _put_files(container, user: str, files: dict[str, tuple[str, int, bool]]) -> None:
-    """Write ``{path: (text, mode, owned_by_user)}`` into a created container."""
-    uid, gid = _user_ids(container, user)
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, (text, mode, owned) in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(path.lstrip("/"))
-            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
-            info.uid, info.gid = (uid, gid) if owned else (0, 0)
-            tar.addfile(info, io.BytesIO(data))
-    container.put_archive("/", buffer.getvalue())
-
-
-def _settings(spec: InstanceSpec, image, port: int, db_name: str) -> config.OdooSettings:
+def _settings(spec: InstanceSpec, image, port: int) -> config.OdooSettings:
     return config.OdooSettings(
         db_host=spec.server.host or "127.0.0.1",
         db_port=spec.server.port or 5432,
         db_user=spec.server.user or "odoo",
-        db_name=db_name,
+        db_name=spec.db_name,
         http_port=port,
         gevent_port=port + 1,
         addons_path=image.labels.get(ADDONS_PATH_LABEL, ""),
@@ -187,16 +208,46 @@ def _settings(spec: InstanceSpec, image, port: int, db_name: str) -> config.Odoo
     )
 
 
-def _create(client, spec: InstanceSpec, tag: str, port: int, *, role: str, command: list[str]):
-    image = client.images.get(tag)
-    settings = _settings(spec, image, port, spec.db_name)
+def _volume(client, spec: InstanceSpec) -> str:
     volume = f"{container_name(spec.project, spec.environment)}-data"
     try:
         client.volumes.get(volume)
     except docker.errors.NotFound:
         client.volumes.create(volume, labels={engine.MANAGED: "1", **spec.labels})
-    name = container_name(spec.project, spec.environment)
-    if role != "server":
+    return volume
+
+
+def _limits(spec: InstanceSpec) -> dict:
+    limits = {}
+    if spec.memory_mb:
+        limits["mem_limit"] = f"{spec.memory_mb}m"
+    if spec.cpus:
+        limits["nano_cpus"] = int(spec.cpus * SECOND)
+    return limits
+
+
+def _create(client, spec: InstanceSpec, tag: str, port: int, *, role: str, command: list[str],
+            public: int | None = None):  # fmt: skip
+    if (spec.server.host or "").startswith("/"):
+        raise RuntimeHostError(
+            "Instances reach PostgreSQL over TCP: give the database server a host name or "
+            "an address, not a socket directory."
+        )
+    image = client.images.get(tag)
+    settings = _settings(spec, image, port)
+    name = f"{container_name(spec.project, spec.environment)}-{port}"
+    labels = {engine.MANAGED: "1", **spec.labels, engine.ROLE: role, engine.HTTP_PORT: str(port)}
+    extra = {}
+    if role == "server":
+        labels[engine.PUBLIC_PORT] = str(public)
+        extra["healthcheck"] = {
+            "test": ["CMD", "python3", "-c", HEALTH_PROBE.format(port=port)],
+            "interval": 2 * SECOND,
+            "timeout": 5 * SECOND,
+            "retries": 3,
+            "start_period": READY_TIMEOUT * SECOND,
+        }
+    else:
         name = f"{name}-{role}-{int(time.time() * 1000)}"
     container = client.containers.create(
         tag,
@@ -206,18 +257,15 @@ def _create(client, spec: InstanceSpec, tag: str, port: int, *, role: str, comma
         entrypoint=["odoo", "--config", config.CONF_PATH],
         command=command,
         environment={"PGPASSFILE": config.PGPASS_PATH},
-        labels={
-            engine.MANAGED: "1",
-            **spec.labels,
-            engine.ROLE: role,
-            engine.HTTP_PORT: str(port),
-        },
+        labels=labels,
         network_mode="host",
         init=True,
-        volumes={volume: {"bind": config.DATA_DIR, "mode": "rw"}},
+        volumes={_volume(client, spec): {"bind": config.DATA_DIR, "mode": "rw"}},
         stop_signal="SIGTERM",
+        **_limits(spec),
+        **extra,
     )
-    _put_files(
+    put_files(
         container,
         image.attrs["Config"].get("User") or "root",
         {
@@ -243,41 +291,82 @@ def _api(action: str, call, *args, **kwargs):
         raise EngineUnreachable(message) from None
 
 
-def deploy(client: docker.DockerClient, spec: InstanceSpec, *, wait: bool = True) -> InstanceStatus:
-    """Build (or reuse) the environment's image and run it in place of its previous container.
+def deploy(client: docker.DockerClient, spec: InstanceSpec, *, tag: str | None = None,
+           progress=None) -> InstanceStatus:  # fmt: skip
+    """Run the environment's code (image ``tag``, else built or reused) in a new container
+    and move its public port onto it once it is healthy; then stop the previous one.
 
-    :param wait: return only once ``/web/health`` answers.
+    If the new container never becomes healthy it is removed and the previous one goes on
+    serving, untouched.
+
     :raises ImageBuildFailed, PortInUse, InstanceFailed: see :mod:`ipai_ops.errors`.
     """
-    tag = environment_image(client, spec.base_image, spec.addons_dirs)
-    previous = find(client, spec.project, spec.environment)
-    keep = int(previous.labels[engine.HTTP_PORT]) if previous else None
-    port = _choose_port(client, spec, keep)  # before stopping anything: a refusal changes nothing
-    if previous is not None:
-        _api("stop the previous container", previous.stop, timeout=STOP_TIMEOUT)
-        _api("remove the previous container", previous.remove)
+    say = progress or (lambda message: None)
+    if tag is None:
+        say("Building the image")
+        tag = environment_image(client, spec.base_image, spec.addons_dirs)
+    previous = _servers(client, spec.project, spec.environment)
+    current = find(client, spec.project, spec.environment)
+    public = _public_port(client, spec, current)  # a refusal here changes nothing
+    backend = _free_pair(client, spec, {public, public + 1})
+    front.ensure_router(client, spec.base_image, spec.bind)
+    say(f"Starting a container on backend port {backend}")
     container = _api(
-        "create the container", _create, client, spec, tag, port, role="server", command=[]
-    )
-    _api("start the container", container.start)
-    if wait:
-        wait_healthy(client, spec.project, spec.environment)
+        "create the container", _create, client, spec, tag, backend, role="server", command=[],
+        public=public,
+    )  # fmt: skip
+    try:
+        _api("start the container", container.start)
+        _wait_container_healthy(container, f"{spec.project}/{spec.environment}")
+        say(f"Healthy: routing port {public} to it")
+        front.route(client, public, backend, image=spec.base_image, bind=spec.bind)
+    except Exception:
+        with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+            container.remove(force=True)
+        raise
+    for old in previous:
+        say(f"Stopping the previous container ({old.name})")
+        front.drain(client, _backend(old))
+        with contextlib.suppress(docker.errors.NotFound):
+            _api("stop the previous container", old.stop, timeout=STOP_TIMEOUT)
+            _api("remove the previous container", old.remove)
     return status(client, spec.project, spec.environment)
 
 
-def run_once(
-    client: docker.DockerClient, spec: InstanceSpec, args: list[str], *, timeout: int = 600
-) -> str:
+def rolling_restart(client: docker.DockerClient, spec: InstanceSpec, *, progress=None):
+    """A new container of the image serving now, switched to once healthy."""
+    current = _get(client, spec.project, spec.environment)
+    return deploy(client, spec, tag=current.image.id, progress=progress)
+
+
+def update_modules(client: docker.DockerClient, spec: InstanceSpec, modules: list[str], *,
+                   progress=None, timeout: int = 1800) -> tuple[InstanceStatus, str]:  # fmt: skip
+    """``-u modules`` with the environment's (new) code in a one-off container while the
+    current instance serves, then a rolling switch onto that code.
+
+    Returns the new status and the update's log. If the update fails, nothing else
+    happens: the current instance goes on serving.
+    """
+    say = progress or (lambda message: None)
+    say("Building the image")
+    tag = environment_image(client, spec.base_image, spec.addons_dirs)
+    say(f"Updating {', '.join(modules)} in a one-off container")
+    log = run_once(client, spec, ["-u", ",".join(modules)], timeout=timeout, tag=tag)
+    return deploy(client, spec, tag=tag, progress=progress), log
+
+
+def run_once(client: docker.DockerClient, spec: InstanceSpec, args: list[str], *,
+             timeout: int = 600, tag: str | None = None) -> str:  # fmt: skip
     """Run ``odoo ARGS --stop-after-init`` in a one-off container of the environment's image.
 
     Used to install or update modules while the instance itself keeps serving. Returns the
     command's log; the container is removed whatever happens.
 
-    :raises InstanceFailed: the command exited with an error (with its log's tail) or ran
-        longer than ``timeout`` seconds.
+    :raises InstanceFailed: the command exited with an error (with its log's tail, and the
+        whole log as ``error.log``) or ran longer than ``timeout`` seconds.
     """
-    tag = environment_image(client, spec.base_image, spec.addons_dirs)
-    port = spec.http_port or spec.port_range[0]  # only written in odoo.conf: --no-http
+    tag = tag or environment_image(client, spec.base_image, spec.addons_dirs)
+    port = spec.port_range[0]  # only written in odoo.conf: --no-http
     command = [*args, "--stop-after-init", "--no-http"]
     container = _api(
         "create the container", _create, client, spec, tag, port, role="once", command=command
@@ -288,17 +377,24 @@ def run_once(
             result = container.wait(timeout=timeout)
         except requests.RequestException:
             raise InstanceFailed(
-                f"odoo {' '.join(args)} ran longer than {timeout}s:\n{_tail(container)}"
+                f"odoo {' '.join(args)} ran longer than {timeout}s:\n{_tail(container)}",
+                log=_whole_log(container),
             ) from None
-        log = container.logs().decode(errors="replace")
+        log = _whole_log(container)
         if result.get("StatusCode") != 0:
             raise InstanceFailed(
                 f"odoo {' '.join(args)} failed (exit {result.get('StatusCode')}):\n"
-                f"{_tail(container)}"
+                f"{_tail(container)}",
+                log=log,
             )
         return log
     finally:
-        container.remove(force=True)
+        with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+            container.remove(force=True)
+
+
+def _whole_log(container) -> str:
+    return container.logs().decode(errors="replace")
 
 
 def _tail(container, lines: int = LOG_TAIL) -> str:
@@ -311,38 +407,49 @@ def status(client: docker.DockerClient, project: str, environment: str) -> Insta
         return InstanceStatus(state="missing")
     return InstanceStatus(
         state=container.status,
-        http_port=int(container.labels[engine.HTTP_PORT]),
+        http_port=_public(container),
+        backend_port=_backend(container),
         container_id=container.id,
         image=(container.image.tags or [container.image.id])[0],
+        health=(container.attrs["State"].get("Health") or {}).get("Status"),
     )
 
 
-def start(client: docker.DockerClient, project: str, environment: str, *, wait: bool = True):
-    _api("start the container", _get(client, project, environment).start)
+def start(client: docker.DockerClient, spec: InstanceSpec, *, wait: bool = True):
+    """Start the environment's stopped container again and route its public port to it."""
+    container = _get(client, spec.project, spec.environment)
+    _api("start the container", container.start)
     if wait:
-        wait_healthy(client, project, environment)
-    return status(client, project, environment)
+        _wait_container_healthy(container, f"{spec.project}/{spec.environment}")
+    front.route(client, _public(container), _backend(container), image=spec.base_image,
+                bind=spec.bind)  # fmt: skip
+    return status(client, spec.project, spec.environment)
 
 
-def stop(client: docker.DockerClient, project: str, environment: str) -> InstanceStatus:
-    _api("stop the container", _get(client, project, environment).stop, timeout=STOP_TIMEOUT)
-    return status(client, project, environment)
+def stop(client: docker.DockerClient, spec: InstanceSpec) -> InstanceStatus:
+    """Stop serving: the public port stops answering, then the container stops."""
+    container = _get(client, spec.project, spec.environment)
+    front.unroute(client, _public(container))
+    _api("stop the container", container.stop, timeout=STOP_TIMEOUT)
+    return status(client, spec.project, spec.environment)
 
 
 def restart(client: docker.DockerClient, project: str, environment: str, *, wait: bool = True):
+    """Restart the container in place (brief downtime; :func:`rolling_restart` has none)."""
     container = _get(client, project, environment)
     _api("restart the container", container.restart, timeout=STOP_TIMEOUT)
     if wait:
-        wait_healthy(client, project, environment)
+        _wait_container_healthy(container, f"{project}/{environment}")
     return status(client, project, environment)
 
 
 def remove(
     client: docker.DockerClient, project: str, environment: str, *, volume: bool = False
 ) -> None:
-    """Remove the environment's container (and with ``volume``, its filestore volume)."""
-    container = find(client, project, environment)
-    if container is not None:
+    """Remove the environment's containers and route (with ``volume``, its filestore too)."""
+    for container in _servers(client, project, environment):
+        if front.routes(client).get(_public(container)) == _backend(container):
+            front.unroute(client, _public(container))
         _api("remove the container", container.remove, force=True)
     if volume:
         with contextlib.suppress(docker.errors.NotFound):
@@ -381,30 +488,33 @@ def health(
     return Health(ok=passed, latency_ms=round(latency, 1), detail=detail)
 
 
-def wait_healthy(
-    client: docker.DockerClient, project: str, environment: str, timeout: float = READY_TIMEOUT
-) -> Health:
-    """Poll ``/web/health`` until it passes.
+def _wait_container_healthy(container, name: str, timeout: float = READY_TIMEOUT) -> None:
+    """Wait for Docker's health check of ``container`` to pass.
 
-    :raises InstanceFailed: the container exited, or did not answer in ``timeout`` seconds;
-        the message quotes the end of its log.
+    :raises InstanceFailed: the container exited, or was not healthy in ``timeout``
+        seconds; the message quotes the end of its log.
     """
-    container = _get(client, project, environment)
-    port = int(container.labels[engine.HTTP_PORT])
     deadline = time.monotonic() + timeout
     while True:
-        check = health(port)
-        if check.ok:
-            return check
         container.reload()
+        state = container.attrs["State"]
+        if (state.get("Health") or {}).get("Status") == "healthy":
+            return
         if container.status not in {"running", "created", "restarting"}:
             raise InstanceFailed(
-                f"{project}/{environment} stopped ({container.status}) before it was healthy:\n"
-                f"{_tail(container)}"
+                f"{name} stopped ({container.status}) before it was healthy:\n{_tail(container)}",
+                log=_whole_log(container),
             )
         if time.monotonic() > deadline:
             raise InstanceFailed(
-                f"{project}/{environment} did not answer /web/health on port {port} "
-                f"within {timeout:.0f}s ({check.detail}):\n{_tail(container)}"
+                f"{name} did not pass its health check within {timeout:.0f}s:\n{_tail(container)}",
+                log=_whole_log(container),
             )
         time.sleep(0.5)
+
+
+def wait_healthy(client: docker.DockerClient, project: str, environment: str,
+                 timeout: float = READY_TIMEOUT) -> None:  # fmt: skip
+    """Wait until the environment's serving container passes its health check."""
+    _wait_container_healthy(_get(client, project, environment), f"{project}/{environment}",
+                            timeout)  # fmt: skip
