@@ -16,6 +16,9 @@ from ..roles import STAGES, role_allows
 
 _logger = logging.getLogger(__name__)
 
+REDACTED = "********"
+MIN_REDACTED_LENGTH = 6  # shorter secrets would blank out ordinary words in messages
+
 # where an environment lives decides what ipai-ops reads, writes and runs
 PLACEMENT_FIELDS = frozenset({"server_id", "database_name", "filestore_path", "addons_path"})
 ENVIRONMENT_STATES = [
@@ -474,6 +477,17 @@ class IpaiOpsEnvironment(models.Model):
         action = self.env["ir.actions.act_window"]._for_xml_id("ipai_ops_core.action_ipai_ops_run")
         action["domain"] = [("environment_id", "in", self.ids)]
         return action
+
+    def _redact(self, text: str | None) -> str | None:
+        """Hide the database server's password should it ever appear in a text (a log,
+        an error) shown to people who may not know it."""
+        try:
+            secret = self.server_id._password()
+        except OpsError:
+            secret = None
+        if text and secret and len(secret) >= MIN_REDACTED_LENGTH:
+            return text.replace(secret, REDACTED)
+        return text
 
     def _engine_spec(self):
         """Connection settings for this environment's database (password included)."""

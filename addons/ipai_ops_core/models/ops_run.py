@@ -5,8 +5,6 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from ipai_ops.errors import OpsError
-
 from ..audit_trigger import install_run_trigger
 from ..roles import STAGES
 from ..run_kinds import RunKind
@@ -39,10 +37,6 @@ def utcnow() -> datetime:
 def utc_naive(moment: datetime) -> datetime:
     """An aware moment (a timestamptz, git's dates) as Odoo stores times: UTC, no zone."""
     return moment.astimezone(timezone.utc).replace(tzinfo=None)
-
-
-REDACTED = "********"
-MIN_REDACTED_LENGTH = 6  # shorter secrets would blank out ordinary words in messages
 
 
 class IpaiOpsRun(models.Model):
@@ -248,13 +242,7 @@ class IpaiOpsRun(models.Model):
 
     def _redact(self, text: str | None) -> str | None:
         """Hide the environment server's password should it ever appear in a text."""
-        try:
-            secret = self.environment_id.server_id._password()
-        except OpsError:
-            secret = None
-        if text and secret and len(secret) >= MIN_REDACTED_LENGTH:
-            return text.replace(secret, REDACTED)
-        return text
+        return self.environment_id._redact(text)
 
     def _log_event(self, level: str, message: str, data: dict | None = None):
         """Append an event to this run's audit trail, in the current transaction."""

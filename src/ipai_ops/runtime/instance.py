@@ -488,6 +488,21 @@ def health(
     return Health(ok=passed, latency_ms=round(latency, 1), detail=detail)
 
 
+def login_page(port: int, host: str = "127.0.0.1", timeout: float = HEALTH_TIMEOUT) -> Health:
+    """``GET /web/login``: the instance serves its database's pages, not only its health."""
+    started = time.monotonic()
+    try:
+        response = requests.get(f"http://{host}:{port}/web/login", timeout=timeout)
+    except requests.RequestException as exc:
+        return Health(
+            ok=False, latency_ms=None, detail=f"login page: no answer: {type(exc).__name__}"
+        )
+    latency = round((time.monotonic() - started) * 1000, 1)
+    if response.status_code == 200 and 'name="login"' in response.text:
+        return Health(ok=True, latency_ms=latency, detail="pass")
+    return Health(ok=False, latency_ms=latency, detail=f"login page: HTTP {response.status_code}")
+
+
 def _wait_container_healthy(container, name: str, timeout: float = READY_TIMEOUT) -> None:
     """Wait for Docker's health check of ``container`` to pass.
 

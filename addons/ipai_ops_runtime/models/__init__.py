@@ -1,0 +1,1 @@
+from . import ops_alert, ops_environment, ops_run, ops_runtime_host

@@ -1,0 +1,389 @@
+import logging
+import re
+import zlib
+from pathlib import Path
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from ipai_ops.connection import connection
+from ipai_ops.errors import OpsError
+from ipai_ops.identifiers import database_exists
+from ipai_ops.runtime import instance
+
+_logger = logging.getLogger(__name__)
+
+INSTANCE_STATES = [
+    ("none", "Not deployed"),
+    ("running", "Running"),
+    ("stopped", "Stopped"),
+    ("down", "Down"),  # should run, but the last health check failed
+    ("failed", "Failed"),  # the last deploy left nothing running
+]
+RESTART_POLICIES = [("never", "Never"), ("on_failure", "When it is down")]
+INSTANCE_KINDS = ("instance_deploy", "instance_start", "instance_stop", "instance_restart",
+                  "instance_update")  # fmt: skip
+MODULE_NAME = re.compile(r"[a-z0-9_]{1,64}")
+LOG_LINES = 200  # lines of an instance's log kept with a deploy run
+LOCK_NAMESPACE = zlib.crc32(b"ipai_ops.instance")  # advisory locks: one operation at a time
+
+
+class IpaiOpsEnvironment(models.Model):
+    _inherit = "ipai.ops.environment"
+
+    runtime_host_id = fields.Many2one(
+        "ipai.ops.runtime.host",
+        groups="ipai_ops_core.group_ops_admin",
+        ondelete="restrict",
+        tracking=True,
+        help="The Docker engine this environment's Odoo runs on (operations administrators "
+        "place environments, as they place databases).",
+    )
+    has_runtime_host = fields.Boolean(compute="_compute_has_runtime_host")
+    instance_state = fields.Selection(
+        INSTANCE_STATES, default="none", required=True, readonly=True, tracking=True
+    )
+    instance_url = fields.Char(string="URL", readonly=True)
+    instance_port = fields.Integer(string="Port", readonly=True)
+    instance_image = fields.Char(string="Image", readonly=True)
+    instance_deployed_at = fields.Datetime(string="Deployed", readonly=True)
+    instance_checked_at = fields.Datetime(string="Last health check", readonly=True)
+    instance_latency_ms = fields.Float(string="Latency (ms)", readonly=True, digits=(16, 1))
+    instance_health = fields.Char(string="Health", readonly=True)
+    restart_policy = fields.Selection(
+        RESTART_POLICIES,
+        default="on_failure",
+        required=True,
+        help="What the health check does when the instance is down.",
+    )
+
+    def _compute_has_runtime_host(self):
+        for environment in self:
+            environment.has_runtime_host = bool(environment.sudo().runtime_host_id)
+
+    def _project_admin_fields(self, creating: bool) -> set[str]:
+        return super()._project_admin_fields(creating) | ({"restart_policy"} if self else set())
+
+    def _ops_admin_fields(self, creating: bool) -> set[str]:
+        return super()._ops_admin_fields(creating) | {"runtime_host_id", "restart_policy"}
+
+    def write(self, vals):
+        moved = "runtime_host_id" in vals and self.filtered(
+            lambda e: e.instance_state != "none" and e.sudo().runtime_host_id.id
+            != vals["runtime_host_id"]
+        )  # fmt: skip
+        if moved:
+            raise UserError(
+                self.env._(
+                    "%(env)s runs on its host: stop it there before placing it on another.",
+                    env=moved[0].display_name,
+                )
+            )
+        return super().write(vals)
+
+    # --- what an instance is made of ----------------------------------------------
+
+    def _container_names(self) -> tuple[str, str]:
+        """(project, environment) as the containers' labels and names say them."""
+        return self.project_id.code, f"env-{self.id}"
+
+    def _code_dirs(self) -> tuple[Path, ...]:
+        """The environment's own addons directories; Odoo's are in the base image already."""
+        dirs = []
+        for entry in (self.addons_path or "").split(","):
+            path = Path(entry.strip())
+            if (
+                entry.strip()
+                and not (path / "web" / "__manifest__.py").is_file()
+                and not (path / "base" / "__manifest__.py").is_file()
+            ):
+                dirs.append(path)
+        return tuple(dirs)
+
+    def _instance_spec(self) -> instance.InstanceSpec:
+        self.ensure_one()
+        host = self.sudo().runtime_host_id
+        if not host:
+            raise UserError(
+                self.env._(
+                    "%(env)s has no runtime host: an operations administrator places it on one.",
+                    env=self.display_name,
+                )
+            )
+        project, name = self._container_names()
+        return instance.InstanceSpec(
+            project=project,
+            environment=name,
+            base_image=host.base_image,
+            addons_dirs=self._code_dirs(),
+            server=self._engine_spec(),
+            db_name=self.database_name,
+            http_port=self.instance_port or None,
+            port_range=(host.port_low, host.port_high),
+            workers=host.workers,
+            bind=host.listen_address,
+            memory_mb=host.memory_mb,
+            cpus=host.cpus,
+        )
+
+    def _lock_instance(self) -> None:
+        """One instance operation per environment at a time (held until the run ends)."""
+        self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s, %s)", LOCK_NAMESPACE, self.id))
+
+    def _check_database_exists(self) -> None:
+        with connection(self.server_id._engine_spec()) as conn:
+            if not database_exists(conn, self.database_name):
+                raise UserError(
+                    self.env._(
+                        "The database %(db)s does not exist on %(server)s: copy or restore "
+                        "into this environment before deploying it.",
+                        db=self.database_name,
+                        server=self.server_id.name,
+                    )
+                )
+
+    def _say(self, run):
+        return lambda message: run._log_event_now("info", message)
+
+    def _record_instance(self, status, **values) -> None:
+        """Write what the engine says now on the environment."""
+        host = self.sudo().runtime_host_id
+        project, name = self._container_names()
+        state = {"running": "running", "missing": "none"}.get(status.state, "stopped")
+        self.sudo().write(
+            {
+                "instance_state": state,
+                "instance_port": status.http_port or self.instance_port,
+                "instance_url": host._url(project, name, status.http_port)
+                if status.http_port
+                else False,
+                "instance_image": status.image or False,
+                **values,
+            }
+        )
+
+    def _attach_log(self, run, text: str | None, name: str) -> None:
+        if text:
+            self.env["ir.attachment"].sudo().create(
+                {
+                    "name": f"{run.name}-{name}.log",
+                    "res_model": "ipai.ops.run",
+                    "res_id": run.id,
+                    "mimetype": "text/plain",
+                    "raw": self._redact(text).encode(),
+                }
+            )
+
+    # --- the runs' work -----------------------------------------------------------
+
+    def _instance_client(self, run):
+        environment = run.environment_id
+        environment._lock_instance()
+        return (
+            environment,
+            environment._instance_spec(),
+            environment.sudo().runtime_host_id._client(),
+        )
+
+    def _run_instance_deploy(self, run) -> dict:
+        environment, spec, client = self._instance_client(run)
+        environment._check_database_exists()
+        status = instance.deploy(client, spec, progress=self._say(run))
+        environment._attach_log(run, instance.logs(client, spec.project, spec.environment,
+                                                    LOG_LINES), "instance")  # fmt: skip
+        environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
+        return environment._instance_outcome(
+            status, self.env._("Running at %(url)s.", url=environment.instance_url)
+        )
+
+    def _run_instance_start(self, run) -> dict:
+        environment, spec, client = self._instance_client(run)
+        status = instance.start(client, spec)
+        environment._record_instance(status)
+        return environment._instance_outcome(
+            status, self.env._("Started at %(url)s.", url=environment.instance_url)
+        )
+
+    def _run_instance_stop(self, run) -> dict:
+        environment, spec, client = self._instance_client(run)
+        status = instance.stop(client, spec)
+        environment._record_instance(status)
+        return environment._instance_outcome(status, self.env._("Stopped."))
+
+    def _run_instance_restart(self, run) -> dict:
+        environment, spec, client = self._instance_client(run)
+        status = instance.rolling_restart(client, spec, progress=self._say(run))
+        environment._record_instance(status)
+        return environment._instance_outcome(
+            status,
+            self.env._("Restarted without downtime at %(url)s.", url=environment.instance_url),
+        )
+
+    def _run_instance_update(self, run) -> dict:
+        environment, spec, client = self._instance_client(run)
+        modules = environment._valid_modules((run.params or {}).get("modules"))
+        status, log = instance.update_modules(client, spec, modules, progress=self._say(run))
+        environment._attach_log(run, log, "update")
+        environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
+        return environment._instance_outcome(
+            status,
+            self.env._("Updated %(modules)s; serving the new code.", modules=", ".join(modules)),
+        )
+
+    def _instance_outcome(self, status, summary: str) -> dict:
+        return {
+            "summary": summary,
+            "result": {
+                "state": status.state,
+                "url": self.instance_url or None,
+                "image": status.image,
+                "container": (status.container_id or "")[:12] or None,
+            },
+        }
+
+    def _on_instance_failed(self, run, error: Exception) -> None:
+        """Keep the failed operation's whole log, and say what runs now."""
+        environment = run.environment_id
+        self._attach_log(run, getattr(error, "log", None), "failure")
+        try:
+            spec = environment._instance_spec()
+            status = instance.status(environment.sudo().runtime_host_id._client(), spec.project,
+                                     spec.environment)  # fmt: skip
+        except (OpsError, UserError) as exc:
+            _logger.warning("could not read %s's instance: %s", environment.name, exc)
+            return
+        if status.state == "running":
+            environment._record_instance(status)
+            note = self.env._("The previous instance goes on serving at %(url)s.",
+                              url=environment.instance_url)  # fmt: skip
+        else:
+            environment._record_instance(status)
+            if run.kind == "instance_deploy":
+                environment.sudo().instance_state = "failed"
+            note = self.env._("Nothing serves this environment now.")
+        if run.kind == "instance_update":
+            note += " " + self.env._(
+                "The update may have changed the database before it failed: restore the "
+                "'Before update' backup (Backups) to go back to where it was."
+            )
+        run._log_event("warning", note)
+
+    def _valid_modules(self, modules) -> list[str]:
+        names = [m.strip() for m in (modules or []) if isinstance(m, str) and m.strip()]
+        if not names or not all(MODULE_NAME.fullmatch(m) for m in names):
+            raise UserError(
+                self.env._("Name the modules to update by their technical names (my_module).")
+            )
+        return names
+
+    # --- actions ------------------------------------------------------------------
+
+    def _queue_instance(self, kind: str, params: dict | None = None):
+        self.ensure_one()
+        if not self.has_runtime_host:
+            raise UserError(
+                self.env._(
+                    "%(env)s has no runtime host: an operations administrator places it on one.",
+                    env=self.display_name,
+                )
+            )
+        if kind == "instance_update":
+            self._check_may_run(kind)  # before the backup it queues, with the right message
+            return self._queue_after_backup(kind, params)
+        return self._queue_run(kind, params)
+
+    def action_instance_deploy(self):
+        self._queue_instance("instance_deploy")
+        return self.action_open_runs()
+
+    def action_instance_start(self):
+        self._queue_instance("instance_start")
+        return self.action_open_runs()
+
+    def action_instance_stop(self):
+        self._queue_instance("instance_stop")
+        return self.action_open_runs()
+
+    def action_instance_restart(self):
+        self._queue_instance("instance_restart")
+        return self.action_open_runs()
+
+    def action_instance_update(self):
+        """Ask which modules to update (the wizard queues the run)."""
+        self.ensure_one()
+        self._check_may_run("instance_update")
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "ipai.ops.instance.update",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_environment_id": self.id},
+        }
+
+    def action_instance_logs(self):
+        self.ensure_one()
+        self._check_may_read_logs()
+        wizard = self.env["ipai.ops.instance.log"].create({"environment_id": self.id})
+        wizard.action_refresh()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "ipai.ops.instance.log",
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
+    def _check_may_read_logs(self) -> None:
+        """An instance's log is read by those who may operate it: it can quote the data."""
+        self.check_access("read")
+        self._check_may_run("instance_restart")
+
+    def _instance_logs(self, lines: int) -> str:
+        self.ensure_one()
+        self._check_may_read_logs()
+        spec = self._instance_spec()
+        try:
+            client = self.sudo().runtime_host_id._client()
+            text = instance.logs(client, spec.project, spec.environment, tail=lines)
+        except OpsError as exc:
+            raise UserError(str(exc)) from None
+        return self._redact(text)
+
+    # --- health -------------------------------------------------------------------
+
+    @api.model
+    def _cron_check_instances(self):
+        """Called from a cron: check every instance that should run; alert and restart by
+        policy when one is down, clear the alert when it is back."""
+        environments = self.sudo().search(
+            [("instance_state", "in", ("running", "down")), ("runtime_host_id", "!=", False)]
+        )
+        for environment in environments:
+            environment._check_instance()
+
+    def _check_instance(self) -> None:
+        host = self.runtime_host_id
+        check = instance.health(self.instance_port, host.public_host or host.listen_address)
+        if check.ok:
+            check = instance.login_page(self.instance_port, host.public_host or host.listen_address)
+        values = {
+            "instance_checked_at": fields.Datetime.now(),
+            "instance_latency_ms": check.latency_ms or 0.0,
+            "instance_health": check.detail,
+        }
+        pending = self.env["ipai.ops.run"].search_count(
+            [("environment_id", "=", self.id), ("kind", "in", INSTANCE_KINDS),
+             ("state", "in", ("queued", "running", "retrying", "waiting"))]
+        )  # fmt: skip
+        if pending:  # an operation is changing the instance: its outcome will tell
+            self.write(values)
+            return
+        self.write({**values, "instance_state": "running" if check.ok else "down"})
+        message = self.env._(
+            "%(env)s does not answer at %(url)s: %(detail)s",
+            env=self.display_name, url=self.instance_url, detail=check.detail,
+        )  # fmt: skip
+        self.env["ipai.ops.alert"]._update(self, "instance_down", not check.ok, 0.0, message)
+        if not check.ok and self.restart_policy == "on_failure":
+            self._queue_system_run("instance_restart")

@@ -1,0 +1,175 @@
+import os
+import re
+
+import docker.errors
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from ipai_ops.errors import OpsError
+from ipai_ops.runtime import engine
+
+ENDPOINT = re.compile(r"(unix:///\S+|tcp://[A-Za-z0-9.\-\[\]:]+:\d+)")
+URL_FIELDS = ("project", "environment", "port")
+
+
+class IpaiOpsRuntimeHost(models.Model):
+    """A Docker engine that runs environments' Odoo instances: where, and with what.
+
+    Only operations administrators see or change hosts: the endpoint, the image and the
+    ports decide what runs on a machine, and no project role may decide that.
+    """
+
+    _name = "ipai.ops.runtime.host"
+    _description = "Operations: runtime host"
+    _inherit = ["mail.thread"]
+    _order = "name"
+
+    name = fields.Char(required=True, tracking=True)
+    active = fields.Boolean(default=True)
+    endpoint = fields.Char(
+        required=True,
+        default="unix:///var/run/docker.sock",
+        tracking=True,
+        help="The Docker engine: unix:///path/to/docker.sock, or tcp://host:2376 with TLS.",
+    )
+    tls_ca_file = fields.Char(
+        string="TLS CA file", help="For tcp://: the CA certificate file on the Odoo server."
+    )
+    tls_cert_file = fields.Char(string="TLS certificate file")
+    tls_key_file = fields.Char(
+        string="TLS key file",
+        help="The client key, as a file on the Odoo server (readable by Odoo's user only); "
+        "never stored here.",
+    )
+    base_image = fields.Char(default="odoo:19", required=True, tracking=True)
+    port_low = fields.Integer(string="First port", default=18069, required=True)
+    port_high = fields.Integer(string="Last port", default=18169, required=True)
+    listen_address = fields.Char(
+        default="127.0.0.1",
+        required=True,
+        help="Where the host's router listens for the environments' ports. Instances "
+        "themselves listen on the host's loopback only.",
+    )
+    public_host = fields.Char(
+        default="127.0.0.1",
+        help="The host name clients use to reach this host (in environments' URLs).",
+    )
+    url_template = fields.Char(
+        string="URL template",
+        help="Behind a reverse proxy: the environments' URL, e.g. "
+        "https://{environment}.{project}.example.com (fields: project, environment, port).",
+    )
+    workers = fields.Integer(default=0, help="Odoo workers per instance (0: threaded server).")
+    memory_mb = fields.Integer(string="Memory limit (MiB)", help="Per instance; 0: none.")
+    cpus = fields.Float(string="CPU limit", help="Per instance, in CPUs; 0: none.")
+    environment_ids = fields.One2many("ipai.ops.environment", "runtime_host_id")
+
+    last_probe_date = fields.Datetime(readonly=True)
+    probe_ok = fields.Boolean(readonly=True)
+    probe_report = fields.Text(readonly=True)
+    engine_version = fields.Char(readonly=True)
+    capacity = fields.Char(readonly=True, help="CPUs and memory the engine reports.")
+
+    _ports_ordered = models.Constraint(
+        "CHECK (port_low >= 1024 AND port_high <= 65535 AND port_high > port_low)",
+        "The port range must lie within 1024-65535, first port below last.",
+    )
+
+    @api.constrains("endpoint", "tls_ca_file", "tls_cert_file", "tls_key_file", "url_template")
+    def _check_endpoint(self):
+        for host in self:
+            if not ENDPOINT.fullmatch(host.endpoint or ""):
+                raise ValidationError(
+                    self.env._("The endpoint must be unix:///path or tcp://host:port.")
+                )
+            tls = [host.tls_ca_file, host.tls_cert_file, host.tls_key_file]
+            if any(tls) and not all(path and os.path.isabs(path) for path in tls):
+                raise ValidationError(
+                    self.env._("TLS needs all three files, each as an absolute path.")
+                )
+            if host.endpoint.startswith("tcp://") and not all(tls):
+                raise ValidationError(
+                    self.env._(
+                        "A tcp:// engine needs TLS: an engine reachable without it gives root "
+                        "on its machine to anyone who reaches the port."
+                    )
+                )
+            host._check_url_template()
+
+    def _check_url_template(self):
+        if not self.url_template:
+            return
+        try:
+            self.url_template.format(**dict.fromkeys(URL_FIELDS, "x"))
+        except (KeyError, IndexError, ValueError):
+            raise ValidationError(
+                self.env._("The URL template may only use {project}, {environment} and {port}.")
+            ) from None
+
+    def _client(self):
+        """A Docker client for this host (callers checked the user's right to act)."""
+        self.ensure_one()
+        host = self.sudo()
+        tls = None
+        if host.tls_ca_file:
+            tls = engine.TlsFiles(host.tls_ca_file, host.tls_cert_file, host.tls_key_file)
+        return engine.connect(host.endpoint, tls=tls)
+
+    def _url(self, project: str, environment: str, port: int) -> str:
+        self.ensure_one()
+        if self.url_template:
+            return self.url_template.format(project=project, environment=environment, port=port)
+        return f"http://{self.public_host or self.listen_address}:{port}"
+
+    def action_test_connection(self):
+        """Reach the engine and record its version and capacity."""
+        self.ensure_one()
+        self.check_access("write")
+        try:
+            client = self._client()
+            info, version = client.info(), client.version()
+            report = self._report(client, info)
+            client.close()
+        except OpsError as exc:
+            self.write({"probe_ok": False, "probe_report": str(exc),
+                        "last_probe_date": fields.Datetime.now()})  # fmt: skip
+            return self._notify(str(exc), "danger")
+        capacity = self.env._(
+            "%(cpus)s CPUs, %(memory).1f GiB, %(running)s containers running",
+            cpus=info.get("NCPU"),
+            memory=(info.get("MemTotal") or 0) / 2**30,
+            running=info.get("ContainersRunning"),
+        )
+        self.write(
+            {
+                "probe_ok": True,
+                "last_probe_date": fields.Datetime.now(),
+                "engine_version": f"{version.get('Version')} (API {version.get('ApiVersion')})",
+                "capacity": capacity,
+                "probe_report": report,
+            }
+        )
+        message = self.env._("Connected: Docker %(version)s.", version=version.get("Version"))
+        return self._notify(message, "success")
+
+    def _notify(self, message: str, kind: str) -> dict:
+        return self.env["ipai.ops.db.server"].new({"name": self.name})._notify(message, kind)
+
+    def _report(self, client, info) -> str:
+        lines = [
+            self.env._("Storage driver: %(driver)s", driver=info.get("Driver")),
+            self.env._("Operating system: %(os)s", os=info.get("OperatingSystem")),
+        ]
+        try:
+            client.images.get(self.base_image)
+            lines.append(self.env._("Base image %(image)s: present", image=self.base_image))
+        except docker.errors.DockerException:
+            lines.append(
+                self.env._(
+                    "Base image %(image)s: missing — load or build it on this host before "
+                    "deploying.",
+                    image=self.base_image,
+                )
+            )
+        return "\n".join(lines)

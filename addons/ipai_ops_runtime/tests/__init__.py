@@ -1,0 +1,1 @@
+from . import test_instances, test_roles, test_tour

@@ -1,0 +1,97 @@
+"""Runtime tests run a real Odoo in real containers on the Docker engine `make test`
+starts (``IPAI_OPS_DOCKER_HOST``), from the stand-in ``odoo:19`` image loaded into it."""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from odoo.addons.ipai_ops_core.tests.common import OpsCase, drop_database_now, maintenance_spec
+
+from ipai_ops.connection import connection
+from ipai_ops.runtime import engine, instance
+
+PORTS = (18201, 18299)  # away from the engine tests' range: their leftovers never collide
+PROBE = "rt_probe"
+
+
+def docker_host_or_skip(case) -> str:
+    """The test engine's endpoint; a loud skip only where the test command said Docker
+    cannot run here, a failure where it should have."""
+    if why := os.environ.get("IPAI_OPS_RUNTIME_SKIP"):
+        case.skipTest(f"!!!!! RUNTIME TESTS SKIPPED: {why} !!!!!")
+    host = os.environ.get("IPAI_OPS_DOCKER_HOST")
+    if not host:
+        raise AssertionError(
+            "No Docker engine for the runtime tests: run them through `make test`, which "
+            "starts one (or set IPAI_OPS_DOCKER_HOST)."
+        )
+    return host
+
+
+def write_probe(root: Path, version: str, data: str | None = None) -> None:
+    """The environment's code: one module, ``rt_probe``, at ``version``."""
+    module = root / PROBE
+    shutil.rmtree(module, ignore_errors=True)
+    module.mkdir(parents=True)
+    manifest = f"{{'name': 'Runtime probe', 'version': '{version}', 'license': 'LGPL-3'"
+    if data is not None:
+        (module / "broken.xml").write_text(data)
+        manifest += ", 'data': ['broken.xml']"
+    (module / "__manifest__.py").write_text(manifest + "}\n")
+    (module / "__init__.py").write_text("")
+
+
+def remove_instances(client, project: str) -> None:
+    for container in client.containers.list(
+        all=True, filters=engine.managed_filters({engine.PROJECT: project})
+    ):
+        container.remove(force=True)
+    for volume in client.volumes.list(filters={"label": f"{engine.PROJECT}={project}"}):
+        volume.remove(force=True)
+
+
+class RuntimeCase(OpsCase):
+    """Project A's development environment placed on the test engine, with its own code
+    (``rt_probe``), a real Odoo database made by a one-off container, and a storage
+    target for its backups."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.docker_host = docker_host_or_skip(cls)
+        cls.client = engine.connect(cls.docker_host)
+        cls.addClassCleanup(cls.client.close)
+        cls.host = cls.env["ipai.ops.runtime.host"].create(
+            {"name": "Test engine", "endpoint": cls.docker_host,
+             "port_low": PORTS[0], "port_high": PORTS[1]}
+        )  # fmt: skip
+        cls.code_dir = Path(tempfile.mkdtemp(prefix="ipai-ops-rt-code-"))
+        cls.addClassCleanup(shutil.rmtree, cls.code_dir, ignore_errors=True)
+        write_probe(cls.code_dir, "19.0.1.0.0")
+        target_dir = tempfile.mkdtemp(prefix="ipai-ops-rt-target-")
+        cls.addClassCleanup(shutil.rmtree, target_dir, ignore_errors=True)
+        cls.target = cls.env["ipai.ops.backup.target"].create({"name": "RT", "path": target_dir})
+        cls.dev = cls.envs_a["development"]
+        cls.dev_db = f"{cls.env.cr.dbname[:40]}_rt_dev"
+        cls.dev.write(
+            {"database_name": cls.dev_db, "addons_path": str(cls.code_dir),
+             "runtime_host_id": cls.host.id}
+        )  # fmt: skip
+        cls.addClassCleanup(remove_instances, cls.client, cls.project_a.code)
+        cls.addClassCleanup(drop_database_now, cls.dev_db)
+        drop_database_now(cls.dev_db)
+        instance.run_once(cls.client, cls.dev._instance_spec(), ["-i", f"base,{PROBE}"])
+
+    def setUp(self):
+        super().setUp()
+        if not type(self)._registry_patched:  # an HttpCase has entered it already
+            self.registry_enter_test_mode()  # runs open cursors of their own
+        self.addCleanup(remove_instances, self.client, self.project_a.code)
+
+    def installed_version(self) -> str | None:
+        """The version of the probe module the development database says is installed."""
+        with connection(maintenance_spec().for_database(self.dev_db)) as conn, conn.cursor() as cr:
+            cr.execute("SELECT latest_version FROM ir_module_module WHERE name = %s", [PROBE])
+            row = cr.fetchone()
+        return row[0] if row else None

@@ -1,0 +1,147 @@
+import requests
+
+from odoo.tests import tagged
+
+from ipai_ops.runtime import instance
+
+from .common import RuntimeCase, write_probe
+
+
+def answers(url: str) -> bool:
+    """Whether the instance at ``url`` serves its login page."""
+    try:
+        return requests.get(f"{url}/web/login", timeout=10).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@tagged("post_install", "-at_install")
+class TestInstanceLifecycle(RuntimeCase):
+    """Deploy, stop, start, restart and logs of a development environment, as runs."""
+
+    def deploy(self):
+        self.dev.action_instance_deploy()
+        self.process_runs()
+        run = self.dev.run_ids.filtered(lambda r: r.kind == "instance_deploy")[:1]
+        self.assertEqual(run.state, "done", run.error)
+        return run
+
+    def kill_instance(self):
+        instance.find(self.client, *self.dev._container_names()).kill()
+
+    def last_run(self, kind):
+        return self.dev.run_ids.filtered(lambda r: r.kind == kind)[:1]
+
+    def test_deploy_then_stop_start_restart_with_logs(self):
+        run = self.deploy()
+        self.assertEqual(self.dev.instance_state, "running")
+        url = self.dev.instance_url
+        self.assertEqual(url, f"http://127.0.0.1:{self.dev.instance_port}")
+        self.assertTrue(answers(url), f"{url} does not serve its login page")
+        self.assertIn("Running at", run.summary)
+        self.assertTrue(run.event_ids.filtered(lambda e: "Healthy: routing" in e.message))
+        self.assertIn("Odoo version 19.0", run.log_ids.raw.decode(), "no instance log kept")
+
+        log = self.dev.action_instance_logs()
+        wizard = self.env["ipai.ops.instance.log"].browse(log["res_id"])
+        self.assertIn("HTTP service (werkzeug) running", wizard.text)
+
+        self.dev.action_instance_stop()
+        self.process_runs()
+        self.assertEqual(self.last_run("instance_stop").state, "done")
+        self.assertEqual(self.dev.instance_state, "stopped")
+        self.assertFalse(answers(url), "a stopped environment still answers")
+
+        self.dev.action_instance_start()
+        self.process_runs()
+        self.assertEqual(self.dev.instance_state, "running")
+        self.assertTrue(answers(url))
+
+        before = self.dev.instance_image, self.last_run("instance_start").result["container"]
+        self.dev.action_instance_restart()
+        self.process_runs()
+        restart = self.last_run("instance_restart")
+        self.assertEqual(restart.state, "done", restart.error)
+        self.assertEqual(self.dev.instance_url, url, "a restart changed the URL")
+        self.assertNotEqual(restart.result["container"], before[1], "no new container")
+        self.assertEqual(self.dev.instance_image, before[0], "a restart changed the code")
+        self.assertTrue(answers(url))
+
+    def test_missing_database_fails_the_deploy_and_runs_nothing(self):
+        self.dev.sudo().database_name = "ipai_rt_no_such_db"
+        self.dev.action_instance_deploy()
+        self.process_runs()
+        run = self.last_run("instance_deploy")
+        self.assertEqual(run.state, "failed")
+        self.assertIn("does not exist", run.error)
+        self.assertEqual(self.dev.instance_state, "failed", "nothing runs: the deploy failed")
+        self.assertFalse(
+            self.client.containers.list(all=True, filters={"label": "ipai-ops.project=a"})
+        )
+
+    def test_update_waits_for_its_backup_and_a_failed_one_keeps_serving(self):
+        self.dev.write({"backup_target_id": self.target.id, "backup_before_update": True})
+        self.deploy()
+        url, serving = self.dev.instance_url, self.last_run("instance_deploy").result["container"]
+
+        write_probe(self.code_dir, "19.0.2.0.0", data="<odoo><record")
+        self.env["ipai.ops.instance.update"].create(
+            {"environment_id": self.dev.id, "modules": "rt_probe"}
+        ).action_update()
+        update = self.last_run("instance_update")
+        backup = update.after_run_id
+        self.assertEqual((backup.kind, backup.params), ("backup", {"kind": "pre-update"}))
+        self.process_runs()
+        self.assertEqual(backup.state, "done", backup.error)
+        self.assertEqual(update.state, "failed")
+        self.assertIn("broken.xml", update.log_ids.raw.decode(), "the update's log is not kept")
+        self.assertTrue(
+            update.event_ids.filtered(lambda e: "goes on serving" in e.message
+                                      and "Before update" in e.message)
+        )  # fmt: skip
+        self.assertEqual(self.dev.instance_state, "running")
+        self.assertTrue(answers(url), "a failed update took the instance down")
+        self.assertEqual(self.installed_version(), "19.0.1.0.0")
+
+        write_probe(self.code_dir, "19.0.3.0.0")
+        self.env["ipai.ops.instance.update"].create(
+            {"environment_id": self.dev.id, "modules": "rt_probe"}
+        ).action_update()
+        self.process_runs()
+        update = self.last_run("instance_update")
+        self.assertEqual(update.state, "done", update.error)
+        self.assertEqual(self.installed_version(), "19.0.3.0.0")
+        self.assertNotEqual(update.result["container"], serving)
+        self.assertEqual(self.dev.instance_url, url)
+        self.assertTrue(answers(url))
+
+    def test_killed_instance_raises_one_alert_is_restarted_and_clears_it(self):
+        self.deploy()
+        self.kill_instance()
+        Environment = self.env["ipai.ops.environment"]
+        Environment._cron_check_instances()
+        self.assertEqual(self.dev.instance_state, "down")
+        alerts = self.env["ipai.ops.alert"].search(
+            [("environment_id", "=", self.dev.id), ("condition", "=", "instance_down")]
+        )
+        self.assertEqual(len(alerts), 1)
+        self.assertEqual(alerts.state, "open")
+        restart = self.last_run("instance_restart")
+        self.assertEqual(restart.state, "queued", "the policy did not restart it")
+        Environment._cron_check_instances()  # while the restart waits: no second alert/run
+        self.assertEqual(len(self.dev.run_ids.filtered(lambda r: r.kind == "instance_restart")), 1)
+        self.process_runs()
+        self.assertEqual(restart.state, "done", restart.error)
+        Environment._cron_check_instances()
+        self.assertEqual(self.dev.instance_state, "running")
+        self.assertEqual(alerts.state, "closed")
+        self.assertGreater(self.dev.instance_latency_ms, 0)
+        self.assertEqual(self.dev.instance_health, "pass")
+
+    def test_never_policy_alerts_without_restarting(self):
+        self.deploy()
+        self.dev.restart_policy = "never"
+        self.kill_instance()
+        self.env["ipai.ops.environment"]._cron_check_instances()
+        self.assertEqual(self.dev.instance_state, "down")
+        self.assertFalse(self.last_run("instance_restart"))

@@ -1,0 +1,1 @@
+from . import instance_log, instance_update
