@@ -82,6 +82,12 @@ class IpaiOpsEnvironment(models.Model):
             )
         return super().write(vals)
 
+    def _copy_values(self, stage: str, database: str, name: str) -> dict:
+        """A copy runs where its source runs: one click on Deploy, no placement to wait for
+        (the source's host was an operations administrator's choice)."""
+        values = super()._copy_values(stage, database, name)
+        return {**values, "runtime_host_id": self.sudo().runtime_host_id.id}
+
     # --- what an instance is made of ----------------------------------------------
 
     def _container_names(self) -> tuple[str, str]:

@@ -1,5 +1,6 @@
 import os
 import re
+import string
 
 import docker.errors
 
@@ -98,14 +99,19 @@ class IpaiOpsRuntimeHost(models.Model):
             host._check_url_template()
 
     def _check_url_template(self):
+        """Only ``{project}``, ``{environment}`` and ``{port}`` as they are: no attribute,
+        index, conversion or format spec (``str.format`` would evaluate them)."""
         if not self.url_template:
             return
         try:
-            self.url_template.format(**dict.fromkeys(URL_FIELDS, "x"))
-        except (KeyError, IndexError, ValueError):
-            raise ValidationError(
-                self.env._("The URL template may only use {project}, {environment} and {port}.")
-            ) from None
+            parts = list(string.Formatter().parse(self.url_template))
+        except ValueError:
+            parts = [("", "?", "", None)]
+        for _text, name, spec, conversion in parts:
+            if name is not None and (name not in URL_FIELDS or spec or conversion):
+                raise ValidationError(
+                    self.env._("The URL template may only use {project}, {environment} and {port}.")
+                )
 
     def _client(self):
         """A Docker client for this host (callers checked the user's right to act)."""

@@ -3,6 +3,7 @@ starts (``IPAI_OPS_DOCKER_HOST``), from the stand-in ``odoo:19`` image loaded in
 
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from odoo.addons.ipai_ops_core.tests.common import OpsCase, drop_database_now, m
 from ipai_ops.connection import connection
 from ipai_ops.runtime import engine, instance
 
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 PORTS = (18201, 18299)  # away from the engine tests' range: their leftovers never collide
 PROBE = "rt_probe"
 
@@ -95,3 +97,21 @@ class RuntimeCase(OpsCase):
             cr.execute("SELECT latest_version FROM ir_module_module WHERE name = %s", [PROBE])
             row = cr.fetchone()
         return row[0] if row else None
+
+
+def start_second_engine(case) -> str:
+    """Another runtime host: a second Docker engine of its own (own socket, own data), with
+    the stand-in images loaded from the cache. Stopped with the test class."""
+    engine_dir = tempfile.mkdtemp(prefix="ipai-ops-rt-host2-", dir="/tmp")
+    script = str(PROJECT_ROOT / "setup" / "docker_engine.sh")
+    case.addClassCleanup(shutil.rmtree, engine_dir, ignore_errors=True)
+    case.addClassCleanup(subprocess.run, ["bash", script, "stop", engine_dir], check=False)
+    subprocess.run(["bash", script, "start", engine_dir], check=True, capture_output=True)
+    endpoint = f"unix://{engine_dir}/docker.sock"
+    subprocess.run(
+        ["bash", str(PROJECT_ROOT / "setup" / "docker_images.sh")],
+        env={**os.environ, "DOCKER_HOST": endpoint},
+        check=True,
+        capture_output=True,
+    )
+    return endpoint

@@ -1,10 +1,14 @@
 import requests
+from psycopg2 import sql
 
 from odoo.tests import tagged
 
-from ipai_ops.runtime import instance
+from odoo.addons.ipai_ops_core.tests.common import drop_database_now, maintenance_spec
 
-from .common import RuntimeCase, write_probe
+from ipai_ops.connection import connection
+from ipai_ops.runtime import engine, instance
+
+from .common import RuntimeCase, remove_instances, start_second_engine, write_probe
 
 
 def answers(url: str) -> bool:
@@ -102,6 +106,8 @@ class TestInstanceLifecycle(RuntimeCase):
         self.assertEqual(self.dev.instance_state, "running")
         self.assertTrue(answers(url), "a failed update took the instance down")
         self.assertEqual(self.installed_version(), "19.0.1.0.0")
+        self.restore_the_backup_taken_before(update, backup)
+        self.assertTrue(answers(url), "the instance does not serve the restored database")
 
         write_probe(self.code_dir, "19.0.3.0.0")
         self.env["ipai.ops.instance.update"].create(
@@ -114,6 +120,18 @@ class TestInstanceLifecycle(RuntimeCase):
         self.assertNotEqual(update.result["container"], serving)
         self.assertEqual(self.dev.instance_url, url)
         self.assertTrue(answers(url))
+
+    def restore_the_backup_taken_before(self, update, backup):
+        """The failed update's way back, as its run form offers it: a restore wizard
+        replacing the database with the backup the update waited for."""
+        self.assertEqual(update.pre_update_backup_id, backup.backup_id)
+        action = update.action_restore_pre_update_backup()
+        wizard = self.env[action["res_model"]].with_context(**action["context"]).create({})
+        self.assertEqual((wizard.mode, wizard.backup_id), ("replace", backup.backup_id))
+        wizard.action_confirm()
+        self.process_runs()
+        restore = self.last_run("restore")
+        self.assertEqual(restore.state, "done", restore.error)
 
     def test_killed_instance_raises_one_alert_is_restarted_and_clears_it(self):
         self.deploy()
@@ -145,3 +163,50 @@ class TestInstanceLifecycle(RuntimeCase):
         self.env["ipai.ops.environment"]._cron_check_instances()
         self.assertEqual(self.dev.instance_state, "down")
         self.assertFalse(self.last_run("instance_restart"))
+
+
+@tagged("post_install", "-at_install")
+class TestTwoHosts(RuntimeCase):
+    """Two runtime hosts: each environment runs on the one it is placed on, and only there."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        endpoint = start_second_engine(cls)
+        cls.other_client = engine.connect(endpoint)
+        cls.addClassCleanup(cls.other_client.close)
+        cls.other_host = cls.env["ipai.ops.runtime.host"].create(
+            # both hosts are this machine here: their routers need ports of their own
+            {"name": "Second engine", "endpoint": endpoint, "port_low": 18301,
+             "port_high": 18399}
+        )  # fmt: skip
+        cls.staging = cls.envs_a["staging"]
+        cls.staging_db = f"{cls.dev_db}_st"
+        drop_database_now(cls.staging_db)
+        with connection(maintenance_spec()) as conn, conn.cursor() as cr:
+            cr.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(cls.staging_db), sql.Identifier(cls.dev_db)
+                )
+            )
+        cls.addClassCleanup(drop_database_now, cls.staging_db)
+        cls.addClassCleanup(remove_instances, cls.other_client, cls.project_a.code)
+        cls.staging.write({"database_name": cls.staging_db, "addons_path": str(cls.code_dir),
+                           "runtime_host_id": cls.other_host.id})  # fmt: skip
+
+    def test_each_environment_runs_on_its_own_host(self):
+        self.dev.action_instance_deploy()
+        self.staging.action_instance_deploy()
+        self.process_runs()
+        for environment in (self.dev, self.staging):
+            run = environment.run_ids.filtered(lambda r: r.kind == "instance_deploy")
+            self.assertEqual(run.state, "done", run.error)
+            self.assertTrue(answers(environment.instance_url), environment.instance_url)
+        self.assertNotEqual(self.dev.instance_url, self.staging.instance_url)
+        dev_names = self.dev._container_names()
+        staging_names = self.staging._container_names()
+        self.assertIsNotNone(instance.find(self.client, *dev_names))
+        self.assertIsNone(instance.find(self.client, *staging_names), "staging ran on host 1")
+        self.assertIsNotNone(instance.find(self.other_client, *staging_names))
+        self.assertIsNone(instance.find(self.other_client, *dev_names), "development on host 2")
+        self.assertIn(":183", self.staging.instance_url, "not in the second host's ports")

@@ -55,6 +55,16 @@ WRITES = {
 }
 
 
+BAD_TEMPLATES = (
+    "https://{project.__class__}.example.com",
+    "https://{port!r}.example.com",
+    "https://{environment[0]}.example.com",
+    "https://{secret}.example.com",
+    "https://{port:>9}.example.com",
+    "https://{.example.com",
+)
+
+
 @tagged("post_install", "-at_install")
 class TestRuntimeRolesOverRpc(RpcCase, OpsCase):
     @classmethod
@@ -185,3 +195,28 @@ class TestRuntimeRolesOverRpc(RpcCase, OpsCase):
             {"runtime_host_id": self.other_host.id},
         )  # fmt: skip
         self.assertIn("stop it there", refused.message)
+
+    def test_a_copy_is_deployable_where_its_source_runs(self):
+        """A copy (staging or restore into a new environment) is placed on its source's
+        host, so its form offers Deploy at once to those who may deploy it."""
+        source = self.envs_a["development"]
+        values = source._copy_values("development", "a_dev_copy", "Copy of dev")
+        copy = self.env[ENVIRONMENT].sudo().create({**values, "data_class": "neutralized"})
+        seen = copy.with_user(self.members_a["developer"])
+        self.assertTrue(seen.has_runtime_host)
+        self.assertIn(" instance_deploy ", seen.allowed_kinds)
+        self.assertNotIn(
+            " instance_deploy ", copy.with_user(self.members_a["viewer"]).allowed_kinds
+        )
+
+    def test_the_url_template_takes_plain_fields_only(self):
+        """{project.__class__} and the like would be evaluated by str.format: refused."""
+        for template in BAD_TEMPLATES:
+            with self.subTest(template=template):
+                refused = self.assertRefused(
+                    self.ops_admin, HOST, "write", [self.host.id], {"url_template": template}
+                )
+                self.assertIn("may only use", refused.message)
+        template = "https://{environment}.{project}.example.com"
+        self.call(self.ops_admin, HOST, "write", [self.host.id], {"url_template": template})
+        self.assertEqual(self.host._url("a", "env-7", 18069), "https://env-7.a.example.com")
