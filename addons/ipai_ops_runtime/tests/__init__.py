@@ -1,1 +1,1 @@
-from . import test_instances, test_roles, test_tour
+from . import test_attack_runtime, test_instances, test_roles, test_tour
