@@ -11,6 +11,7 @@
     "external_dependencies": {"python": ["ipai_ops", "docker", "requests"]},
     "data": [
         "security/ir.model.access.csv",
+        "security/ipai_ops_runtime_rules.xml",
         "data/ir_cron.xml",
         "views/ops_runtime_host_views.xml",
         "views/ops_environment_views.xml",

@@ -1,6 +1,7 @@
 import logging
 import re
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 from odoo import api, fields, models
@@ -8,7 +9,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ipai_ops.connection import connection
-from ipai_ops.errors import OpsError
+from ipai_ops.errors import EngineUnreachable, OpsError, RuntimeHostError
 from ipai_ops.identifiers import database_exists
 from ipai_ops.runtime import instance
 
@@ -69,6 +70,7 @@ class IpaiOpsEnvironment(models.Model):
         return super()._ops_admin_fields(creating) | {"runtime_host_id", "restart_policy"}
 
     def write(self, vals):
+        self._check_writable(vals)  # who may place comes first: the refusal tells nothing
         moved = "runtime_host_id" in vals and self.filtered(
             lambda e: e.instance_state != "none" and e.sudo().runtime_host_id.id
             != vals["runtime_host_id"]
@@ -170,15 +172,10 @@ class IpaiOpsEnvironment(models.Model):
         )
 
     def _attach_log(self, run, text: str | None, name: str) -> None:
+        """Keep a log with the run, the database password blanked."""
         if text:
-            self.env["ir.attachment"].sudo().create(
-                {
-                    "name": f"{run.name}-{name}.log",
-                    "res_model": "ipai.ops.run",
-                    "res_id": run.id,
-                    "mimetype": "text/plain",
-                    "raw": self._redact(text).encode(),
-                }
+            self.env["ipai.ops.run.log"].sudo().create(
+                {"run_id": run.id, "name": f"{run.name}-{name}.log", "text": self._redact(text)}
             )
 
     # --- the runs' work -----------------------------------------------------------
@@ -186,18 +183,51 @@ class IpaiOpsEnvironment(models.Model):
     def _instance_client(self, run):
         environment = run.environment_id
         environment._lock_instance()
-        return (
-            environment,
-            environment._instance_spec(),
-            environment.sudo().runtime_host_id._client(),
-        )
+        return environment, environment._instance_spec(), environment._host_client()
+
+    def _host_client(self):
+        """The host's engine; its endpoint and TLS files are named to no one but the
+        server's log (and the host's own Test connection, for operations administrators)."""
+        host = self.sudo().runtime_host_id
+        try:
+            return host._client()
+        except EngineUnreachable as exc:
+            _logger.warning("runtime host %s: %s", host.name, exc)
+            raise RuntimeHostError(
+                self.env._(
+                    "The environment's runtime host does not answer; operations "
+                    "administrators see why with its Test connection."
+                )
+            ) from None
+
+    @contextmanager
+    def _engine_errors(self):
+        """An engine failure fails the run with its first line: its whole text quotes the
+        instance's log, which only those who may operate the environment read (it is kept
+        with the run for them)."""
+        try:
+            yield
+        except EngineUnreachable as exc:
+            _logger.warning("runtime host of %s went away: %s", self.display_name, exc)
+            raise RuntimeHostError(
+                self.env._("The environment's runtime host stopped answering during the operation.")
+            ) from None
+        except RuntimeHostError as exc:
+            text = str(exc)
+            first = text.splitlines()[0].rstrip(":") if text else type(exc).__name__
+            whole = "\n\n".join(part for part in (text, exc.log) if part)
+            raise RuntimeHostError(
+                self.env._("%(what)s. The whole log is kept with this run.", what=first),
+                log=whole,
+            ) from None
 
     def _run_instance_deploy(self, run) -> dict:
         environment, spec, client = self._instance_client(run)
         environment._check_database_exists()
-        status = instance.deploy(client, spec, progress=self._say(run))
-        environment._attach_log(run, instance.logs(client, spec.project, spec.environment,
-                                                    LOG_LINES), "instance")  # fmt: skip
+        with self._engine_errors():
+            status = instance.deploy(client, spec, progress=self._say(run))
+            log = instance.logs(client, spec.project, spec.environment, LOG_LINES)
+        environment._attach_log(run, log, "instance")
         environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
         return environment._instance_outcome(
             status, self.env._("Running at %(url)s.", url=environment.instance_url)
@@ -205,7 +235,8 @@ class IpaiOpsEnvironment(models.Model):
 
     def _run_instance_start(self, run) -> dict:
         environment, spec, client = self._instance_client(run)
-        status = instance.start(client, spec)
+        with self._engine_errors():
+            status = instance.start(client, spec)
         environment._record_instance(status)
         return environment._instance_outcome(
             status, self.env._("Started at %(url)s.", url=environment.instance_url)
@@ -213,13 +244,15 @@ class IpaiOpsEnvironment(models.Model):
 
     def _run_instance_stop(self, run) -> dict:
         environment, spec, client = self._instance_client(run)
-        status = instance.stop(client, spec)
+        with self._engine_errors():
+            status = instance.stop(client, spec)
         environment._record_instance(status)
         return environment._instance_outcome(status, self.env._("Stopped."))
 
     def _run_instance_restart(self, run) -> dict:
         environment, spec, client = self._instance_client(run)
-        status = instance.rolling_restart(client, spec, progress=self._say(run))
+        with self._engine_errors():
+            status = instance.rolling_restart(client, spec, progress=self._say(run))
         environment._record_instance(status)
         return environment._instance_outcome(
             status,
@@ -229,7 +262,8 @@ class IpaiOpsEnvironment(models.Model):
     def _run_instance_update(self, run) -> dict:
         environment, spec, client = self._instance_client(run)
         modules = environment._valid_modules((run.params or {}).get("modules"))
-        status, log = instance.update_modules(client, spec, modules, progress=self._say(run))
+        with self._engine_errors():
+            status, log = instance.update_modules(client, spec, modules, progress=self._say(run))
         environment._attach_log(run, log, "update")
         environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
         return environment._instance_outcome(
@@ -251,11 +285,10 @@ class IpaiOpsEnvironment(models.Model):
     def _on_instance_failed(self, run, error: Exception) -> None:
         """Keep the failed operation's whole log, and say what runs now."""
         environment = run.environment_id
-        self._attach_log(run, getattr(error, "log", None), "failure")
+        environment._attach_log(run, getattr(error, "log", None), "failure")
         try:
             spec = environment._instance_spec()
-            status = instance.status(environment.sudo().runtime_host_id._client(), spec.project,
-                                     spec.environment)  # fmt: skip
+            status = instance.status(environment._host_client(), spec.project, spec.environment)
         except (OpsError, UserError) as exc:
             _logger.warning("could not read %s's instance: %s", environment.name, exc)
             return
@@ -287,6 +320,8 @@ class IpaiOpsEnvironment(models.Model):
 
     def _queue_instance(self, kind: str, params: dict | None = None):
         self.ensure_one()
+        self.check_access("read")  # a hidden environment is refused without its name
+        self._check_may_run(kind)
         if not self.has_runtime_host:
             raise UserError(
                 self.env._(
@@ -295,7 +330,6 @@ class IpaiOpsEnvironment(models.Model):
                 )
             )
         if kind == "instance_update":
-            self._check_may_run(kind)  # before the backup it queues, with the right message
             return self._queue_after_backup(kind, params)
         return self._queue_run(kind, params)
 
@@ -318,6 +352,7 @@ class IpaiOpsEnvironment(models.Model):
     def action_instance_update(self):
         """Ask which modules to update (the wizard queues the run)."""
         self.ensure_one()
+        self.check_access("read")
         self._check_may_run("instance_update")
         return {
             "type": "ir.actions.act_window",
@@ -345,13 +380,16 @@ class IpaiOpsEnvironment(models.Model):
         self.check_access("read")
         self._check_may_run("instance_restart")
 
+    def _may_read_logs(self) -> bool:
+        self.ensure_one()
+        return self.has_access("read") and self._may_run("instance_restart")
+
     def _instance_logs(self, lines: int) -> str:
         self.ensure_one()
         self._check_may_read_logs()
         spec = self._instance_spec()
         try:
-            client = self.sudo().runtime_host_id._client()
-            text = instance.logs(client, spec.project, spec.environment, tail=lines)
+            text = instance.logs(self._host_client(), spec.project, spec.environment, tail=lines)
         except OpsError as exc:
             raise UserError(str(exc)) from None
         return self._redact(text)

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 from odoo.addons.ipai_ops_core.run_kinds import RunKind
 
@@ -6,12 +6,32 @@ from odoo.addons.ipai_ops_core.run_kinds import RunKind
 class IpaiOpsRun(models.Model):
     _inherit = "ipai.ops.run"
 
-    log_ids = fields.One2many(
-        "ir.attachment",
-        compute="_compute_log_ids",
-        string="Logs",
-        help="The whole log of what this operation ran: an update's, a failed start's.",
+    has_log = fields.Boolean(
+        compute="_compute_has_log",
+        help="Whether this operation kept a log and you may read it (those who may operate "
+        "the environment may: it can quote its data).",
     )
+
+    @api.depends_context("uid")
+    def _compute_has_log(self):
+        kept = set(
+            self.env["ipai.ops.run.log"].sudo().search([("run_id", "in", self.ids)]).run_id.ids
+        )
+        for run in self:
+            run.has_log = run.id in kept and run.environment_id._may_read_logs()
+
+    def _instance_log_text(self) -> str | None:
+        """The log this run kept, for a reader who may operate its environment."""
+        self.ensure_one()
+        self.check_access("read")
+        self.environment_id._check_may_read_logs()
+        logs = self.env["ipai.ops.run.log"].sudo().search([("run_id", "=", self.id)])
+        return "\n".join(logs.mapped("text")) if logs else None
+
+    def action_download_log(self):
+        self.ensure_one()
+        return {"type": "ir.actions.act_url", "url": f"/ipai_ops/run/{self.id}/log",
+                "target": "self"}  # fmt: skip
 
     pre_update_backup_id = fields.Many2one(
         "ipai.ops.backup",
@@ -34,13 +54,6 @@ class IpaiOpsRun(models.Model):
         action = self.pre_update_backup_id.action_restore()
         action["context"] = {**action["context"], "default_mode": "replace"}
         return action
-
-    def _compute_log_ids(self):
-        attachments = self.env["ir.attachment"].search(
-            [("res_model", "=", "ipai.ops.run"), ("res_id", "in", self.ids)]
-        )
-        for run in self:
-            run.log_ids = attachments.filtered(lambda a, r=run: a.res_id == r.id)
 
     def _run_kinds(self) -> dict[str, RunKind]:
         environment = "ipai.ops.environment"

@@ -44,7 +44,7 @@ class TestInstanceLifecycle(RuntimeCase):
         self.assertTrue(answers(url), f"{url} does not serve its login page")
         self.assertIn("Running at", run.summary)
         self.assertTrue(run.event_ids.filtered(lambda e: "Healthy: routing" in e.message))
-        self.assertIn("Odoo version 19.0", run.log_ids.raw.decode(), "no instance log kept")
+        self.assertIn("Odoo version 19.0", run._instance_log_text(), "no instance log kept")
 
         log = self.dev.action_instance_logs()
         wizard = self.env["ipai.ops.instance.log"].browse(log["res_id"])
@@ -98,7 +98,7 @@ class TestInstanceLifecycle(RuntimeCase):
         self.process_runs()
         self.assertEqual(backup.state, "done", backup.error)
         self.assertEqual(update.state, "failed")
-        self.assertIn("broken.xml", update.log_ids.raw.decode(), "the update's log is not kept")
+        self.assertIn("broken.xml", update._instance_log_text(), "the update's log is not kept")
         self.assertTrue(
             update.event_ids.filtered(lambda e: "goes on serving" in e.message
                                       and "Before update" in e.message)
@@ -120,6 +120,31 @@ class TestInstanceLifecycle(RuntimeCase):
         self.assertNotEqual(update.result["container"], serving)
         self.assertEqual(self.dev.instance_url, url)
         self.assertTrue(answers(url))
+
+    def test_a_failed_operation_quotes_no_log_and_its_log_no_password(self):
+        """A failure's whole log stays with the run, the password blanked; the run's error,
+        which every member reads, quotes none of it."""
+        self.deploy()
+        password = self.dev.server_id._password()
+        self.assertTrue(password and len(password) >= 6, "the test cluster has a password")
+        write_probe(self.code_dir, "19.0.2.0.0")
+        (self.code_dir / "rt_probe" / "__init__.py").write_text(
+            f"raise ValueError('cannot reach the bank with {password}')\n"
+        )
+        self.addCleanup(write_probe, self.code_dir, "19.0.1.0.0")
+        self.env["ipai.ops.instance.update"].create(
+            {"environment_id": self.dev.id, "modules": "rt_probe"}
+        ).action_update()
+        self.process_runs()
+        update = self.last_run("instance_update")
+        self.assertEqual(update.state, "failed")
+        self.assertIn("The whole log is kept with this run", update.error)
+        self.assertNotIn("Traceback", update.error)
+        self.assertNotIn("cannot reach the bank", update.error)
+        kept = update._instance_log_text()
+        self.assertIn("cannot reach the bank with ********", kept)
+        self.assertNotIn(password, kept)
+        self.assertNotIn(password, "".join(update.event_ids.mapped("message")))
 
     def restore_the_backup_taken_before(self, update, backup):
         """The failed update's way back, as its run form offers it: a restore wizard

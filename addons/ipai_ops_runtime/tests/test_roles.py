@@ -124,13 +124,13 @@ class TestRuntimeRolesOverRpc(RpcCase, OpsCase):
             self.call(user, ENVIRONMENT, "action_instance_logs", [environment.id])
         except Refused as refused:
             # past the role check, the engine (which is not there) is what refuses
-            return "No Docker engine answers" in refused.message
+            return "runtime host does not answer" in refused.message
         raise AssertionError("a log was read from an engine that does not exist")
 
     def _try_download_logs(self, user, environment) -> bool:
         self.login_as(user)
         response = self.url_open(f"/ipai_ops/instance/{environment.id}/log")
-        return response.status_code == 503 and "No Docker engine" in response.text
+        return response.status_code == 503 and "runtime host does not answer" in response.text
 
     def _try_read_host_field(self, user, environment) -> bool:
         return self.allowed(user, ENVIRONMENT, "read", [environment.id], ["runtime_host_id"])

@@ -1,11 +1,13 @@
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 LINE_CHOICES = [("100", "100"), ("200", "200"), ("1000", "1,000"), ("5000", "5,000")]
+SYSTEM_FIELDS = ("text", "read_at")
 
 
 class IpaiOpsInstanceLog(models.TransientModel):
-    """The end of an instance's log, read from its host when asked (never stored longer
-    than the wizard lives)."""
+    """The end of an instance's log, read from its host when asked; only its creator
+    reads it (a record rule), and only the server writes what it holds."""
 
     _name = "ipai.ops.instance.log"
     _description = "Operations: an instance's log"
@@ -18,11 +20,17 @@ class IpaiOpsInstanceLog(models.TransientModel):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
-            environment = self.env["ipai.ops.environment"].browse(vals.get("environment_id"))
+            environment = self.env["ipai.ops.environment"].browse(
+                vals.get("environment_id") or self.env.context.get("default_environment_id")
+            )
+            if len(environment) != 1:
+                raise UserError(self.env._("Say which environment's log to read."))
             environment._check_may_read_logs()
-            vals.pop("text", None)
-            vals.pop("read_at", None)
-        return super().create(vals_list)
+            for name in SYSTEM_FIELDS:
+                vals.pop(name, None)
+        # what the log says comes from the host, never from the caller (context included)
+        unset = {f"default_{name}": False for name in SYSTEM_FIELDS}
+        return super(IpaiOpsInstanceLog, self.with_context(**unset)).create(vals_list)
 
     def write(self, vals):
         vals = {key: value for key, value in vals.items() if key == "lines"}

@@ -6,6 +6,7 @@ class IpaiOpsInstanceUpdate(models.TransientModel):
 
     _name = "ipai.ops.instance.update"
     _description = "Operations: update an instance's modules"
+    _inherit = ["ipai.ops.wizard.access"]
 
     environment_id = fields.Many2one("ipai.ops.environment", required=True)
     modules = fields.Char(
