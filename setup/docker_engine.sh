@@ -2,8 +2,9 @@
 # A Docker engine of the project's own: one dockerd whose data, state, socket and
 # pidfile all live under DIR, so that two DIRs are two independent runtime hosts.
 #
-#   setup/docker_engine.sh start DIR   install docker.io when missing, start (or reuse)
-#                                      the engine; prints DIR/env.sh (exports DOCKER_HOST)
+#   setup/docker_engine.sh start DIR   install docker.io and docker-compose when missing,
+#                                      start (or reuse) the engine; prints DIR/env.sh
+#                                      (exports DOCKER_HOST)
 #   setup/docker_engine.sh stop DIR    stop it by its PID; its containers stop with it
 #
 # The engine never touches the machine's network: no default bridge, no iptables
@@ -25,7 +26,7 @@ engine_pid() {
 
 ensure_installed() {
     command -v dockerd >/dev/null && [ -x /usr/bin/docker ] && command -v debootstrap >/dev/null \
-        && return 0
+        && command -v docker-compose >/dev/null && return 0
     apt_install docker.io docker-compose debootstrap
     command -v dockerd >/dev/null || die "docker.io is installed but dockerd is not on PATH"
 }

@@ -4,8 +4,10 @@
 #   local/bookworm   debootstrap --variant=minbase bookworm, imported
 #   odoo:19          Odoo's Debian dependencies + the configured Odoo 19 tree (ODOO_SRC),
 #                    laid out as the official image (docker/standins/odoo.Dockerfile)
+#   postgres:16      Debian bookworm's PostgreSQL 15 with an entrypoint behaving like the
+#                    official image's for docker-compose.yml (docker/standins/postgres.Dockerfile)
 #
-#   DOCKER_HOST=… setup/docker_images.sh     make sure both are in that engine
+#   DOCKER_HOST=… setup/docker_images.sh     make sure all three are in that engine
 #                                             (exit 3: no Odoo 19 is configured)
 #
 # Each image carries a label with the digest of what it was made from. An image already
@@ -79,6 +81,18 @@ build_odoo() {
     rm -f "$log"
 }
 
+build_postgres() {
+    local digest=$1 log
+    log=$(mktemp "${TMPDIR:-/tmp}/ipai-ops-postgres-build.XXXXXX")
+    if ! tar -c -C "$STANDINS" postgres.Dockerfile postgres-entrypoint.sh \
+        | "$DOCKER" build --network host -q -f postgres.Dockerfile \
+            --label "$DIGEST_LABEL=$digest" -t postgres:16 - >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        die "building the postgres:16 stand-in failed (log: $log)"
+    fi
+    rm -f "$log"
+}
+
 # what an image is made of, as one short digest
 digest_of() {
     cat "$@" | sha256sum | cut -c1-16
@@ -99,6 +113,10 @@ fi
 
 bookworm_digest=$(digest_of "$STANDINS/bookworm.recipe")
 ensure local/bookworm "$bookworm_digest" build_bookworm
+
+postgres_digest=$(digest_of "$STANDINS/postgres.Dockerfile" "$STANDINS/postgres-entrypoint.sh" \
+    <(echo "$bookworm_digest"))
+ensure postgres:16 "$postgres_digest" build_postgres
 
 listing=$(mktemp)
 trap 'rm -f "$listing"' EXIT

@@ -6,8 +6,8 @@ source "$(dirname "$0")/common.sh"
 cd "$PROJECT_ROOT"
 
 say "lint: ruff"
-"$VENV/bin/ruff" check --quiet src tests bench addons setup
-"$VENV/bin/ruff" format --check --quiet src tests bench addons setup
+"$VENV/bin/ruff" check --quiet src tests bench addons setup docker
+"$VENV/bin/ruff" format --check --quiet src tests bench addons setup docker
 mapfile -t ADDONS < <(find addons -mindepth 1 -maxdepth 1 -type d -name 'ipai_ops_*' | sort)
 if [ "${#ADDONS[@]}" -gt 0 ]; then
     say "lint: pylint-odoo mandatory checks"

@@ -2,18 +2,27 @@
 
 The server comes from the PG* variables (setup/pg_cluster.sh writes them). Without
 them the tests fail at once: they never silently pass without a server.
+
+The Docker tests (tests/test_runtime.py, tests/test_compose.py) share ``docker_host``:
+the engine `make test` starts (IPAI_OPS_DOCKER_HOST), or one of their own, with the
+stand-in images loaded.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import subprocess
+from pathlib import Path
 
 import psycopg2
 import pytest
 from psycopg2 import sql
 
 from ipai_ops.connection import ServerSpec, connect
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _server_spec() -> ServerSpec:
@@ -123,3 +132,56 @@ def target(tmp_path):
     from ipai_ops.storage import LocalTarget  # noqa: PLC0415
 
     return LocalTarget(tmp_path / "backups")
+
+
+def why_no_docker() -> str | None:
+    """Why no engine can be had here at all (None: one can, so failing to start is a failure)."""
+    if os.geteuid() != 0:
+        return "starting a Docker engine of the tests' own needs root"
+    if not shutil.which("dockerd") and not shutil.which("apt-get"):
+        return "no dockerd here and no apt-get to install docker.io"
+    return None
+
+
+@pytest.fixture(scope="session")
+def docker_host(tmp_path_factory):
+    """The engine's endpoint, with the stand-in images loaded into it."""
+    host = os.environ.get("IPAI_OPS_DOCKER_HOST")
+    engine_dir = None
+    if os.environ.get("IPAI_OPS_RUNTIME_SKIP"):  # the test command said why, loudly, once
+        pytest.skip(f"RUNTIME TESTS SKIPPED: {os.environ['IPAI_OPS_RUNTIME_SKIP']}")
+    if not host:
+        if why := why_no_docker():
+            pytest.skip(f"!!!!! RUNTIME TESTS SKIPPED: {why} !!!!!")
+        engine_dir = tmp_path_factory.mktemp("engine")
+        started = subprocess.run(
+            ["bash", str(ROOT / "setup/docker_engine.sh"), "start", str(engine_dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if started.returncode != 0:
+            pytest.fail(f"the Docker engine did not start:\n{started.stderr}", pytrace=False)
+        host = f"unix://{engine_dir}/docker.sock"
+    images = subprocess.run(
+        ["bash", str(ROOT / "setup/docker_images.sh")],
+        env={**os.environ, "DOCKER_HOST": host},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        if images.returncode == 3:
+            pytest.skip(
+                "!!!!! RUNTIME TESTS SKIPPED: no Odoo 19 configured for the odoo:19 stand-in !!!!!"
+            )
+        if images.returncode != 0:
+            pytest.fail(f"the stand-in images are not available:\n{images.stderr}", pytrace=False)
+        yield host
+    finally:
+        if engine_dir is not None:
+            subprocess.run(
+                ["bash", str(ROOT / "setup/docker_engine.sh"), "stop", str(engine_dir)],
+                check=False,
+            )
+            shutil.rmtree(engine_dir, ignore_errors=True)  # its data root holds the images

@@ -38,58 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "rt"
 PROBE_MANIFEST = "{'name': 'Runtime probe', 'version': '19.0.1.0.0', 'license': 'LGPL-3'}\n"
 
-
-def _why_no_docker() -> str | None:
-    """Why no engine can be had here at all (None: one can, so failing to start is a failure)."""
-    if os.geteuid() != 0:
-        return "starting a Docker engine of the tests' own needs root"
-    if not shutil.which("dockerd") and not shutil.which("apt-get"):
-        return "no dockerd here and no apt-get to install docker.io"
-    return None
-
-
-@pytest.fixture(scope="session")
-def docker_host(tmp_path_factory):
-    """The engine's endpoint, with the stand-in images loaded into it."""
-    host = os.environ.get("IPAI_OPS_DOCKER_HOST")
-    engine_dir = None
-    if os.environ.get("IPAI_OPS_RUNTIME_SKIP"):  # the test command said why, loudly, once
-        pytest.skip(f"RUNTIME TESTS SKIPPED: {os.environ['IPAI_OPS_RUNTIME_SKIP']}")
-    if not host:
-        if why := _why_no_docker():
-            pytest.skip(f"!!!!! RUNTIME TESTS SKIPPED: {why} !!!!!")
-        engine_dir = tmp_path_factory.mktemp("engine")
-        started = subprocess.run(
-            ["bash", str(ROOT / "setup/docker_engine.sh"), "start", str(engine_dir)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if started.returncode != 0:
-            pytest.fail(f"the Docker engine did not start:\n{started.stderr}", pytrace=False)
-        host = f"unix://{engine_dir}/docker.sock"
-    images = subprocess.run(
-        ["bash", str(ROOT / "setup/docker_images.sh")],
-        env={**os.environ, "DOCKER_HOST": host},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    try:
-        if images.returncode == 3:
-            pytest.skip(
-                "!!!!! RUNTIME TESTS SKIPPED: no Odoo 19 configured for the odoo:19 stand-in !!!!!"
-            )
-        if images.returncode != 0:
-            pytest.fail(f"the stand-in images are not available:\n{images.stderr}", pytrace=False)
-        yield host
-    finally:
-        if engine_dir is not None:
-            subprocess.run(
-                ["bash", str(ROOT / "setup/docker_engine.sh"), "stop", str(engine_dir)],
-                check=False,
-            )
-            shutil.rmtree(engine_dir, ignore_errors=True)  # its data root holds the images
+# docker_host, the engine with the stand-in images, is tests/conftest.py's
 
 
 @pytest.fixture(scope="session")
