@@ -50,6 +50,8 @@ def client(docker_host):
         container.remove(force=True)
     for volume in client.volumes.list(filters={"label": f"{engine.PROJECT}={PROJECT}"}):
         volume.remove(force=True)
+    if (router := front.find_router(client)) is not None:  # it still listens on our ports
+        router.remove(force=True)
     client.close()
 
 

@@ -14,6 +14,7 @@ from the serving containers' labels.
 from __future__ import annotations
 
 import json
+import tarfile
 import time
 from pathlib import Path
 
@@ -94,10 +95,11 @@ def _create_router(client, image: str, bind: str):
 
 
 def status(router) -> dict | None:
-    """What the router last wrote: routes applied, open connections, ports refused."""
+    """What the router last wrote: routes applied, open connections, ports refused
+    (None: not yet, or caught while it was replaced — ask again)."""
     try:
         return json.loads(read_text(router, STATUS_PATH))
-    except (docker.errors.NotFound, ValueError):
+    except (docker.errors.NotFound, ValueError, tarfile.TarError, IndexError):
         return None
 
 
@@ -169,8 +171,8 @@ def drain(client, backend: int, timeout: float = DRAIN_TIMEOUT) -> bool:
         return True
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        current = status(router) or {}
-        if not current.get("open", {}).get(str(backend)):
+        current = status(router)
+        if current is not None and not current.get("open", {}).get(str(backend)):
             return True
         time.sleep(POLL)
     return False

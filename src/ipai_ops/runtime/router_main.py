@@ -6,7 +6,8 @@ only: this file is copied into the base image, whatever that image has installed
 ``ROUTES`` is a directory with one file per public port, holding the backend port
 (an empty file: no route). On SIGHUP the router reads it again: a new port is listened on,
 a port without a route stops being listened on, a changed backend takes the *next*
-connections while open ones finish where they started. ``STATUS`` is a JSON file,
+connections while open ones finish their request where they started, then are closed
+(:class:`Link`). ``STATUS`` is a JSON file,
 rewritten after every change: the routes applied, the open connections per backend and
 the ports that could not be listened on (with why). That is how a rolling restart knows
 that traffic has moved, and when the old container has nothing left to answer.
@@ -18,8 +19,11 @@ import json
 import os
 import signal
 import sys
+import time
 
 CHUNK = 1 << 16
+QUIET = 0.2  # seconds without bytes from the backend after which an answer is complete
+RETIRE_WAIT = 60  # seconds a replaced backend's link may take to become idle
 MIN_PORT, MAX_PORT = 1024, 65535
 
 
@@ -39,12 +43,41 @@ def read_routes(directory: str) -> dict[int, int]:
     return routes
 
 
-async def pipe(reader, writer) -> None:
+class Link:
+    """One client connection and the backend connection it was given.
+
+    HTTP/1.1 clients keep connections open between requests. When its backend is
+    replaced, a link is closed as soon as it is idle — the last bytes went to the client
+    and nothing came since — so the client's next request opens a new connection, to the
+    new backend, instead of reaching a container that is stopping.
+    """
+
+    def __init__(self, backend: int, writers):
+        self.backend, self.writers = backend, writers
+        self.waiting = False  # the client sent bytes its backend has not answered yet
+        self.last_reply = time.monotonic()
+
+    def sent(self) -> None:
+        self.waiting = True
+
+    def answered(self) -> None:
+        self.waiting, self.last_reply = False, time.monotonic()
+
+    def idle(self) -> bool:
+        return not self.waiting and time.monotonic() - self.last_reply > QUIET
+
+    def close(self) -> None:
+        for writer in self.writers:
+            writer.close()
+
+
+async def pipe(reader, writer, on_data) -> None:
     """Copy one direction until end of file, then half-close the other side."""
     try:
         while data := await reader.read(CHUNK):
             writer.write(data)
             await writer.drain()
+            on_data()
         if writer.can_write_eof():
             writer.write_eof()
     except (ConnectionError, OSError):
@@ -58,6 +91,7 @@ class Router:
         self.servers: dict[int, asyncio.AbstractServer] = {}
         self.errors: dict[int, str] = {}
         self.open = collections.Counter()
+        self.links: dict[Link, int] = {}  # each open link and its public port
         self.lock = asyncio.Lock()  # two SIGHUPs in a row apply one after the other
 
     async def apply(self) -> None:
@@ -77,7 +111,20 @@ class Router:
                 )
             except OSError as exc:
                 self.errors[port] = exc.strerror or str(exc)
+        for link, port in list(self.links.items()):
+            if self.routes.get(port) != link.backend:
+                asyncio.get_running_loop().create_task(self.retire(link))
         self.write_status()
+
+    async def retire(self, link: Link) -> None:
+        """Close a link to a replaced backend once it is idle (at most RETIRE_WAIT later:
+        a request still running after that is the old container's to finish or drop)."""
+        deadline = time.monotonic() + RETIRE_WAIT
+        while link in self.links and time.monotonic() < deadline:
+            if link.idle():
+                link.close()
+                return
+            await asyncio.sleep(0.02)
 
     async def serve(self, port: int, reader, writer) -> None:
         backend = self.routes.get(port)
@@ -89,13 +136,18 @@ class Router:
         except OSError:
             writer.close()  # nothing serves there: the client sees the connection close
             return
+        link = Link(backend, (writer, upstream_writer))
+        self.links[link] = port
         self.open[backend] += 1
         self.write_status()
         try:
-            await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+            await asyncio.gather(
+                pipe(reader, upstream_writer, link.sent),
+                pipe(upstream_reader, writer, link.answered),
+            )
         finally:
-            for each in (writer, upstream_writer):
-                each.close()
+            link.close()
+            del self.links[link]
             self.open[backend] -= 1
             self.write_status()
 
