@@ -70,6 +70,10 @@ def odoo_database(spec):
     """A database name for the deployed instance, dropped at the end."""
     name = f"ipai_rt_{os.getpid()}"
     yield name
+    _drop_database(spec, name)
+
+
+def _drop_database(spec, name: str) -> None:
     conn = connect(spec.for_database("postgres"))
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -454,3 +458,50 @@ def test_stopped_instance_gives_up_its_route(client, deployed):
     finally:
         instance.start(client, dev)
     assert instance.health(serving.http_port).ok
+
+
+TESTED_MODULE_TESTS = """
+from odoo.tests import TransactionCase
+
+
+class TestProbe(TransactionCase):
+    def test_partner_demo_data_is_there(self):
+        self.assertTrue(self.env.ref("base.res_partner_1", raise_if_not_found=False))
+
+    def test_fails(self):
+        self.assertEqual(1 + 1, 3, "arithmetic broke")
+"""
+
+
+def test_module_tests_run_with_demo_data_and_report_each_failure(client, spec, tmp_path):
+    """A fresh database with demo data, the module installed and its tests run: one
+    passes (demo data is there), one fails, and the report names it with its traceback."""
+    root = _module_tree(tmp_path, "tested", "19.0.1.0.0")
+    (root / "runtime_probe" / "tests").mkdir()
+    (root / "runtime_probe" / "tests" / "__init__.py").write_text("from . import test_probe\n")
+    (root / "runtime_probe" / "tests" / "test_probe.py").write_text(TESTED_MODULE_TESTS)
+    database = f"ipai_rt_tests_{os.getpid()}"
+    build = _spec(spec, root, database, environment="tested")
+    try:
+        report, log = instance.run_tests(client, build, ["runtime_probe"])
+    finally:
+        _drop_database(spec, database)
+    assert (report.ran, report.failed, report.errors) == (2, 1, 0), log[-3000:]
+    assert not report.passed
+    [failure] = report.failures
+    assert (failure.module, failure.test, failure.kind) == (
+        "runtime_probe", "TestProbe.test_fails", "fail")  # fmt: skip
+    assert "AssertionError: 2 != 3 : arithmetic broke" in failure.traceback
+
+
+def test_a_module_that_cannot_install_is_no_test_result(client, spec, tmp_path):
+    """An install that fails is an error with the log's end, not a test report."""
+    root = _module_tree(tmp_path, "uninstallable", "19.0.1.0.0", data="<odoo><record")
+    database = f"ipai_rt_noinstall_{os.getpid()}"
+    build = _spec(spec, root, database, environment="noinstall")
+    try:
+        with pytest.raises(InstanceFailed, match="Installing runtime_probe failed") as failed:
+            instance.run_tests(client, build, ["runtime_probe"], demo=False)
+    finally:
+        _drop_database(spec, database)
+    assert "broken.xml" in failed.value.log

@@ -16,8 +16,10 @@ RUN printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbi
         python3-qrcode python3-renderpm python3-reportlab python3-requests python3-serial \
         python3-setuptools python3-stdnum python3-tz python3-usb python3-vobject \
         python3-werkzeug python3-xlsxwriter python3-zeep python3-pip \
+        python3-num2words \
  && rm -rf /var/lib/apt/lists/*
-# bookworm has no python3-lxml-html-clean: its python3-lxml still ships lxml.html.clean
+# bookworm has no python3-lxml-html-clean: its python3-lxml still ships lxml.html.clean.
+# python3-num2words is among the official image's packages: Odoo patches it when testing.
 RUN useradd --system --uid 101 --user-group --home-dir /var/lib/odoo --shell /usr/sbin/nologin odoo \
  && mkdir -p /etc/odoo /var/lib/odoo /mnt/extra-addons \
  && chown odoo:odoo /var/lib/odoo /mnt/extra-addons

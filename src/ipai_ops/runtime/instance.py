@@ -37,6 +37,7 @@ from ..errors import (
 from . import config, engine, front
 from .container_files import put_files
 from .image import ADDONS_PATH_LABEL, environment_image
+from .test_report import TestReport, parse_test_log
 
 DEFAULT_PORT_RANGE = (18069, 18169)  # inclusive; ports go by pairs (HTTP, websocket)
 HEALTH_TIMEOUT = 5  # seconds for one /web/health request
@@ -365,6 +366,36 @@ def run_once(client: docker.DockerClient, spec: InstanceSpec, args: list[str], *
     :raises InstanceFailed: the command exited with an error (with its log's tail, and the
         whole log as ``error.log``) or ran longer than ``timeout`` seconds.
     """
+    code, log = _run_container(client, spec, args, timeout=timeout, tag=tag)
+    if code != 0:
+        raise InstanceFailed(f"odoo {' '.join(args)} failed (exit {code}):\n{_log_tail(log)}",
+                             log=log)  # fmt: skip
+    return log
+
+
+def run_tests(client: docker.DockerClient, spec: InstanceSpec, modules: list[str], *,
+              demo: bool = True, timeout: int = 1800) -> tuple[TestReport, str]:  # fmt: skip
+    """Install ``modules`` (with demo data) in the spec's database and run their tests, in
+    a one-off container; returns what the tests say and the whole log.
+
+    Failing tests are a result, not an error (Odoo exits 1 for them).
+
+    :raises InstanceFailed: the modules could not be installed, or the run timed out.
+    """
+    args = ["-i", ",".join(modules), "--test-tags", ",".join(f"/{m}" for m in modules),
+            "--log-level", "test", *(["--with-demo"] if demo else [])]  # fmt: skip
+    code, log = _run_container(client, spec, args, timeout=timeout)
+    report = parse_test_log(log)
+    if code not in (0, 1) or (code == 1 and not report.failed + report.errors):
+        raise InstanceFailed(
+            f"Installing {', '.join(modules)} failed (exit {code}):\n{_log_tail(log)}", log=log
+        )
+    return report, log
+
+
+def _run_container(client, spec: InstanceSpec, args: list[str], *, timeout: int,
+                   tag: str | None = None) -> tuple[int, str]:  # fmt: skip
+    """``odoo ARGS --stop-after-init --no-http`` in a one-off container: exit code and log."""
     tag = tag or environment_image(client, spec.base_image, spec.addons_dirs)
     port = spec.port_range[0]  # only written in odoo.conf: --no-http
     command = [*args, "--stop-after-init", "--no-http"]
@@ -380,17 +411,14 @@ def run_once(client: docker.DockerClient, spec: InstanceSpec, args: list[str], *
                 f"odoo {' '.join(args)} ran longer than {timeout}s:\n{_tail(container)}",
                 log=_whole_log(container),
             ) from None
-        log = _whole_log(container)
-        if result.get("StatusCode") != 0:
-            raise InstanceFailed(
-                f"odoo {' '.join(args)} failed (exit {result.get('StatusCode')}):\n"
-                f"{_tail(container)}",
-                log=log,
-            )
-        return log
+        return result.get("StatusCode", -1), _whole_log(container)
     finally:
         with contextlib.suppress(docker.errors.APIError, requests.RequestException):
             container.remove(force=True)
+
+
+def _log_tail(log: str, lines: int = LOG_TAIL) -> str:
+    return "\n".join(log.rstrip().splitlines()[-lines:])
 
 
 def _whole_log(container) -> str:
