@@ -7,7 +7,7 @@
     "website": "https://github.com/ipai-ops/ipai-ops",
     "author": "ipai-ops",
     "license": "AGPL-3",
-    "depends": ["ipai_ops_core"],
+    "depends": ["ipai_ops_runtime"],
     "external_dependencies": {"python": ["ipai_ops"]},
     "data": [
         "security/ir.model.access.csv",

@@ -1,1 +1,1 @@
-from . import ops_build, ops_project
+from . import ops_build, ops_build_run, ops_project, ops_run

@@ -129,3 +129,4 @@ class IpaiOpsProject(models.Model):
                     "described": True,
                 }
             )
+        builds._queue_builds()
