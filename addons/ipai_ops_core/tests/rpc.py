@@ -20,6 +20,17 @@ REFUSALS = frozenset(
 )
 
 
+def by_stage(**least: str) -> set:
+    """Cells ``(role, stage)`` allowed for roles at or above each stage's least role, as
+    the README's role table writes them (operations administrators act as admins)."""
+    ladder = ("developer", "tester", "admin")
+    cells = set()
+    for stage, role in least.items():
+        cells |= {(above, stage) for above in ladder[ladder.index(role) :]}
+        cells.add(("ops_admin", stage))
+    return cells
+
+
 class Refused(Exception):
     """The server refused the call; ``name`` is the exception's class path."""
 
@@ -40,11 +51,8 @@ class RpcCase(HttpCase):
             self.authenticate(user.login, user.login)
             self._rpc_login = user.login
 
-    def call(self, user, model: str, method: str, *args, **kwargs):
-        """``model.method(*args, **kwargs)`` over /web/dataset/call_kw as ``user``.
-
-        :raises Refused: when the server answers with an expected refusal
-        """
+    def call_kw(self, user, model: str, method: str, *args, **kwargs) -> dict:
+        """The JSON-RPC answer of ``model.method(*args, **kwargs)`` as ``user``, as sent."""
         self.login_as(user)
         response = self.opener.post(
             urljoin(self.base_url(), f"/web/dataset/call_kw/{model}/{method}"),
@@ -57,7 +65,14 @@ class RpcCase(HttpCase):
             timeout=30,
         )
         response.raise_for_status()
-        body = response.json()
+        return response.json()
+
+    def call(self, user, model: str, method: str, *args, **kwargs):
+        """``model.method(*args, **kwargs)`` over /web/dataset/call_kw as ``user``.
+
+        :raises Refused: when the server answers with an expected refusal
+        """
+        body = self.call_kw(user, model, method, *args, **kwargs)
         if "error" in body:
             data = body["error"]["data"]
             if data["name"] not in REFUSALS:

@@ -68,18 +68,7 @@ class TestRuntimeAttacks(RpcCase, OpsCase):
         """``(True, result)`` or ``(False, error class path)``, crashes included (the
         helpers of RpcCase fail the test on a crash; some attacks only need to know
         that nothing went through)."""
-        self.login_as(user)
-        response = self.opener.post(
-            urljoin(self.base_url(), f"/web/dataset/call_kw/{model}/{method}"),
-            json={
-                "id": 0,
-                "jsonrpc": "2.0",
-                "method": "call",
-                "params": {"model": model, "method": method, "args": list(args), "kwargs": kwargs},
-            },
-            timeout=30,
-        )
-        body = response.json()
+        body = self.call_kw(user, model, method, *args, **kwargs)
         if "error" in body:
             return False, body["error"]["data"]["name"]
         return True, body.get("result")

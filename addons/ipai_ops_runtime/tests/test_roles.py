@@ -9,21 +9,12 @@ nothing, so an allowed log read ends in the engine's own refusal, not the role's
 from odoo.tests import tagged
 
 from odoo.addons.ipai_ops_core.tests.common import OpsCase
-from odoo.addons.ipai_ops_core.tests.rpc import Refused, RpcCase
+from odoo.addons.ipai_ops_core.tests.rpc import Refused, RpcCase, by_stage
 
 STAGES = ("production", "staging", "development")
 ROLES = ("ops_admin", "admin", "tester", "developer", "viewer", "outsider", "other_admin")
 HOST = "ipai.ops.runtime.host"
 ENVIRONMENT = "ipai.ops.environment"
-
-
-def by_stage(**least: str) -> set:
-    ladder = ("developer", "tester", "admin")
-    cells = set()
-    for stage, role in least.items():
-        cells |= {(above, stage) for above in ladder[ladder.index(role) :]}
-        cells.add(("ops_admin", stage))
-    return cells
 
 
 STAGE_ROLES = by_stage(production="admin", staging="tester", development="developer")

@@ -15,22 +15,11 @@ from odoo.tests import new_test_user, tagged
 from odoo.tools import config, mute_logger
 
 from odoo.addons.ipai_ops_core.tests.common import OpsCase, create_database_now, drop_database_now
-from odoo.addons.ipai_ops_core.tests.rpc import Refused, RpcCase
+from odoo.addons.ipai_ops_core.tests.rpc import Refused, RpcCase, by_stage
 
 STAGES = ("production", "staging", "development")
 ROLES = ("ops_admin", "admin", "tester", "developer", "viewer", "outsider", "other_admin")
 EVERYWHERE = {(role, stage) for role in ("ops_admin", "admin") for stage in STAGES}
-
-
-def by_stage(**least: str) -> set:
-    """Cells allowed for roles at or above a stage's least role (ops admins act as admins)."""
-    ladder = ("developer", "tester", "admin")
-    cells = set()
-    for stage, role in least.items():
-        for above in ladder[ladder.index(role) :]:
-            cells.add((above, stage))
-        cells.add(("ops_admin", stage))
-    return cells
 
 
 STAGE_ROLES = by_stage(production="admin", staging="tester", development="developer")
