@@ -7,6 +7,8 @@ come from setup/docker_images.sh (built once, then loaded from the per-user cach
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import dataclasses
 import io
 import os
@@ -94,9 +96,11 @@ def _spec(spec, addons_dir, db_name, environment="dev", **kwargs) -> instance.In
 
 
 @pytest.fixture(scope="session")
-def deployed(client, spec, addons_dir, odoo_database):
-    """A development instance of a real Odoo database (base installed by a one-off run)."""
-    dev = _spec(spec, addons_dir, odoo_database)
+def deployed(client, spec, addons_dir, odoo_database, tmp_path_factory):
+    """A development instance of a real Odoo database (base installed by a one-off run),
+    its attachments in a directory of the host, as the environment's filestore path says."""
+    filestore = tmp_path_factory.mktemp("filestore") / odoo_database
+    dev = _spec(spec, addons_dir, odoo_database, filestore_dir=str(filestore))
     init_log = instance.run_once(client, dev, ["-i", "base"])
     assert "Modules loaded" in init_log, f"`odoo -i base` did not load modules:\n{init_log[-2000:]}"
     status = instance.deploy(client, dev)
@@ -278,6 +282,44 @@ def test_restart_and_redeploy_keep_port_and_filestore(client, spec, addons_dir, 
     )
     assert marker.output.decode().strip() == "kept", "the data volume did not survive"
     assert instance.health(redeployed.http_port).ok
+
+
+def _call(session, port: int, model: str, method: str, *args):
+    response = session.post(
+        f"http://127.0.0.1:{port}/web/dataset/call_kw",
+        json={"jsonrpc": "2.0", "params": {
+            "model": model, "method": method, "args": list(args), "kwargs": {}}},
+        timeout=30,
+    )  # fmt: skip
+    body = response.json()
+    assert "error" not in body, body
+    return body["result"]
+
+
+def test_attachments_land_in_the_filestore_backups_read(client, deployed):
+    """A file uploaded through the instance is written in the environment's filestore
+    directory on the host (the one backups and copies read), and a redeploy serves it."""
+    dev, status = deployed
+    session = requests.Session()
+    login = session.post(
+        f"http://127.0.0.1:{status.http_port}/web/session/authenticate",
+        json={"jsonrpc": "2.0", "params": {
+            "db": dev.db_name, "login": "admin", "password": "admin"}},
+        timeout=30,
+    )  # fmt: skip
+    assert login.json().get("result", {}).get("uid"), login.text[:500]
+    content = f"uploaded through the instance {time.time()}".encode()
+    datas = base64.b64encode(content).decode()
+    [attachment] = _call(session, status.http_port, "ir.attachment", "create",
+                         [{"name": "probe.txt", "datas": datas}])  # fmt: skip
+    [record] = _call(session, status.http_port, "ir.attachment", "read", [attachment],
+                     ["store_fname"])  # fmt: skip
+    on_host = Path(dev.filestore_dir) / record["store_fname"]
+    assert on_host.read_bytes() == content
+    redeployed = instance.deploy(client, dev)
+    [again] = _call(session, redeployed.http_port, "ir.attachment", "read", [attachment],
+                    ["datas"])  # fmt: skip
+    assert base64.b64decode(again["datas"]) == content
 
 
 def test_missing_base_image_is_named(client, addons_dir):
@@ -475,16 +517,25 @@ class TestProbe(TransactionCase):
 
 def test_module_tests_run_with_demo_data_and_report_each_failure(client, spec, tmp_path):
     """A fresh database with demo data, the module installed and its tests run: one
-    passes (demo data is there), one fails, and the report names it with its traceback."""
+    passes (demo data is there), one fails, and the report names it with its traceback.
+
+    Running tests opens Odoo's HTTP port: it must be a free one, not the first of the
+    range, which something else holds here."""
     root = _module_tree(tmp_path, "tested", "19.0.1.0.0")
     (root / "runtime_probe" / "tests").mkdir()
     (root / "runtime_probe" / "tests" / "__init__.py").write_text("from . import test_probe\n")
     (root / "runtime_probe" / "tests" / "test_probe.py").write_text(TESTED_MODULE_TESTS)
     database = f"ipai_rt_tests_{os.getpid()}"
     build = _spec(spec, root, database, environment="tested")
+    holder = socket.socket()
     try:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with contextlib.suppress(OSError):  # already held: by an instance of another test
+            holder.bind(("0.0.0.0", build.port_range[0]))
+            holder.listen()
         report, log = instance.run_tests(client, build, ["runtime_probe"])
     finally:
+        holder.close()
         _drop_database(spec, database)
     assert (report.ran, report.failed, report.errors) == (2, 1, 0), log[-3000:]
     assert not report.passed

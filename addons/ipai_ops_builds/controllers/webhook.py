@@ -52,4 +52,7 @@ class OpsWebhook(http.Controller):
                 environment, push.commit, "webhook", delivery=push.delivery or False,
                 author=push.author, message=push.message[:250],
             )  # fmt: skip
+        if builds.filtered(lambda b: not b.described):
+            # reading the commit needs a fetch: the poller does it now, not this request
+            request.env.ref("ipai_ops_builds.cron_poll_repositories").sudo()._trigger()
         return json_answer({"status": "queued", "builds": len(builds)}, 202)

@@ -1,4 +1,5 @@
 import dataclasses
+import os
 import time
 from pathlib import Path
 
@@ -6,17 +7,21 @@ from odoo import fields, models
 from odoo.exceptions import UserError
 from odoo.tools import config
 
-from ipai_ops.git_repo import export_tree, mirror
+from ipai_ops.check import module_versions
+from ipai_ops.git_repo import changed_modules, export_tree, mirror
 from ipai_ops.identifiers import validate_database_name
 from ipai_ops.runtime import instance
 
 MAX_FAILURES = 200  # failures kept per build; the log has the rest
+BUILT_STAGES = ("development", "production")
 
 
 class IpaiOpsBuild(models.Model):
-    """A development build, as Odoo.sh makes it: the commit's code, a fresh database with
+    """A build as Odoo.sh makes it. Development: the commit's code, a fresh database with
     demo data, the repository's modules installed and their tests run, then the
-    environment's instance serving that database with that code."""
+    environment's instance serving that database with that code. Production: a backup,
+    the changed modules updated, a rolling restart; a failed update leaves the previous
+    build serving, and its run offers the backup back."""
 
     _inherit = "ipai.ops.build"
 
@@ -30,15 +35,26 @@ class IpaiOpsBuild(models.Model):
     tests_seconds = fields.Float(string="Install and tests (s)", readonly=True, digits=(16, 1))
     start_seconds = fields.Float(string="Server start (s)", readonly=True, digits=(16, 1))
     url = fields.Char(related="environment_id.instance_url", string="URL")
+    modules_updated = fields.Text(readonly=True, help="What a production build updated.")
 
     def _queue_builds(self) -> None:
-        """Queue the run of each new build of a development environment that runs on a
-        runtime host (staging and production builds come with their own pipelines)."""
+        """Queue the run of each new build of an environment that runs on a runtime host:
+        development builds at once, production ones behind a backup (staging builds come
+        with their own pipeline)."""
         for build in self.sudo().filtered(lambda b: b.state == "queued" and not b.run_id):
             environment = build.environment_id
-            if environment.stage != "development" or not environment.has_runtime_host:
+            if environment.stage not in BUILT_STAGES or not environment.has_runtime_host:
                 continue
-            build.run_id = environment._queue_system_run("build", {"build_id": build.id})
+            params = {"build_id": build.id}
+            if environment.stage == "production" and environment.backup_target_id:
+                backup = environment._create_run("backup", {"kind": "pre-update"})
+                backup._log_event("info", self.env._("Queued before the build of %(commit)s.",
+                                                     commit=build.short_commit))  # fmt: skip
+                build.run_id = environment._create_run("build", params, after=backup)
+                build.run_id._log_event("info", self.env._("Queued by the schedule."))
+                build.run_id._trigger_executor()
+            else:
+                build.run_id = environment._queue_system_run("build", params)
 
     def _tree_dir(self) -> Path:
         return (Path(config["data_dir"]) / "ipai_ops" / "builds" / self.project_id.code
@@ -50,40 +66,66 @@ class IpaiOpsBuild(models.Model):
             raise UserError(self.env._("This run names no build of its environment."))
         environment = build.environment_id
         environment._lock_instance()
-        say = environment._say(run)
+        if environment.stage == "production" and not run.pre_update_backup_id:
+            raise UserError(
+                self.env._(
+                    "A production build updates the database: give %(env)s a backup target, "
+                    "so that a backup is taken before.",
+                    env=environment.name,
+                )
+            )
+        build.state = "building"
+        tree, modules = build._checkout(run)
+        if environment.stage == "production":
+            return build._build_production(run, tree, modules)
+        return build._build_development(run, tree, modules)
 
+    def _checkout(self, run) -> tuple[Path, list[str]]:
+        """The commit's tree, exported where the build's image is made from, and its modules."""
         started = time.monotonic()
-        say(self.env._("Checking out %(commit)s", commit=build.short_commit))
-        project = build.project_id
+        self.environment_id._say(run)(self.env._("Checking out %(commit)s",
+                                                 commit=self.short_commit))  # fmt: skip
+        project = self.project_id
         repo = mirror(project.repository_url, project._mirror_dir(), project._repo_auth())
-        tree = export_tree(repo, build.commit, build._tree_dir())
+        tree = export_tree(repo, self.commit, self._tree_dir())
         modules = sorted(p.parent.name for p in tree.glob("*/__manifest__.py"))
         if not modules:
             raise UserError(self.env._("The commit holds no Odoo module to build."))
-        database = validate_database_name(f"{project.code}-{environment.id}-b{build.id}")
-        build.write({"checkout_seconds": time.monotonic() - started, "database_name": database})
+        self.checkout_seconds = time.monotonic() - started
+        return tree, modules
 
+    def _build_development(self, run, tree: Path, modules: list[str]) -> dict:
+        """A fresh database with demo data, the modules installed and tested, then served."""
+        environment = self.environment_id
+        say = environment._say(run)
+        project = self.project_id
+        database = validate_database_name(f"{project.code}-{environment.id}-b{self.id}")
+        self.database_name = database
+        root = environment.server_id.sudo().filestore_root
+        filestore = os.fspath(Path(root) / database) if root else False
         client = environment._host_client()
         spec = dataclasses.replace(environment._instance_spec(), addons_dirs=(tree,),
-                                   db_name=database)  # fmt: skip
+                                   db_name=database, filestore_dir=filestore or None)  # fmt: skip
         started = time.monotonic()
+        self.state = "testing"
         say(self.env._("Installing %(modules)s with demo data and running their tests",
                        modules=", ".join(modules)))  # fmt: skip
         with environment._engine_errors():
             report, log = instance.run_tests(client, spec, modules)
         environment._attach_log(run, log, "tests")
-        build._record_tests(report, time.monotonic() - started)
+        self._record_tests(report, time.monotonic() - started)
 
         started = time.monotonic()
         # the environment now is this build: its database, its code (the system's placement)
         environment.sudo().write(
-            {"database_name": database, "addons_path": str(tree), "data_class": "scratch"}
-        )
+            {"database_name": database, "addons_path": str(tree), "data_class": "scratch",
+             "filestore_path": filestore}
+        )  # fmt: skip
         with environment._engine_errors():
             status = instance.deploy(client, spec, progress=say)
         environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
         state = "success" if report.passed else "warning"
-        build.write({"start_seconds": time.monotonic() - started, "state": state})
+        self.write({"start_seconds": time.monotonic() - started, "state": state})
         summary = self.env._(
             "%(ran)s tests, %(failed)s failed, %(errors)s in error; running at %(url)s.",
             ran=report.ran, failed=report.failed, errors=report.errors,
@@ -92,8 +134,55 @@ class IpaiOpsBuild(models.Model):
         failed = report.failed + report.errors
         return {
             "summary": summary,
-            "result": {"build": build.id, "tests_run": report.ran, "tests_failed": failed},
+            "result": {"build": self.id, "tests_run": report.ran, "tests_failed": failed},
         }
+
+    def _build_production(self, run, tree: Path, modules: list[str]) -> dict:
+        """Production's own database, backed up just before: the modules the commit changed
+        updated in a one-off container while the current build serves, then a rolling
+        switch onto the new code. A failed update switches nothing."""
+        environment = self.environment_id
+        say = environment._say(run)
+        updates = self._modules_to_update(modules)
+        client = environment._host_client()
+        spec = dataclasses.replace(environment._instance_spec(), addons_dirs=(tree,))
+        started = time.monotonic()
+        with environment._engine_errors():
+            if updates:
+                say(self.env._("Updating %(modules)s", modules=", ".join(updates)))
+                status, log = instance.update_modules(client, spec, updates, progress=say)
+                environment._attach_log(run, log, "update")
+            else:
+                say(self.env._("No installed module changed: serving the new code"))
+                status = instance.deploy(client, spec, progress=say)
+        self.modules_updated = "\n".join(updates)
+        environment.sudo().addons_path = str(tree)
+        environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
+        self.write({"start_seconds": time.monotonic() - started, "state": "success"})
+        summary = self.env._(
+            "Updated %(modules)s; production serves %(commit)s at %(url)s.",
+            modules=", ".join(updates) or self.env._("no module"), commit=self.short_commit,
+            url=environment.instance_url,
+        )  # fmt: skip
+        return {"summary": summary, "result": {"build": self.id, "updated": updates}}
+
+    def _modules_to_update(self, modules: list[str]) -> list[str]:
+        """The installed modules of the repository the commit changed against the commit
+        production serves now (every installed one of them on a first build)."""
+        environment = self.environment_id
+        installed = module_versions(environment.server_id._engine_spec(),
+                                    environment.database_name)  # fmt: skip
+        serving = self.search(
+            [("environment_id", "=", environment.id), ("state", "=", "success"),
+             ("id", "!=", self.id)], limit=1,
+        )  # fmt: skip
+        if not serving:
+            return [m for m in modules if m in installed]
+        project = self.project_id
+        repo = mirror(project.repository_url, project._mirror_dir(), project._repo_auth())
+        changes = changed_modules(repo, serving.commit, self.commit)
+        touched = {*changes["changed"], *changes["version_bumped"], *changes["added"]}
+        return sorted(m for m in touched if m in installed)
 
     def _record_tests(self, report, seconds: float) -> None:
         self.write(

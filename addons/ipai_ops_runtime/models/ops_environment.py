@@ -133,6 +133,7 @@ class IpaiOpsEnvironment(models.Model):
             bind=host.listen_address,
             memory_mb=host.memory_mb,
             cpus=host.cpus,
+            filestore_dir=self._filestore_dir(),
         )
 
     def _lock_instance(self) -> None:
@@ -270,6 +271,27 @@ class IpaiOpsEnvironment(models.Model):
             status,
             self.env._("Updated %(modules)s; serving the new code.", modules=", ".join(modules)),
         )
+
+    def _restart_on_restored_data(self, run) -> None:
+        """Restart without downtime after a restore; the restore stands whatever happens."""
+        self._lock_instance()
+        run._log_event_now("info", self.env._("Restarting the instance on the restored data."))
+        try:
+            spec, client = self._instance_spec(), self._host_client()
+            with self._engine_errors():
+                status = instance.rolling_restart(client, spec, progress=self._say(run))
+        except (OpsError, UserError) as exc:
+            _logger.warning("restart of %s after a restore failed: %s", self.name, exc)
+            run._log_event_now(
+                "warning",
+                self.env._(
+                    "The data is restored, but the instance did not restart (%(error)s): "
+                    "restart it before anyone uploads files.",
+                    error=exc,
+                ),
+            )
+            return
+        self._record_instance(status)
 
     def _instance_outcome(self, status, summary: str) -> dict:
         return {

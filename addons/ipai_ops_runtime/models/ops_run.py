@@ -40,9 +40,14 @@ class IpaiOpsRun(models.Model):
         help="The backup this module update waited for: the way back if it failed.",
     )
 
+    def _backup_gated_kinds(self) -> set[str]:
+        """The kinds of runs that update a database behind a backup queued before them."""
+        return {"instance_update"}
+
     def _compute_pre_update_backup_id(self):
+        gated = self._backup_gated_kinds()
         for run in self:
-            before = run.after_run_id if run.kind == "instance_update" else run.browse()
+            before = run.after_run_id if run.kind in gated else run.browse()
             backup = before.backup_id if before.kind == "backup" else before.backup_id.browse()
             run.pre_update_backup_id = backup if backup.state == "done" else False
 

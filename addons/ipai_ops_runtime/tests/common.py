@@ -1,11 +1,16 @@
 """Runtime tests run a real Odoo in real containers on the Docker engine `make test`
 starts (``IPAI_OPS_DOCKER_HOST``), from the stand-in ``odoo:19`` image loaded into it."""
 
+import base64
 import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+import requests
+
+from odoo.tools import config
 
 from odoo.addons.ipai_ops_core.tests.common import OpsCase, drop_database_now, maintenance_spec
 
@@ -78,8 +83,9 @@ class RuntimeCase(OpsCase):
         cls.dev_db = f"{cls.env.cr.dbname[:40]}_rt_dev"
         cls.dev.write(
             {"database_name": cls.dev_db, "addons_path": str(cls.code_dir),
-             "runtime_host_id": cls.host.id}
+             "runtime_host_id": cls.host.id, "filestore_path": config.filestore(cls.dev_db)}
         )  # fmt: skip
+        cls.addClassCleanup(shutil.rmtree, config.filestore(cls.dev_db), ignore_errors=True)
         cls.addClassCleanup(remove_instances, cls.client, cls.project_a.code)
         cls.addClassCleanup(drop_database_now, cls.dev_db)
         drop_database_now(cls.dev_db)
@@ -97,6 +103,43 @@ class RuntimeCase(OpsCase):
             cr.execute("SELECT latest_version FROM ir_module_module WHERE name = %s", [PROBE])
             row = cr.fetchone()
         return row[0] if row else None
+
+
+class InstanceUser:
+    """A user of a deployed instance, over JSON-RPC as the web client calls it: the
+    administrator of a database made by ``-i base``."""
+
+    def __init__(self, url: str, database: str):
+        self.url, self.session = url, requests.Session()
+        self.session.post(
+            f"{url}/web/session/authenticate",
+            json={"jsonrpc": "2.0", "params": {
+                "db": database, "login": "admin", "password": "admin"}},
+            timeout=30,
+        ).raise_for_status()  # fmt: skip
+
+    def call(self, model: str, method: str, *args):
+        response = self.session.post(
+            f"{self.url}/web/dataset/call_kw",
+            json={"jsonrpc": "2.0", "params": {
+                "model": model, "method": method, "args": list(args), "kwargs": {}}},
+            timeout=30,
+        )  # fmt: skip
+        body = response.json()
+        if "error" in body:
+            raise AssertionError(f"{model}.{method}: {body['error']}")
+        return body["result"]
+
+    def upload(self, content: bytes) -> tuple[int, str]:
+        """An attachment uploaded through the instance: its id and its file's name."""
+        datas = base64.b64encode(content).decode()
+        [attachment] = self.call("ir.attachment", "create", [{"name": "up.txt", "datas": datas}])
+        [record] = self.call("ir.attachment", "read", [attachment], ["store_fname"])
+        return attachment, record["store_fname"]
+
+    def download(self, attachment: int) -> bytes | None:
+        records = self.call("ir.attachment", "read", [attachment], ["datas"])
+        return base64.b64decode(records[0]["datas"]) if records and records[0]["datas"] else None
 
 
 def start_second_engine(case) -> str:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import requests
 from psycopg2 import sql
 
@@ -8,7 +10,13 @@ from odoo.addons.ipai_ops_core.tests.common import drop_database_now, maintenanc
 from ipai_ops.connection import connection
 from ipai_ops.runtime import engine, instance
 
-from .common import RuntimeCase, remove_instances, start_second_engine, write_probe
+from .common import (
+    InstanceUser,
+    RuntimeCase,
+    remove_instances,
+    start_second_engine,
+    write_probe,
+)
 
 
 def answers(url: str) -> bool:
@@ -120,6 +128,40 @@ class TestInstanceLifecycle(RuntimeCase):
         self.assertNotEqual(update.result["container"], serving)
         self.assertEqual(self.dev.instance_url, url)
         self.assertTrue(answers(url))
+
+    def test_files_uploaded_through_the_instance_are_backed_up_and_restored(self):
+        """Attachments users upload land in the environment's filestore directory: a backup
+        holds them, a restore brings them back, and the instance, restarted on the
+        restored data, writes new ones where the next backup reads."""
+        self.dev.backup_target_id = self.target
+        self.deploy()
+        user = InstanceUser(self.dev.instance_url, self.dev_db)
+        kept, kept_file = user.upload(b"uploaded before the backup")
+        filestore = Path(self.dev.filestore_path)
+        self.assertEqual((filestore / kept_file).read_bytes(), b"uploaded before the backup")
+        self.dev.action_backup_now()
+        self.process_runs()
+        backup = self.last_run("backup")
+        self.assertEqual(backup.state, "done", backup.error)
+        later, _file = user.upload(b"uploaded after the backup")
+
+        wizard = self.env["ipai.ops.restore.wizard"].create(
+            {"backup_id": backup.backup_id.id, "mode": "replace"}
+        )
+        wizard.action_confirm()
+        self.process_runs()
+        restore = self.last_run("restore")
+        self.assertEqual(restore.state, "done", restore.error)
+        restarted = restore.event_ids.filtered(lambda e: "Restarting the instance" in e.message)
+        self.assertTrue(restarted, "the restore did not restart the instance")
+        self.assertNotEqual(restore.environment_id.instance_state, "failed")
+
+        user = InstanceUser(self.dev.instance_url, self.dev_db)
+        self.assertEqual(user.download(kept), b"uploaded before the backup")
+        self.assertFalse(user.call("ir.attachment", "search", [("id", "=", later)]))
+        _new, new_file = user.upload(b"uploaded after the restore")
+        self.assertEqual((filestore / new_file).read_bytes(), b"uploaded after the restore",
+                         "the restarted instance writes where backups do not read")  # fmt: skip
 
     def test_a_failed_operation_quotes_no_log_and_its_log_no_password(self):
         """A failure's whole log stays with the run, the password blanked; the run's error,

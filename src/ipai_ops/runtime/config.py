@@ -19,7 +19,7 @@ from ..identifiers import validate_database_name
 
 CONF_PATH = "/etc/odoo/odoo.conf"
 PGPASS_PATH = "/etc/odoo/pgpass"
-DATA_DIR = "/var/lib/odoo"  # a named volume: the filestore and sessions outlive containers
+DATA_DIR = "/var/lib/odoo"  # a named volume: sessions (and attachments without a filestore dir)
 LIMIT_TIME_REAL = 120  # seconds per request, Odoo's default
 LIMIT_TIME_CPU = 60  # seconds per request, Odoo's default
 

@@ -19,7 +19,7 @@ PROJECT = "ipai-ops.project"
 ENVIRONMENT = "ipai-ops.environment"
 HTTP_PORT = "ipai-ops.http-port"  # the backend port the container's Odoo listens on
 PUBLIC_PORT = "ipai-ops.public-port"  # the environment's stable port, on the host's router
-ROLE = "ipai-ops.role"  # "server": an instance; "once": a one-off Odoo command; "router"
+ROLE = "ipai-ops.role"  # "server": an instance; "once"/"tests": one-off Odoo commands; "router"
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from .test_report import TestReport, parse_test_log
 
 DEFAULT_PORT_RANGE = (18069, 18169)  # inclusive; ports go by pairs (HTTP, websocket)
 HEALTH_TIMEOUT = 5  # seconds for one /web/health request
+SERVING_ROLES = ("server", "tests")  # containers that hold their HTTP port pair on the host
 READY_TIMEOUT = 120  # seconds for a new instance to pass its health check
 STOP_TIMEOUT = 10  # seconds between SIGTERM and SIGKILL
 LOG_TAIL = 40  # lines of an instance's log quoted in errors
@@ -69,10 +70,18 @@ class InstanceSpec:
     bind: str = "127.0.0.1"  # where the host's router listens
     memory_mb: int = 0  # 0: no limit
     cpus: float = 0.0  # 0: no limit
+    # the database's attachments, a directory of the host: the one backups and copies
+    # read (on a remote host, the same path on shared storage); None: the data volume's
+    filestore_dir: str | None = None
 
     @property
     def labels(self) -> dict[str, str]:
         return {engine.PROJECT: self.project, engine.ENVIRONMENT: self.environment}
+
+    @property
+    def filestore_mount(self) -> str:
+        """Where Odoo looks for the database's attachments in the container."""
+        return f"{config.DATA_DIR}/filestore/{self.db_name}"
 
 
 @dataclass(frozen=True)
@@ -162,7 +171,7 @@ def _taken_ports(client) -> set[int]:
     for container in client.containers.list(all=True, filters=engine.managed_filters()):
         for label in (engine.HTTP_PORT, engine.PUBLIC_PORT):
             value = container.labels.get(label, "")
-            if value.isdigit() and container.labels.get(engine.ROLE) == "server":
+            if value.isdigit() and container.labels.get(engine.ROLE) in SERVING_ROLES:
                 taken |= {int(value), int(value) + 1}
     return taken
 
@@ -218,6 +227,45 @@ def _volume(client, spec: InstanceSpec) -> str:
     return volume
 
 
+def _mounts(client, spec: InstanceSpec) -> dict:
+    """The data volume (sessions; attachments without a filestore directory) and the
+    environment's filestore directory over the database's place in it."""
+    mounts = {_volume(client, spec): {"bind": config.DATA_DIR, "mode": "rw"}}
+    if spec.filestore_dir:
+        mounts[spec.filestore_dir] = {"bind": spec.filestore_mount, "mode": "rw"}
+    return mounts
+
+
+def _own_filestore(client, spec: InstanceSpec, image) -> None:
+    """Give the filestore directory to the image's user, which writes attachments there.
+
+    Copies and restores write it as the control plane's user; Docker creates it as root
+    when it is missing. A root one-off container does it, so it works on remote hosts."""
+    user = image.attrs["Config"].get("User") or "root"
+    if not spec.filestore_dir or user in ("root", "0"):
+        return
+    container = client.containers.create(
+        image.id,
+        name=f"{container_name(spec.project, spec.environment)}-chown-{int(time.time() * 1000)}",
+        entrypoint=["chown", "-R", f"{user}:", spec.filestore_mount],
+        user="root",
+        labels={engine.MANAGED: "1", **spec.labels, engine.ROLE: "once"},
+        network_mode="none",
+        volumes={spec.filestore_dir: {"bind": spec.filestore_mount, "mode": "rw"}},
+    )
+    try:
+        container.start()
+        code = container.wait(timeout=READY_TIMEOUT).get("StatusCode", -1)
+        if code != 0:
+            raise RuntimeHostError(
+                f"Could not give the filestore {spec.filestore_dir} to the instance's user "
+                f"{user}: {_tail(container)}"
+            )
+    finally:
+        with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+            container.remove(force=True)
+
+
 def _limits(spec: InstanceSpec) -> dict:
     limits = {}
     if spec.memory_mb:
@@ -235,6 +283,7 @@ def _create(client, spec: InstanceSpec, tag: str, port: int, *, role: str, comma
             "an address, not a socket directory."
         )
     image = client.images.get(tag)
+    _own_filestore(client, spec, image)
     settings = _settings(spec, image, port)
     name = f"{container_name(spec.project, spec.environment)}-{port}"
     labels = {engine.MANAGED: "1", **spec.labels, engine.ROLE: role, engine.HTTP_PORT: str(port)}
@@ -261,7 +310,7 @@ def _create(client, spec: InstanceSpec, tag: str, port: int, *, role: str, comma
         labels=labels,
         network_mode="host",
         init=True,
-        volumes={_volume(client, spec): {"bind": config.DATA_DIR, "mode": "rw"}},
+        volumes=_mounts(client, spec),
         stop_signal="SIGTERM",
         **_limits(spec),
         **extra,
@@ -384,7 +433,7 @@ def run_tests(client: docker.DockerClient, spec: InstanceSpec, modules: list[str
     """
     args = ["-i", ",".join(modules), "--test-tags", ",".join(f"/{m}" for m in modules),
             "--log-level", "test", *(["--with-demo"] if demo else [])]  # fmt: skip
-    code, log = _run_container(client, spec, args, timeout=timeout)
+    code, log = _run_container(client, spec, args, timeout=timeout, serves=True)
     report = parse_test_log(log)
     if code not in (0, 1) or (code == 1 and not report.failed + report.errors):
         raise InstanceFailed(
@@ -394,13 +443,21 @@ def run_tests(client: docker.DockerClient, spec: InstanceSpec, modules: list[str
 
 
 def _run_container(client, spec: InstanceSpec, args: list[str], *, timeout: int,
-                   tag: str | None = None) -> tuple[int, str]:  # fmt: skip
-    """``odoo ARGS --stop-after-init --no-http`` in a one-off container: exit code and log."""
+                   tag: str | None = None, serves: bool = False) -> tuple[int, str]:  # fmt: skip
+    """``odoo ARGS --stop-after-init`` in a one-off container: exit code and log.
+
+    ``serves``: the command opens Odoo's HTTP port (running tests always does, whatever
+    ``--no-http`` says), so it gets a free port pair of the host, labelled as taken until
+    the container is gone; otherwise HTTP is off and the port is only written in odoo.conf.
+    """
     tag = tag or environment_image(client, spec.base_image, spec.addons_dirs)
-    port = spec.port_range[0]  # only written in odoo.conf: --no-http
-    command = [*args, "--stop-after-init", "--no-http"]
+    if serves:
+        port, role, command = _free_pair(client, spec), "tests", [*args, "--stop-after-init"]
+    else:
+        port, role = spec.port_range[0], "once"
+        command = [*args, "--stop-after-init", "--no-http"]
     container = _api(
-        "create the container", _create, client, spec, tag, port, role="once", command=command
+        "create the container", _create, client, spec, tag, port, role=role, command=command
     )
     try:
         _api("start the container", container.start)

@@ -1,0 +1,134 @@
+import dataclasses
+import shutil
+import tempfile
+from pathlib import Path
+
+import requests
+
+from odoo.tests import tagged
+from odoo.tools import config
+
+from odoo.addons.ipai_ops_core.tests.common import drop_database_now
+from odoo.addons.ipai_ops_runtime.tests.common import PORTS, docker_host_or_skip, remove_instances
+
+from ipai_ops.check import module_versions
+from ipai_ops.git_repo import export_tree
+from ipai_ops.runtime import engine, instance
+
+from .test_builds import BuildsCase, git
+
+
+def serves(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/web/login", timeout=10).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@tagged("post_install", "-at_install")
+class TestProductionBuild(BuildsCase):
+    """A merge into production's branch, as Odoo.sh deploys it: a backup, the changed
+    modules updated while the previous build serves, a rolling restart; a broken update
+    leaves production serving the previous build and offers the backup back."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        endpoint = docker_host_or_skip(cls)
+        cls.client = engine.connect(endpoint)
+        cls.addClassCleanup(cls.client.close)
+        cls.addClassCleanup(remove_instances, cls.client, cls.project_a.code)
+        cls.host = cls.env["ipai.ops.runtime.host"].create(
+            {"name": "Builds engine", "endpoint": endpoint, "port_low": PORTS[0],
+             "port_high": PORTS[1]}
+        )  # fmt: skip
+        target_dir = tempfile.mkdtemp(prefix="ipai-ops-builds-target-")
+        cls.addClassCleanup(shutil.rmtree, target_dir, ignore_errors=True)
+        cls.target = cls.env["ipai.ops.backup.target"].create({"name": "BP", "path": target_dir})
+        cls.prod_db = f"{cls.env.cr.dbname[:40]}_bp"
+        cls.addClassCleanup(drop_database_now, cls.prod_db)
+        cls.addClassCleanup(shutil.rmtree, config.filestore(cls.prod_db), ignore_errors=True)
+
+    def setUp(self):
+        super().setUp()
+        self.registry_enter_test_mode()  # runs open cursors of their own
+        self.addCleanup(remove_instances, self.client, self.project_a.code)
+        self.production = self.envs_a["production"]
+        self.production.sudo().write(
+            {"branch": "production", "database_name": self.prod_db,
+             "filestore_path": config.filestore(self.prod_db), "runtime_host_id": self.host.id,
+             "backup_target_id": self.target.id}
+        )  # fmt: skip
+
+    def push_shop(self, version: str, broken: bool = False) -> str:
+        shop = self.work / "shop"
+        shop.mkdir(exist_ok=True)
+        manifest = {"name": "Shop", "version": version, "license": "LGPL-3", "depends": ["base"]}
+        if broken:
+            (shop / "broken.xml").write_text("<odoo><record")
+            manifest["data"] = ["broken.xml"]
+        (shop / "__manifest__.py").write_text(repr(manifest))
+        (shop / "__init__.py").write_text("")
+        git(self.work, "add", "-A")
+        git(self.work, "commit", "-q", "-m", f"Shop {version}")
+        git(self.work, "push", "-q", "origin", "HEAD:production")
+        return git(self.work, "rev-parse", "HEAD")
+
+    def production_database_with_shop(self, commit: str) -> None:
+        """Production as it stands before ipai-ops builds it: base and shop installed."""
+        drop_database_now(self.prod_db)
+        shutil.rmtree(config.filestore(self.prod_db), ignore_errors=True)
+        tree = export_tree(self.remote, commit, Path(tempfile.mkdtemp(prefix="ipai-ops-bp-")))
+        self.addCleanup(shutil.rmtree, tree, ignore_errors=True)
+        spec = dataclasses.replace(self.production._instance_spec(), addons_dirs=(tree,))
+        instance.run_once(self.client, spec, ["-i", "base,shop"])
+
+    def build_of(self, commit: str):
+        self.env["ipai.ops.project"]._cron_poll_repositories()
+        build = self.project_a.build_ids.filtered(lambda b: b.commit == commit)
+        self.assertEqual(build.run_id.kind, "build", "the build was not queued to run")
+        backup = build.run_id.after_run_id
+        self.assertEqual((backup.kind, backup.params), ("backup", {"kind": "pre-update"}))
+        self.process_runs()
+        self.assertEqual(backup.state, "done", backup.error)
+        return build
+
+    def shop_version(self) -> str:
+        return module_versions(self.production.server_id._engine_spec(), self.prod_db)["shop"]
+
+    def test_a_merge_is_backed_up_updated_and_served_and_a_broken_one_changes_nothing(self):
+        first = self.push_shop("19.0.1.0.0")
+        self.production_database_with_shop(first)
+        build = self.build_of(first)
+        self.assertEqual(build.run_id.state, "done", build.run_id.error)
+        self.assertEqual((build.state, build.modules_updated), ("success", "shop"))
+        url = self.production.instance_url
+        self.assertTrue(serves(url), f"{url} does not serve production")
+
+        second = self.push_shop("19.0.1.1.0")
+        build = self.build_of(second)
+        self.assertEqual(build.run_id.state, "done", build.run_id.error)
+        self.assertEqual(self.shop_version(), "19.0.1.1.0")
+        self.assertEqual(self.production.instance_url, url, "the update moved production")
+        container = instance.find(self.client, *self.production._container_names())
+        self.assertTrue(serves(url))
+
+        broken = self.push_shop("19.0.1.2.0", broken=True)
+        build = self.build_of(broken)
+        self.assertEqual((build.run_id.state, build.state), ("failed", "failed"))
+        self.assertIn("broken.xml", build.run_id._instance_log_text())
+        self.assertEqual(self.shop_version(), "19.0.1.1.0", "the broken update changed the data")
+        still = instance.find(self.client, *self.production._container_names())
+        self.assertEqual(still.id, container.id, "production no longer runs the previous build")
+        self.assertTrue(serves(url), "a broken update took production down")
+        self.assertNotIn(broken, self.production.addons_path)
+        self.assertTrue(build.run_id.pre_update_backup_id, "the way back is not offered")
+
+    def test_no_backup_target_no_production_build(self):
+        self.production.sudo().backup_target_id = False
+        commit = self.push_shop("19.0.1.0.0")
+        self.env["ipai.ops.project"]._cron_poll_repositories()
+        build = self.project_a.build_ids.filtered(lambda b: b.commit == commit)
+        self.process_runs()
+        self.assertEqual((build.run_id.state, build.state), ("failed", "failed"))
+        self.assertIn("backup target", build.run_id.error)
