@@ -82,3 +82,20 @@ def test_the_command_catches_until_it_is_stopped(tmp_path):
         catcher.send_signal(signal.SIGTERM)
         assert catcher.wait(timeout=10) == 0, catcher.stderr.read()
     assert [m.subject for m in mail_catcher.caught(spool, "acme-dev-7")] == ["Your invoice"]
+
+
+def test_lines_that_begin_with_a_dot_survive_and_too_large_a_mail_is_refused(catcher):
+    spool, port = catcher
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@acme.example", "b@acme.example", "Dots"
+    message.set_content(".hidden first line\n..two dots\n.\nend\n")
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.login("acme-dev-2", "")
+        smtp.send_message(message)
+        huge = EmailMessage()
+        huge["From"], huge["To"], huge["Subject"] = "a@acme.example", "b@acme.example", "Huge"
+        huge.set_content(("x" * 70 + "\n") * (mail_catcher.MAX_MESSAGE_BYTES // 71 + 10))
+        with pytest.raises(smtplib.SMTPDataError, match="too big"):
+            smtp.send_message(huge)
+    [kept] = mail_catcher.caught(spool, "acme-dev-2")
+    assert kept.body.splitlines()[:4] == [".hidden first line", "..two dots", ".", "end"]

@@ -13,11 +13,13 @@ import dataclasses
 import io
 import os
 import shutil
+import smtplib
 import socket
 import subprocess
 import tarfile
 import threading
 import time
+from email.message import EmailMessage
 from pathlib import Path
 
 import docker.errors
@@ -25,6 +27,7 @@ import pytest
 import requests
 from psycopg2 import sql
 
+from ipai_ops import mail_catcher
 from ipai_ops.connection import ServerSpec, connect
 from ipai_ops.errors import (
     EngineUnreachable,
@@ -33,8 +36,10 @@ from ipai_ops.errors import (
     InstanceNotFound,
     InvalidName,
     PortInUse,
+    RuntimeHostError,
 )
-from ipai_ops.runtime import config, engine, front, image, instance
+from ipai_ops.runtime import catcher, config, engine, front, image, instance
+from ipai_ops.runtime.container_files import give_directory
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "rt"
@@ -556,3 +561,49 @@ def test_a_module_that_cannot_install_is_no_test_result(client, spec, tmp_path):
     finally:
         _drop_database(spec, database)
     assert "broken.xml" in failed.value.log
+
+
+def test_the_hosts_mail_catcher_keeps_each_copys_mail_in_the_spool(client, tmp_path):
+    """The catcher container listens on the host, files mail under the login in the
+    spool the control plane reads, and is made again when its port changes."""
+    spool, port = tmp_path / "spool", _free_tcp_port()
+    made = catcher.ensure_catcher(client, "odoo:19", spool, port)
+    try:
+        assert catcher.ensure_catcher(client, "odoo:19", spool, port).id == made.id
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = (
+            "a@acme.example",
+            "jane@x.example",
+            "Hi",
+        )
+        message.set_content("Dear Jane")
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+            smtp.login("acme-staging-3", "")
+            assert smtp.send_message(message) == {}
+        [kept] = mail_catcher.caught(spool, "acme-staging-3")
+        assert (kept.mail_to, kept.subject, kept.body.strip()) == (
+            "jane@x.example",
+            "Hi",
+            "Dear Jane",
+        )
+        moved = catcher.ensure_catcher(client, "odoo:19", spool, _free_tcp_port())
+        assert moved.id != made.id
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(made.id)
+    finally:
+        if (left := catcher.find_catcher(client)) is not None:
+            left.remove(force=True)
+
+
+def _free_tcp_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("directory", ["/", "/var", "/var/lib", "relative/dir", "/srv/a/../.."])
+def test_no_system_directory_is_ever_given_to_the_instances_user(directory):
+    """A filestore or spool setting gone wrong never makes a root container chown the
+    host's system directories: refused before the engine is asked anything."""
+    with pytest.raises(RuntimeHostError, match="not a directory ipai-ops gives away"):
+        give_directory(None, None, directory, "/mnt/x", labels={})

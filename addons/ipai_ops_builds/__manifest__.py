@@ -7,7 +7,7 @@
     "website": "https://github.com/ipai-ops/ipai-ops",
     "author": "ipai-ops",
     "license": "AGPL-3",
-    "depends": ["ipai_ops_runtime"],
+    "depends": ["ipai_ops_runtime", "ipai_ops_staging"],
     "external_dependencies": {"python": ["ipai_ops"]},
     "data": [
         "security/ir.model.access.csv",

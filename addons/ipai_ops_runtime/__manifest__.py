@@ -7,7 +7,7 @@
     "website": "https://github.com/ipai-ops/ipai-ops",
     "author": "ipai-ops",
     "license": "AGPL-3",
-    "depends": ["ipai_ops_backup", "ipai_ops_monitoring"],
+    "depends": ["ipai_ops_backup", "ipai_ops_monitoring", "ipai_ops_staging"],
     "external_dependencies": {"python": ["ipai_ops", "docker", "requests"]},
     "data": [
         "security/ir.model.access.csv",

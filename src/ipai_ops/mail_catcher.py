@@ -1,30 +1,26 @@
 """An SMTP sink for staging and development copies: every mail is kept, none delivered.
 
 A neutralized copy sends through an outgoing server pointing here, logging in with its
-database's name (and no password): the catcher files each mail under that name in a
-spool directory, one ``.eml`` per mail written atomically, and never opens a
-connection anywhere. The control plane then reads the spool into each environment's
-*Mails*. It listens on loopback by default; it relays nothing whatever the recipient.
+database's name (and no password): the catcher (``runtime.catcher_main``, which also runs
+in a container of each runtime host) files each mail under that name in a spool
+directory, and never opens a connection anywhere. The control plane reads the spool
+into each environment's *Mails*. It listens on loopback by default.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
-import os
-import re
-import uuid
+import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from .runtime.catcher_main import LOGIN as _LOGIN
+from .runtime.catcher_main import MAX_MESSAGE_BYTES, UNKNOWN, start_server
 
-MAX_MESSAGE_BYTES = 10 * 1024 * 1024
-# a database name, and a safe directory name: no slash, and never "." or ".."
-_LOGIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
-UNKNOWN = "_unknown"  # mails sent without logging in
+__all__ = ["MAX_MESSAGE_BYTES", "UNKNOWN", "CaughtMail", "caught", "start"]
 
 
 @dataclass(frozen=True)
@@ -39,49 +35,43 @@ class CaughtMail:
     size: int
 
 
-class _Handler:
-    def __init__(self, spool: Path):
-        self.spool = spool
+class Controller:
+    """The catcher serving in a thread of this process, until :meth:`stop`."""
 
-    async def handle_DATA(self, _server, session, envelope):  # aiosmtpd's name for the hook
-        login = _login_of(session)
-        folder = self.spool / login
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        name = f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
-        header = (
-            f"X-Ipai-Ops-Envelope-From: {envelope.mail_from}\r\n"
-            f"X-Ipai-Ops-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n"
-        ).encode()
-        partial = folder / f".{name}.partial"
-        partial.write_bytes(header + envelope.original_content)
-        os.replace(partial, folder / name)  # readers see whole mails only
-        return "250 Kept, not delivered"
+    def __init__(self, spool: Path, host: str, port: int):
+        self.spool, self.host, self.port = spool, host, port
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._serve, name="mail-catcher", daemon=True)
 
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
 
-def _login_of(session) -> str:
-    login = session.auth_data.login if isinstance(session.auth_data, LoginPassword) else None
-    login = login.decode(errors="replace") if isinstance(login, bytes) else login
-    return login if login and _LOGIN.match(login) else UNKNOWN
+    def _serve(self) -> None:
+        try:
+            server = self._loop.run_until_complete(start_server(self.spool, self.host, self.port))
+        except OSError as error:  # the port is taken: say so to the caller
+            self._error = error
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        server.close()
+        self._loop.run_until_complete(server.wait_closed())
+        self._loop.close()
 
-
-def _accept_any_login(_server, _session, _envelope, _mechanism, auth_data):
-    # the login names the sending copy; there is nothing to protect by a password here
-    return AuthResult(success=True, auth_data=auth_data)
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
 
 
 def start(spool: Path, host: str = "127.0.0.1", port: int = 2525) -> Controller:
     """Start catching on ``host:port`` (in a thread); ``stop()`` the result to end."""
-    spool = Path(spool)
-    spool.mkdir(parents=True, exist_ok=True)
-    controller = Controller(
-        _Handler(spool),
-        hostname=host,
-        port=port,
-        authenticator=_accept_any_login,
-        auth_require_tls=False,  # loopback, and no secret is exchanged
-        data_size_limit=MAX_MESSAGE_BYTES,
-    )
+    controller = Controller(Path(spool), host, port)
     controller.start()
     return controller
 

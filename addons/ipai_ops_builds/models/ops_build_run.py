@@ -1,5 +1,4 @@
 import dataclasses
-import os
 import time
 from pathlib import Path
 
@@ -9,11 +8,10 @@ from odoo.tools import config
 
 from ipai_ops.check import module_versions
 from ipai_ops.git_repo import changed_modules, export_tree, mirror
-from ipai_ops.identifiers import validate_database_name
 from ipai_ops.runtime import instance
 
 MAX_FAILURES = 200  # failures kept per build; the log has the rest
-BUILT_STAGES = ("development", "production")
+BUILT_STAGES = ("development", "staging", "production")
 
 
 class IpaiOpsBuild(models.Model):
@@ -78,6 +76,8 @@ class IpaiOpsBuild(models.Model):
         tree, modules = build._checkout(run)
         if environment.stage == "production":
             return build._build_production(run, tree, modules)
+        if environment.stage == "staging":
+            return build._build_staging(run, tree, modules)
         return build._build_development(run, tree, modules)
 
     def _checkout(self, run) -> tuple[Path, list[str]]:
@@ -98,11 +98,9 @@ class IpaiOpsBuild(models.Model):
         """A fresh database with demo data, the modules installed and tested, then served."""
         environment = self.environment_id
         say = environment._say(run)
-        project = self.project_id
-        database = validate_database_name(f"{project.code}-{environment.id}-b{self.id}")
+        database = self._build_database()
+        filestore = self._build_filestore(database)
         self.database_name = database
-        root = environment.server_id.sudo().filestore_root
-        filestore = os.fspath(Path(root) / database) if root else False
         client = environment._host_client()
         spec = dataclasses.replace(environment._instance_spec(), addons_dirs=(tree,),
                                    db_name=database, filestore_dir=filestore or None)  # fmt: skip
@@ -126,6 +124,7 @@ class IpaiOpsBuild(models.Model):
         environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
         state = "success" if report.passed else "warning"
         self.write({"start_seconds": time.monotonic() - started, "state": state})
+        self._drop_old_build_databases(run)
         summary = self.env._(
             "%(ran)s tests, %(failed)s failed, %(errors)s in error; running at %(url)s.",
             ran=report.ran, failed=report.failed, errors=report.errors,
@@ -143,7 +142,7 @@ class IpaiOpsBuild(models.Model):
         switch onto the new code. A failed update switches nothing."""
         environment = self.environment_id
         say = environment._say(run)
-        updates = self._modules_to_update(modules)
+        updates = self._modules_to_update(modules, environment.database_name)
         client = environment._host_client()
         spec = dataclasses.replace(environment._instance_spec(), addons_dirs=(tree,))
         started = time.monotonic()
@@ -166,14 +165,14 @@ class IpaiOpsBuild(models.Model):
         )  # fmt: skip
         return {"summary": summary, "result": {"build": self.id, "updated": updates}}
 
-    def _modules_to_update(self, modules: list[str]) -> list[str]:
-        """The installed modules of the repository the commit changed against the commit
-        production serves now (every installed one of them on a first build)."""
-        environment = self.environment_id
-        installed = module_versions(environment.server_id._engine_spec(),
-                                    environment.database_name)  # fmt: skip
+    def _modules_to_update(self, modules: list[str], database: str) -> list[str]:
+        """The modules installed in ``database`` that the commit changed against the commit
+        production serves now (every installed module of the repository when no build of
+        production has succeeded yet)."""
+        production = self.project_id.production_environment_id
+        installed = module_versions(production.server_id._engine_spec(), database)
         serving = self.search(
-            [("environment_id", "=", environment.id), ("state", "=", "success"),
+            [("environment_id", "=", production.id), ("state", "=", "success"),
              ("id", "!=", self.id)], limit=1,
         )  # fmt: skip
         if not serving:

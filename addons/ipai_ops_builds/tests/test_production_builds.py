@@ -25,11 +25,9 @@ def serves(url: str) -> bool:
         return False
 
 
-@tagged("post_install", "-at_install")
-class TestProductionBuild(BuildsCase):
-    """A merge into production's branch, as Odoo.sh deploys it: a backup, the changed
-    modules updated while the previous build serves, a rolling restart; a broken update
-    leaves production serving the previous build and offers the backup back."""
+class RunningBuildsCase(BuildsCase):
+    """Project A on the test engine, production a real Odoo database with ``shop``
+    installed from the repository, backed up to a storage target of its own."""
 
     @classmethod
     def setUpClass(cls):
@@ -60,7 +58,7 @@ class TestProductionBuild(BuildsCase):
              "backup_target_id": self.target.id}
         )  # fmt: skip
 
-    def push_shop(self, version: str, broken: bool = False) -> str:
+    def push_shop(self, version: str, broken: bool = False, branch: str = "production") -> str:
         shop = self.work / "shop"
         shop.mkdir(exist_ok=True)
         manifest = {"name": "Shop", "version": version, "license": "LGPL-3", "depends": ["base"]}
@@ -71,17 +69,29 @@ class TestProductionBuild(BuildsCase):
         (shop / "__init__.py").write_text("")
         git(self.work, "add", "-A")
         git(self.work, "commit", "-q", "-m", f"Shop {version}")
-        git(self.work, "push", "-q", "origin", "HEAD:production")
+        git(self.work, "push", "-q", "origin", f"HEAD:{branch}")
         return git(self.work, "rev-parse", "HEAD")
 
-    def production_database_with_shop(self, commit: str) -> None:
-        """Production as it stands before ipai-ops builds it: base and shop installed."""
+    def production_database_with_shop(self, commit: str, also: str = "") -> None:
+        """Production as it stands before ipai-ops builds it: base, shop (and ``also``)
+        installed."""
         drop_database_now(self.prod_db)
         shutil.rmtree(config.filestore(self.prod_db), ignore_errors=True)
         tree = export_tree(self.remote, commit, Path(tempfile.mkdtemp(prefix="ipai-ops-bp-")))
         self.addCleanup(shutil.rmtree, tree, ignore_errors=True)
         spec = dataclasses.replace(self.production._instance_spec(), addons_dirs=(tree,))
-        instance.run_once(self.client, spec, ["-i", "base,shop"])
+        instance.run_once(self.client, spec, ["-i", ",".join(filter(None, ["base,shop", also]))])
+
+    def shop_version(self, database: str) -> str:
+        spec = self.production.server_id._engine_spec()
+        return module_versions(spec, database).get("shop")
+
+
+@tagged("post_install", "-at_install")
+class TestProductionBuild(RunningBuildsCase):
+    """A merge into production's branch, as Odoo.sh deploys it: a backup, the changed
+    modules updated while the previous build serves, a rolling restart; a broken update
+    leaves production serving the previous build and offers the backup back."""
 
     def build_of(self, commit: str):
         self.env["ipai.ops.project"]._cron_poll_repositories()
@@ -92,9 +102,6 @@ class TestProductionBuild(BuildsCase):
         self.process_runs()
         self.assertEqual(backup.state, "done", backup.error)
         return build
-
-    def shop_version(self) -> str:
-        return module_versions(self.production.server_id._engine_spec(), self.prod_db)["shop"]
 
     def test_a_merge_is_backed_up_updated_and_served_and_a_broken_one_changes_nothing(self):
         first = self.push_shop("19.0.1.0.0")
@@ -108,7 +115,7 @@ class TestProductionBuild(BuildsCase):
         second = self.push_shop("19.0.1.1.0")
         build = self.build_of(second)
         self.assertEqual(build.run_id.state, "done", build.run_id.error)
-        self.assertEqual(self.shop_version(), "19.0.1.1.0")
+        self.assertEqual(self.shop_version(self.prod_db), "19.0.1.1.0")
         self.assertEqual(self.production.instance_url, url, "the update moved production")
         container = instance.find(self.client, *self.production._container_names())
         self.assertTrue(serves(url))
@@ -117,7 +124,8 @@ class TestProductionBuild(BuildsCase):
         build = self.build_of(broken)
         self.assertEqual((build.run_id.state, build.state), ("failed", "failed"))
         self.assertIn("broken.xml", build.run_id._instance_log_text())
-        self.assertEqual(self.shop_version(), "19.0.1.1.0", "the broken update changed the data")
+        version = self.shop_version(self.prod_db)
+        self.assertEqual(version, "19.0.1.1.0", "the broken update changed the data")
         still = instance.find(self.client, *self.production._container_names())
         self.assertEqual(still.id, container.id, "production no longer runs the previous build")
         self.assertTrue(serves(url), "a broken update took production down")

@@ -92,6 +92,15 @@ class IpaiOpsEnvironment(models.Model):
 
     # --- what an instance is made of ----------------------------------------------
 
+    def _mail_catcher_address(self) -> tuple[str, int] | None:
+        """A copy placed on a runtime host sends its mail to the host's catcher, unless
+        the project names a catcher of its own."""
+        address = super()._mail_catcher_address()
+        host = self.sudo().runtime_host_id
+        if address or not host:
+            return address
+        return host._mail_catcher()
+
     def _container_names(self) -> tuple[str, str]:
         """(project, environment) as the containers' labels and names say them."""
         return self.project_id.code, f"env-{self.id}"

@@ -1,3 +1,4 @@
+import logging
 import os
 import re
 import string
@@ -7,8 +8,10 @@ import docker.errors
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ipai_ops.errors import OpsError
-from ipai_ops.runtime import engine
+from ipai_ops.errors import OpsError, RuntimeHostError
+from ipai_ops.runtime import catcher, engine
+
+_logger = logging.getLogger(__name__)
 
 ENDPOINT = re.compile(r"(unix:///\S+|tcp://[A-Za-z0-9.\-\[\]:]+:\d+)")
 URL_FIELDS = ("project", "environment", "port")
@@ -61,6 +64,12 @@ class IpaiOpsRuntimeHost(models.Model):
         help="Behind a reverse proxy: the environments' URL, e.g. "
         "https://{environment}.{project}.example.com (fields: project, environment, port).",
     )
+    mail_catcher_port = fields.Integer(
+        default=2525,
+        required=True,
+        help="Where the host's mail catcher listens (on the host's loopback): every staging "
+        "and development instance of the host sends its mail there, to be kept, not sent.",
+    )
     workers = fields.Integer(default=0, help="Odoo workers per instance (0: threaded server).")
     memory_mb = fields.Integer(string="Memory limit (MiB)", help="Per instance; 0: none.")
     cpus = fields.Float(string="CPU limit", help="Per instance, in CPUs; 0: none.")
@@ -72,6 +81,10 @@ class IpaiOpsRuntimeHost(models.Model):
     engine_version = fields.Char(readonly=True)
     capacity = fields.Char(readonly=True, help="CPUs and memory the engine reports.")
 
+    _catcher_port_valid = models.Constraint(
+        "CHECK (mail_catcher_port BETWEEN 1024 AND 65535)",
+        "The mail catcher's port must lie within 1024-65535.",
+    )
     _ports_ordered = models.Constraint(
         "CHECK (port_low >= 1024 AND port_high <= 65535 AND port_high > port_low)",
         "The port range must lie within 1024-65535, first port below last.",
@@ -121,6 +134,25 @@ class IpaiOpsRuntimeHost(models.Model):
         if host.tls_ca_file:
             tls = engine.TlsFiles(host.tls_ca_file, host.tls_cert_file, host.tls_key_file)
         return engine.connect(host.endpoint, tls=tls)
+
+    def _mail_catcher(self) -> tuple[str, int]:
+        """The host's mail catcher, started if it is not running: where its instances'
+        mail goes (their loopback, through host networking)."""
+        self.ensure_one()
+        host = self.sudo()
+        spool = self.env["ipai.ops.mail"]._spool()
+        try:
+            catcher.ensure_catcher(host._client(), host.base_image, spool, host.mail_catcher_port)
+        except OpsError as exc:
+            _logger.warning("mail catcher of runtime host %s: %s", host.name, exc)
+            raise RuntimeHostError(
+                self.env._(
+                    "The mail catcher of runtime host %(host)s could not be started, so no "
+                    "copy is made there; operations administrators see why in the server log.",
+                    host=host.name,
+                )
+            ) from None
+        return "127.0.0.1", host.mail_catcher_port
 
     def _url(self, project: str, environment: str, port: int) -> str:
         self.ensure_one()

@@ -106,17 +106,19 @@ class RuntimeCase(OpsCase):
 
 
 class InstanceUser:
-    """A user of a deployed instance, over JSON-RPC as the web client calls it: the
-    administrator of a database made by ``-i base``."""
+    """A user of a deployed instance, over JSON-RPC as the web client calls it (by
+    default the administrator of a database made by ``-i base``)."""
 
-    def __init__(self, url: str, database: str):
+    def __init__(self, url: str, database: str, login: str = "admin", password: str = "admin"):
         self.url, self.session = url, requests.Session()
-        self.session.post(
+        answer = self.session.post(
             f"{url}/web/session/authenticate",
             json={"jsonrpc": "2.0", "params": {
-                "db": database, "login": "admin", "password": "admin"}},
+                "db": database, "login": login, "password": password}},
             timeout=30,
-        ).raise_for_status()  # fmt: skip
+        ).json()  # fmt: skip
+        if not (answer.get("result") or {}).get("uid"):
+            raise AssertionError(f"{login} cannot log in to {url}: {answer.get('error')}")
 
     def call(self, model: str, method: str, *args):
         response = self.session.post(
@@ -128,7 +130,7 @@ class InstanceUser:
         body = response.json()
         if "error" in body:
             raise AssertionError(f"{model}.{method}: {body['error']}")
-        return body["result"]
+        return body.get("result")  # a method that returns nothing answers no result
 
     def upload(self, content: bytes) -> tuple[int, str]:
         """An attachment uploaded through the instance: its id and its file's name."""

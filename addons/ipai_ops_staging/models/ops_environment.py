@@ -204,7 +204,7 @@ class IpaiOpsEnvironment(models.Model):
         )
         report = neutralize_database(
             spec, environment.database_name, addons_paths=addons,
-            base_url=environment.base_url or None, mail_catcher=project._mail_catcher(),
+            base_url=environment.base_url or None, mail_catcher=environment._mail_catcher_address(),
             cron_allowlist=project._cron_allowlist(),
         )  # fmt: skip
         environment.write(
@@ -244,40 +244,30 @@ class IpaiOpsEnvironment(models.Model):
                 source_filestore=source._filestore_dir(),
                 target_filestore=copy._filestore_dir(), prepare=prepare, progress=progress,
             )  # fmt: skip
-        neutralization, masking = reports["neutralization"], reports.get("masking")
-        copy.write(
-            {
-                "neutralized": True,
-                "data_class": "masked" if masking else "neutralized",
-                "build_date": fields.Datetime.now(),
-                "state": "ready",
-                "neutralization_report": _lines(neutralization.checks, neutralization.summary),
-                "masking_report": (
-                    _lines({c: n == 0 for c, n in masking.survivors.items()}, masking.summary)
-                    if masking
-                    else False
-                ),
-            }
-        )
+        copy.write({**self._safe_copy_values(reports), "state": "ready"})
         self._drop_old_builds(run, copy.project_id)
-        summary = f"{result.summary} {neutralization.summary}"
+        summary = f"{result.summary} {reports['neutralization'].summary}"
         return {
             "summary": summary,
-            "result": {"method": result.method, "checks": neutralization.checks},
+            "result": {"method": result.method, "checks": reports["neutralization"].checks},
         }
 
-    def _safe_copy_preparation(self, run, copy, source, addons, reports):
-        """Neutralize, then (copies of production) mask and prove nothing survived."""
+    def _safe_copy_preparation(self, run, copy, source, addons, reports, *, mail_login=None):
+        """Neutralize, then (copies of production) mask and prove nothing survived.
+
+        :param mail_login: the mail catcher's login for the copy (default: its database)
+        """
         project = copy.project_id.sudo()
         spec = copy.server_id._engine_spec()
         rules = self.env["ipai.ops.mask.rule"]._engine_rules()
         needs_masking = copy._needs_masking()
+        catcher = copy._mail_catcher_address()  # before copying anything: it may fail
 
         def prepare(database: str) -> None:
             report = neutralize_database(
                 spec, database, addons_paths=addons, base_url=copy.base_url or None,
-                mail_catcher=project._mail_catcher(), cron_allowlist=project._cron_allowlist(),
-                mail_login=copy.database_name,
+                mail_catcher=catcher, cron_allowlist=project._cron_allowlist(),
+                mail_login=mail_login or copy.database_name,
             )  # fmt: skip
             reports["neutralization"] = report
             run._log_event_now("info", report.summary, {"checks": report.checks})
@@ -297,6 +287,26 @@ class IpaiOpsEnvironment(models.Model):
             run._log_event_now("info", masking.summary)
 
         return prepare
+
+    def _mail_catcher_address(self) -> tuple[str, int] | None:
+        """Where this copy's outgoing mail goes: the project's mail catcher, if it has one
+        (None: to a server that does not exist)."""
+        return self.project_id.sudo()._mail_catcher()
+
+    def _safe_copy_values(self, reports: dict) -> dict:
+        """What a copy's record says of the neutralization and masking that made it safe."""
+        neutralization, masking = reports["neutralization"], reports.get("masking")
+        return {
+            "neutralized": True,
+            "data_class": "masked" if masking else "neutralized",
+            "build_date": fields.Datetime.now(),
+            "neutralization_report": _lines(neutralization.checks, neutralization.summary),
+            "masking_report": (
+                _lines({c: n == 0 for c, n in masking.survivors.items()}, masking.summary)
+                if masking
+                else False
+            ),
+        }
 
     def _run_retire(self, run) -> dict:
         dropped = self._drop_old_builds(run, run.environment_id.project_id)

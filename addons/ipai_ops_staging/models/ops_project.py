@@ -8,7 +8,10 @@ class IpaiOpsProject(models.Model):
     _inherit = "ipai.ops.project"
 
     staging_keep = fields.Integer(
-        string="Staging builds kept", default=3, help="Older staging builds are dropped."
+        string="Builds kept",
+        default=3,
+        help="Staging copies, and the databases of development and staging builds, beyond "
+        "the newest ones are dropped.",
     )
     staging_nightly = fields.Boolean(
         string="Nightly staging build", help="Rebuild staging from production every night."

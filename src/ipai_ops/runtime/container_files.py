@@ -6,9 +6,21 @@ runs (the router's routes); either way nothing passes through a command line.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
 import time
+import uuid
+from pathlib import PurePosixPath
+
+import docker.errors
+import requests
+
+from ..errors import RuntimeHostError
+from . import engine
+
+GIVE_TIMEOUT = 600  # seconds for chown -R of a large filestore
+MIN_DEPTH = 4  # "/", then three levels: never /, /var or /var/lib wholesale
 
 
 def read_text(container, path: str) -> str:
@@ -47,3 +59,36 @@ def put_files(container, user: str, files: dict[str, tuple[str, int, bool]]) -> 
             info.uid, info.gid = (uid, gid) if owned else (0, 0)
             tar.addfile(info, io.BytesIO(data))
     container.put_archive("/", buffer.getvalue())
+
+
+def give_directory(client, image, host_dir: str, mount: str, labels: dict[str, str]) -> None:
+    """Give ``host_dir`` of the host (and what it holds) to ``image``'s user, by a root
+    one-off container without network: it works on remote hosts too, and needs no
+    privilege of the control plane's."""
+    path = PurePosixPath(host_dir)
+    if not path.is_absolute() or ".." in path.parts or len(path.parts) < MIN_DEPTH:
+        raise RuntimeHostError(
+            f"{host_dir} is not a directory ipai-ops gives away: it must be an absolute "
+            f"path at least {MIN_DEPTH - 1} levels deep (a filestore, a mail spool)."
+        )
+    user = image.attrs["Config"].get("User") or "root"
+    if user in ("root", "0"):
+        return
+    container = client.containers.create(
+        image.id,
+        name=f"ipai-ops-give-{uuid.uuid4().hex[:12]}",
+        entrypoint=["chown", "-R", f"{user}:", mount],
+        user="root",
+        labels={engine.MANAGED: "1", **labels},
+        network_mode="none",
+        volumes={host_dir: {"bind": mount, "mode": "rw"}},
+    )
+    try:
+        container.start()
+        code = container.wait(timeout=GIVE_TIMEOUT).get("StatusCode", -1)
+        if code != 0:
+            tail = container.logs(tail=20).decode(errors="replace").strip()
+            raise RuntimeHostError(f"Could not give {host_dir} to the image's user {user}: {tail}")
+    finally:
+        with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+            container.remove(force=True)

@@ -35,7 +35,7 @@ from ..errors import (
     RuntimeHostError,
 )
 from . import config, engine, front
-from .container_files import put_files
+from .container_files import give_directory, put_files
 from .image import ADDONS_PATH_LABEL, environment_image
 from .test_report import TestReport, parse_test_log
 
@@ -237,33 +237,11 @@ def _mounts(client, spec: InstanceSpec) -> dict:
 
 
 def _own_filestore(client, spec: InstanceSpec, image) -> None:
-    """Give the filestore directory to the image's user, which writes attachments there.
-
-    Copies and restores write it as the control plane's user; Docker creates it as root
-    when it is missing. A root one-off container does it, so it works on remote hosts."""
-    user = image.attrs["Config"].get("User") or "root"
-    if not spec.filestore_dir or user in ("root", "0"):
-        return
-    container = client.containers.create(
-        image.id,
-        name=f"{container_name(spec.project, spec.environment)}-chown-{int(time.time() * 1000)}",
-        entrypoint=["chown", "-R", f"{user}:", spec.filestore_mount],
-        user="root",
-        labels={engine.MANAGED: "1", **spec.labels, engine.ROLE: "once"},
-        network_mode="none",
-        volumes={spec.filestore_dir: {"bind": spec.filestore_mount, "mode": "rw"}},
-    )
-    try:
-        container.start()
-        code = container.wait(timeout=READY_TIMEOUT).get("StatusCode", -1)
-        if code != 0:
-            raise RuntimeHostError(
-                f"Could not give the filestore {spec.filestore_dir} to the instance's user "
-                f"{user}: {_tail(container)}"
-            )
-    finally:
-        with contextlib.suppress(docker.errors.APIError, requests.RequestException):
-            container.remove(force=True)
+    """Give the filestore directory to the image's user, which writes attachments there
+    (copies and restores write it as the control plane's user; Docker makes it as root)."""
+    if spec.filestore_dir:
+        give_directory(client, image, spec.filestore_dir, spec.filestore_mount,
+                       labels={**spec.labels, engine.ROLE: "once"})  # fmt: skip
 
 
 def _limits(spec: InstanceSpec) -> dict:
