@@ -38,7 +38,7 @@ from ipai_ops.errors import (
     PortInUse,
     RuntimeHostError,
 )
-from ipai_ops.runtime import catcher, config, engine, front, image, instance
+from ipai_ops.runtime import catcher, config, engine, front, image, instance, upgrade_code
 from ipai_ops.runtime.container_files import give_directory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -607,3 +607,26 @@ def test_no_system_directory_is_ever_given_to_the_instances_user(directory):
     host's system directories: refused before the engine is asked anything."""
     with pytest.raises(RuntimeHostError, match="not a directory ipai-ops gives away"):
         give_directory(None, None, directory, "/mnt/x", labels={})
+
+
+def test_odoo_upgrade_scripts_say_what_they_would_rewrite_and_rewrite_nothing(client, tmp_path):
+    """Odoo 19's own upgrade_code scripts, run on the code baked in the environment's
+    image: an old ``_sql_constraints`` would become ``models.Constraint``; code already
+    up to date gives no diff; the code itself is left as it was."""
+    root = _module_tree(tmp_path, "old", "19.0.1.0.0")
+    model = (
+        "from odoo import fields, models\n\n\nclass Shop(models.Model):\n    _name = 'x.shop'\n"
+        "    code = fields.Char()\n"
+        "    _sql_constraints = [('code_uniq', 'unique(code)', 'One shop per code')]\n"
+    )
+    (root / "runtime_probe" / "shop.py").write_text(model)
+    tag = image.environment_image(client, "odoo:19", [root])
+    [diff] = upgrade_code.upgrade_diffs(client, tag, {engine.PROJECT: PROJECT})
+    assert diff.startswith("--- a/runtime_probe/shop.py\n+++ b/runtime_probe/shop.py")
+    assert "+    _code_uniq = models.Constraint(" in diff
+    assert "-    _sql_constraints" in diff
+    assert (root / "runtime_probe" / "shop.py").read_text() == model
+
+    fresh = _module_tree(tmp_path / "fresh", "fresh", "19.0.1.0.0")
+    assert upgrade_code.upgrade_diffs(client, image.environment_image(client, "odoo:19", [fresh]),
+                                      {engine.PROJECT: PROJECT}) == []  # fmt: skip

@@ -14,8 +14,13 @@
         "security/ipai_ops_builds_rules.xml",
         "data/ir_cron.xml",
         "views/ops_build_views.xml",
+        "views/ops_environment_views.xml",
         "views/ops_project_views.xml",
         "views/menus.xml",
+        "wizards/build_log_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": ["ipai_ops_builds/static/tests/tours/*.js"],
+    },
     "installable": True,
 }

@@ -185,6 +185,14 @@ def _copy_database(conn, spec, source, scratch, *, method, jobs, workdir, say, o
     # CREATE DATABASE … TEMPLATE keeps every new connection to the source waiting for the
     # whole copy: never chosen by itself for a production database, which must stay open
     template_ok = method == "template" or not is_production(conn, source)
+    if owner and owner != database_owner(conn, source):
+        # a template copy keeps every object's owner: only a restore gives them to ``owner``
+        if method == "template":
+            raise OpsError(
+                f"A template copy of {source!r} would keep its owner's objects; the copy "
+                f"must belong to {owner}. Use the dump method."
+            )
+        template_ok = False
     if method in ("auto", "template") and template_ok and session_count(conn, source) == 0:
         say(f"Copying {source} as a template (it has no sessions)")
         try:

@@ -21,10 +21,12 @@ import os
 from dataclasses import dataclass, field
 
 import psycopg2
+from psycopg2 import sql
 
 from .connection import ServerSpec, connection
 from .errors import NeutralizationFailed
 from .guards import refuse_production
+from .identifiers import database_identifier
 
 DEFAULT_CRON_ALLOWLIST = ("base.autovacuum_job",)
 CATCHER_NAME = "ipai-ops mail catcher"
@@ -83,16 +85,23 @@ def neutralize_database(
     mail_catcher: tuple[str, int] | None = None,
     cron_allowlist: tuple[str, ...] = DEFAULT_CRON_ALLOWLIST,
     mail_login: str | None = None,
+    as_role: ServerSpec | None = None,
 ) -> NeutralizationReport:
     """Neutralize ``database`` (a copy) and verify it; raise NeutralizationFailed if unsafe.
 
     :param mail_login: the name the copy logs in with at the mail catcher, which files its
         mails under it: the copy's final database name (``database`` may be a scratch name)
+    :param as_role: the login of the role the copy belongs to. The modules' scripts come
+        with the code, which whoever pushes a branch writes: they then run logged in as
+        that role, never as ``spec``'s (a ``SET ROLE`` would not hold: a script can
+        ``RESET`` it)
     """
     with connection(spec.for_database("postgres")) as admin:
         refuse_production(admin, database, "neutralize")
+        if as_role is not None:
+            _let_connect(admin, database, as_role.user)
     report = NeutralizationReport()
-    conn = connection(spec.for_database(database), autocommit=False)
+    conn = connection((as_role or spec).for_database(database), autocommit=False)
     with conn as db:
         try:
             with db.cursor() as cur:
@@ -110,6 +119,16 @@ def neutralize_database(
     if not report.ok:
         raise NeutralizationFailed(report.summary)
     return report
+
+
+def _let_connect(admin, database: str, role: str) -> None:
+    """A copy being built is closed to all but its builder; its role may run its scripts."""
+    with admin.cursor() as cur:
+        cur.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                database_identifier(database), sql.Identifier(role)
+            )
+        )
 
 
 def _run_module_scripts(cur, addons_paths: list[str], report: NeutralizationReport) -> None:

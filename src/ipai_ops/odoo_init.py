@@ -20,7 +20,7 @@ from .identifiers import database_exists, validate_database_name
 from .mask import odoo_password_hash
 from .pgtools import STDERR_TAIL, dies_with_us
 from .restore import _create_like, _rename, scratch_name
-from .scratch import open_to_all, owner_tag, sweep
+from .scratch import give_to, open_to_all, owner_tag, sweep
 
 INIT_TIMEOUT = 1800  # seconds odoo-bin may take to install the modules
 
@@ -48,8 +48,13 @@ def init_database(
     data_dir: str,
     admin_password: str | None = None,
     python: str = sys.executable,
+    as_role: ServerSpec | None = None,
 ) -> list[str]:
-    """Create ``database`` with ``modules`` installed; return the modules now installed."""
+    """Create ``database`` with ``modules`` installed; return the modules now installed.
+
+    :param as_role: the login of the role the database is for: Odoo, running code from the
+        addons path, logs in as it (the database belongs to it), not as ``spec``'s role
+    """
     validate_database_name(database)
     odoo_bin = find_odoo_bin(addons_paths)
     scratch = scratch_name(database, "init")
@@ -59,7 +64,9 @@ def init_database(
             raise DatabaseExists(f"Database {database!r} already exists.")
         try:
             _create_like(conn, scratch, {"encoding": "UTF8"})
-            _run_odoo(python, odoo_bin, spec, scratch, addons_paths, modules, data_dir)
+            if as_role is not None:
+                give_to(conn, scratch, as_role.user)  # still closed to everyone else
+            _run_odoo(python, odoo_bin, as_role or spec, scratch, addons_paths, modules, data_dir)
             with connection(spec.for_database(scratch)) as db, db.cursor() as cur:
                 if admin_password is not None:
                     cur.execute(

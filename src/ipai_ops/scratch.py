@@ -75,26 +75,38 @@ def create_private(conn, statement: sql.Composable, name: str) -> None:
 def open_to_all(conn, name: str, owner: str | None = None) -> None:
     """Hand a finished copy over: to ``owner`` (the role Odoo connects as), with the
     default right of connecting that any database has."""
+    if owner:
+        give_to(conn, name, owner)
     with conn.cursor() as cur:
-        if owner:
-            cur.execute(
-                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-                    database_identifier(name), sql.Identifier(owner)
-                )
-            )
         cur.execute(
             sql.SQL("GRANT CONNECT ON DATABASE {} TO PUBLIC").format(database_identifier(name))
         )
 
 
+def give_to(conn, name: str, owner: str) -> None:
+    """Make ``owner`` the owner of database ``name`` (it may then connect to it)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                database_identifier(name), sql.Identifier(owner)
+            )
+        )
+
+
 def let_create(spec, owner: str | None) -> None:
     """Let ``owner`` create objects in the scratch database ``spec`` names, so that
-    ``pg_restore --role`` can build it as the role Odoo connects as."""
+    ``pg_restore --role`` can build it as the role Odoo connects as (trusted extensions,
+    such as pg_trgm, included: they need CREATE on the database)."""
     if not owner:
         return
     with connection(spec) as conn, conn.cursor() as cur:
         cur.execute(
             sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(sql.Identifier(owner))
+        )
+        cur.execute(
+            sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(
+                database_identifier(spec.dbname), sql.Identifier(owner)
+            )
         )
 
 

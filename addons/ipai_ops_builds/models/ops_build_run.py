@@ -7,11 +7,17 @@ from odoo.exceptions import UserError
 from odoo.tools import config
 
 from ipai_ops.check import module_versions
+from ipai_ops.errors import OpsError
 from ipai_ops.git_repo import changed_modules, export_tree, mirror
+from ipai_ops.instance_role import create_database
+from ipai_ops.lint_report import lint_modules
 from ipai_ops.runtime import instance
+from ipai_ops.runtime.image import environment_image
+from ipai_ops.runtime.upgrade_code import upgrade_diffs
 
 MAX_FAILURES = 200  # failures kept per build; the log has the rest
 BUILT_STAGES = ("development", "staging", "production")
+UPDATE_PHASE = "update"  # the event that says a production update has begun
 
 
 class IpaiOpsBuild(models.Model):
@@ -33,7 +39,31 @@ class IpaiOpsBuild(models.Model):
     tests_seconds = fields.Float(string="Install and tests (s)", readonly=True, digits=(16, 1))
     start_seconds = fields.Float(string="Server start (s)", readonly=True, digits=(16, 1))
     url = fields.Char(related="environment_id.instance_url", string="URL")
-    modules_updated = fields.Text(readonly=True, help="What a production build updated.")
+    deployed_at = fields.Datetime(string="Served since", readonly=True)
+    modules_updated = fields.Text(readonly=True, help="What the build updated (-u).")
+    upgrade_files = fields.Integer(
+        string="Files upgrade_code rewrites", readonly=True,
+        help="Files Odoo's own upgrade_code scripts would rewrite (dry run).",
+    )  # fmt: skip
+    upgrade_diff = fields.Text(string="What upgrade_code would change", readonly=True)
+    lint_count = fields.Integer(string="pylint-odoo messages", readonly=True)
+    lint_report = fields.Text(string="What pylint-odoo flags", readonly=True)
+    report_notes = fields.Text(string="Report notes", readonly=True)
+
+    has_log = fields.Boolean(related="run_id.has_log", string="Logs kept")
+
+    def action_open_logs(self):
+        """The build's logs, in a dialog (for those who may operate its environment)."""
+        self.ensure_one()
+        wizard = self.env["ipai.ops.build.log"].create({"build_id": self.id})
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": wizard._name,
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+        }
 
     def _queue_builds(self) -> None:
         """Queue the run of each new build of an environment that runs on a runtime host:
@@ -74,6 +104,7 @@ class IpaiOpsBuild(models.Model):
             )
         build.state = "building"
         tree, modules = build._checkout(run)
+        build._report_upgrade(run, tree)
         if environment.stage == "production":
             return build._build_production(run, tree, modules)
         if environment.stage == "staging":
@@ -94,6 +125,33 @@ class IpaiOpsBuild(models.Model):
         self.checkout_seconds = time.monotonic() - started
         return tree, modules
 
+    def _report_upgrade(self, run, tree: Path) -> None:
+        """What Odoo 19's upgrade_code scripts would rewrite in the commit's code, and what
+        pylint-odoo flags in it, kept with the build: it informs, it never fails a build."""
+        environment = self.environment_id
+        environment._say(run)(self.env._("Upgrade report: upgrade_code and pylint-odoo"))
+        notes, diffs, messages = [], [], []
+        try:
+            client = environment._host_client()
+            base_image = environment.sudo().runtime_host_id.base_image
+            tag = environment_image(client, base_image, [tree])
+            diffs = upgrade_diffs(client, tag, environment._instance_spec().labels)
+        except OpsError as error:
+            notes.append(self.env._("upgrade_code did not run: %(error)s", error=error))
+        try:
+            messages = lint_modules(tree)
+        except OpsError as error:
+            notes.append(self.env._("pylint-odoo did not run: %(error)s", error=error))
+        self.write(
+            {
+                "upgrade_files": len(diffs),
+                "upgrade_diff": "\n".join(diffs) or False,
+                "lint_count": len(messages),
+                "lint_report": "\n".join(map(str, messages)) or False,
+                "report_notes": "\n".join(notes) or False,
+            }
+        )
+
     def _build_development(self, run, tree: Path, modules: list[str]) -> dict:
         """A fresh database with demo data, the modules installed and tested, then served."""
         environment = self.environment_id
@@ -104,6 +162,9 @@ class IpaiOpsBuild(models.Model):
         client = environment._host_client()
         spec = dataclasses.replace(environment._instance_spec(), addons_dirs=(tree,),
                                    db_name=database, filestore_dir=filestore or None)  # fmt: skip
+        login = environment._database_login()
+        if login:  # an empty database of the environment's role: Odoo initializes it
+            create_database(environment.server_id._engine_spec(), database, login.user)
         started = time.monotonic()
         self.state = "testing"
         say(self.env._("Installing %(modules)s with demo data and running their tests",
@@ -123,7 +184,8 @@ class IpaiOpsBuild(models.Model):
             status = instance.deploy(client, spec, progress=say)
         environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
         state = "success" if report.passed else "warning"
-        self.write({"start_seconds": time.monotonic() - started, "state": state})
+        self.write({"start_seconds": time.monotonic() - started, "state": state,
+                    "deployed_at": fields.Datetime.now()})  # fmt: skip
         self._drop_old_build_databases(run)
         summary = self.env._(
             "%(ran)s tests, %(failed)s failed, %(errors)s in error; running at %(url)s.",
@@ -148,7 +210,9 @@ class IpaiOpsBuild(models.Model):
         started = time.monotonic()
         with environment._engine_errors():
             if updates:
-                say(self.env._("Updating %(modules)s", modules=", ".join(updates)))
+                # kept whatever follows: a failure after this line may have changed the data
+                message = self.env._("Updating %(modules)s", modules=", ".join(updates))
+                run._log_event_now("info", message, {"phase": UPDATE_PHASE})
                 status, log = instance.update_modules(client, spec, updates, progress=say)
                 environment._attach_log(run, log, "update")
             else:
@@ -157,7 +221,8 @@ class IpaiOpsBuild(models.Model):
         self.modules_updated = "\n".join(updates)
         environment.sudo().addons_path = str(tree)
         environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
-        self.write({"start_seconds": time.monotonic() - started, "state": "success"})
+        self.write({"start_seconds": time.monotonic() - started, "state": "success",
+                    "deployed_at": fields.Datetime.now()})  # fmt: skip
         summary = self.env._(
             "Updated %(modules)s; production serves %(commit)s at %(url)s.",
             modules=", ".join(updates) or self.env._("no module"), commit=self.short_commit,
@@ -210,6 +275,25 @@ class IpaiOpsBuild(models.Model):
         if build:
             build.state = "failed"
         run.environment_id._on_instance_failed(run, error)
+        if build and build._restores_after_failure(run):
+            restore = run.environment_id._queue_system_run("restore", {
+                "backup_id": run.pre_update_backup_id.id, "mode": "replace",
+                "failed_build_id": build.id})  # fmt: skip
+            message = self.env._(
+                "The update failed after it began: the backup taken before it is being "
+                "restored (%(run)s), as the project's settings ask.", run=restore.name,
+            )  # fmt: skip
+            run._log_event("warning", message)
+
+    def _restores_after_failure(self, run) -> bool:
+        """A production update that failed once it had begun is undone by restoring the
+        backup taken before it, when an operations administrator set the project so."""
+        events = self.env["ipai.ops.run.event"].sudo().search([("run_id", "=", run.id)])
+        began = events.filtered(lambda e: (e.data or {}).get("phase") == UPDATE_PHASE)
+        return bool(
+            self.environment_id.stage == "production" and began and run.pre_update_backup_id
+            and self.project_id.sudo().restore_on_failed_update
+        )  # fmt: skip
 
 
 class IpaiOpsBuildFailure(models.Model):
@@ -225,3 +309,15 @@ class IpaiOpsBuildFailure(models.Model):
     test = fields.Char(readonly=True)
     kind = fields.Selection([("fail", "Failed"), ("error", "Error")], readonly=True)
     traceback = fields.Text(readonly=True)
+
+    def action_open(self):
+        """The failed test with its traceback, in a dialog."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+        }

@@ -53,7 +53,8 @@ class IpaiOpsBuild(models.Model):
         )
         environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
         self.write({"modules_updated": "\n".join(updates), "state": "success",
-                    "start_seconds": time.monotonic() - started})  # fmt: skip
+                    "start_seconds": time.monotonic() - started,
+                    "deployed_at": fields.Datetime.now()})  # fmt: skip
         self._drop_old_build_databases(run)
         summary = self.env._(
             "A masked copy of production with %(modules)s updated, running at %(url)s.",
@@ -101,6 +102,7 @@ class IpaiOpsBuild(models.Model):
             production.server_id._engine_spec(), production.database_name, database,
             source_filestore=production._filestore_dir(), target_filestore=filestore or None,
             prepare=prepare, progress=run._progress_reporter(),
+            owner=environment._database_login().user,  # builds run on hosts: it has one
         )  # fmt: skip
         return reports
 

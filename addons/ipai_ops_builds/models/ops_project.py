@@ -22,7 +22,9 @@ from ipai_ops.secret_refs import resolve_reference, validate_reference
 
 _logger = logging.getLogger(__name__)
 OPS_ADMIN = "ipai_ops_core.group_ops_admin"
-REPOSITORY_FIELDS = frozenset({"git_token_ref", "git_ssh_key_file", "webhook_secret_ref"})
+REPOSITORY_FIELDS = frozenset(
+    {"git_token_ref", "git_ssh_key_file", "webhook_secret_ref", "restore_on_failed_update"}
+)
 
 
 class IpaiOpsProject(models.Model):
@@ -44,6 +46,12 @@ class IpaiOpsProject(models.Model):
         "signs each push with it, GitLab sends it. Without one, webhooks are refused.",
     )
     webhook_path = fields.Char(compute="_compute_webhook_path", help="Where the forge posts.")
+    restore_on_failed_update = fields.Boolean(
+        string="Restore production after a failed update",
+        help="When a production build's update fails once it has begun, restore the backup "
+        "taken just before it, without waiting for a second administrator (this setting is "
+        "their approval). Off: the restore is offered on the build's run.",
+    )
     build_ids = fields.One2many("ipai.ops.build", "project_id", string="Builds")
 
     def _ops_admin_fields(self, creating: bool) -> set[str]:
@@ -82,6 +90,19 @@ class IpaiOpsProject(models.Model):
     def _mirror_dir(self) -> Path:
         """The project's bare mirror, in Odoo's data directory (not in the database)."""
         return Path(config["data_dir"]) / "ipai_ops" / "git" / f"{self.code}.git"
+
+    def action_open_environments(self):
+        """The project's first screen, as on Odoo.sh: its environments as cards, each with
+        its branch's last build, grouped by stage."""
+        action = super().action_open_environments()
+        dashboard = self.env.ref("ipai_ops_builds.view_ipai_ops_environment_dashboard")
+        return {
+            **action,
+            "name": self.name,
+            "display_name": self.name,
+            "view_mode": "kanban,list,form",
+            "views": [(dashboard.id, "kanban"), (False, "list"), (False, "form")],
+        }
 
     # --- noticing pushes -----------------------------------------------------------
 

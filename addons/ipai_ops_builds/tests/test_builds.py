@@ -190,6 +190,9 @@ class TestWebhook(RpcCase, BuildsCase):
                         self.assertRefused(
                             user, "ipai.ops.project", "write", project, {field: "env:PATH"}
                         )
+                    # a standing approval of production restores: not one admin's to give
+                    self.assertRefused(user, "ipai.ops.project", "write", project,
+                                       {"restore_on_failed_update": True})  # fmt: skip
                 if role in ("admin", "ops_admin"):  # by role, or by the transports allowed
                     self.assertRefused(
                         user,
@@ -198,3 +201,38 @@ class TestWebhook(RpcCase, BuildsCase):
                         project,
                         {"repository_url": "ext::sh -c id"},
                     )
+
+
+@tagged("post_install", "-at_install")
+class TestRestoreAfterAFailedUpdate(BuildsCase):
+    """The restore the system queues after a failed production update is approved by the
+    project's setting, and nothing else is."""
+
+    def test_only_the_system_s_restore_of_that_backup_stands_approved(self):
+        production = self.envs_a["production"]
+        backup, other = (
+            self.env["ipai.ops.backup"]
+            .sudo()
+            .create([{"environment_id": production.id, "kind": "pre-update", "state": "done"}] * 2)
+        )
+        before = production._create_run("backup", {"kind": "pre-update"}, state="done")
+        before.backup_id = backup
+        build = self.env["ipai.ops.build"].sudo().create({
+            "environment_id": production.id, "branch": "main", "commit": "a" * 40,
+            "noticed_by": "poll", "state": "failed"})  # fmt: skip
+        build.run_id = production._create_run("build", {"build_id": build.id}, after=before,
+                                               state="failed")  # fmt: skip
+
+        def restore(requester=None, **params):
+            params = {"backup_id": backup.id, "mode": "replace", "failed_build_id": build.id,
+                      **params}  # fmt: skip
+            return production._create_run("restore", params, requester=requester)
+
+        self.assertFalse(restore()._approved(), "the project does not ask for it")
+        self.project_a.sudo().restore_on_failed_update = True
+        self.assertTrue(restore()._approved())
+        self.assertFalse(restore(requester=self.members_a["admin"])._approved(), "a user's")
+        self.assertFalse(restore(backup_id=other.id)._approved(), "another backup")
+        self.assertFalse(restore(mode="new")._approved())
+        build.state = "success"
+        self.assertFalse(restore()._approved(), "the build did not fail")

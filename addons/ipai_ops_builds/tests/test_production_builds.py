@@ -120,6 +120,8 @@ class TestProductionBuild(RunningBuildsCase):
         container = instance.find(self.client, *self.production._container_names())
         self.assertTrue(serves(url))
 
+        # the project restores production's backup after a failed update, unasked
+        self.project_a.sudo().restore_on_failed_update = True
         broken = self.push_shop("19.0.1.2.0", broken=True)
         build = self.build_of(broken)
         self.assertEqual((build.run_id.state, build.state), ("failed", "failed"))
@@ -130,7 +132,15 @@ class TestProductionBuild(RunningBuildsCase):
         self.assertEqual(still.id, container.id, "production no longer runs the previous build")
         self.assertTrue(serves(url), "a broken update took production down")
         self.assertNotIn(broken, self.production.addons_path)
-        self.assertTrue(build.run_id.pre_update_backup_id, "the way back is not offered")
+        backup = build.run_id.pre_update_backup_id
+        self.assertTrue(backup, "the way back is not offered")
+        restore = self.production.run_ids.filtered(lambda r: r.kind == "restore")
+        self.assertEqual(restore.params.get("backup_id"), backup.id)
+        self.process_runs()
+        self.assertEqual(restore.state, "done", restore.error)
+        self.assertTrue(self.production.previous_database, "production was not replaced")
+        self.assertEqual(self.shop_version(self.prod_db), "19.0.1.1.0")
+        self.assertTrue(serves(url), "production does not serve the restored data")
 
     def test_no_backup_target_no_production_build(self):
         self.production.sudo().backup_target_id = False

@@ -1,5 +1,6 @@
 import socket
 
+import psycopg2.errors
 from psycopg2 import sql
 
 from odoo.tests import tagged
@@ -88,6 +89,21 @@ class TestStagingBuild(RunningBuildsCase):
         self.assertEqual((mail.mail_to, mail.subject), ("jane@customer.example", "Your order"))
         self.assertFalse(self.production.mail_ids, "production was given a copy's mail")
 
+    def the_branch_cannot_reach_production(self, database: str) -> None:
+        """The staging code logs in as the environment's own role: it owns the copy, and
+        production's data is closed to it (a branch's code is whoever pushed it)."""
+        login = self.staging._database_login()
+        self.assertTrue(login.user.startswith("ipai_ops_env_"))
+        [(owner,)] = rows("postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database"
+                                      f" WHERE datname = '{database}'")  # fmt: skip
+        self.assertEqual(owner, login.user)
+        with (
+            connection(login.for_database(self.prod_db)) as conn,
+            conn.cursor() as cr,
+            self.assertRaises(psycopg2.errors.InsufficientPrivilege),
+        ):
+            cr.execute("SELECT login, password FROM res_users")
+
     def test_a_push_to_staging_serves_a_masked_copy_of_production_with_the_new_code(self):
         released = self.push_shop("19.0.1.0.0")
         self.production_database_with_shop(released, also="mail")
@@ -102,6 +118,7 @@ class TestStagingBuild(RunningBuildsCase):
         self.assertTrue(serves(self.staging.instance_url), "staging does not serve the build")
         self.assertNotIn(self.prod_db, self.staging.filestore_path or "")
         self.a_mail_sent_by_staging_is_caught(first.database_name)
+        self.the_branch_cannot_reach_production(first.database_name)
 
         first_database = first.database_name
         second = self.build_of(self.push_shop("19.0.1.2.0", branch="staging"))

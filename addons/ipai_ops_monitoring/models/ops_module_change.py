@@ -12,6 +12,7 @@ class IpaiOpsModuleChange(models.Model):
     _name = "ipai.ops.module.change"
     _description = "Operations: module update"
     _order = "changed_at desc, id desc"
+    _rec_name = "summary"
 
     environment_id = fields.Many2one(
         "ipai.ops.environment", required=True, ondelete="cascade", index=True

@@ -15,6 +15,7 @@ from ipai_ops.clone import clone_database
 from ipai_ops.connection import connection
 
 from ..models.ops_pgss_delta import SNAPSHOT_LOCK_NAMESPACE
+from .common import MonitoringCase
 
 # slow enough (a few ms a call) to rank among the top statements of the test database
 WORKLOAD = "SELECT count(*), pg_sleep(0.005) FROM res_partner WHERE name = 'monitoring-probe'"
@@ -22,23 +23,7 @@ NORMALIZED = "SELECT count(*), pg_sleep($1) FROM res_partner WHERE name = $2"
 
 
 @tagged("post_install", "-at_install")
-class TestMonitoring(OpsCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.production = cls.envs_a["production"]  # a real Odoo database on the test cluster
-
-    def setUp(self):
-        super().setUp()
-        self.registry_enter_test_mode()
-
-    def _snapshot(self):
-        self.env["ipai.ops.environment"]._cron_queue_snapshots()
-        self.process_runs()
-        runs = self.production.run_ids.filtered(lambda r: r.kind == "snapshot")
-        self.assertEqual(runs[0].state, "done", runs[0].error)
-        return runs[0]
-
+class TestMonitoring(MonitoringCase):
     def _workload(self, times):
         with closing(sql_db.db_connect(self.production_db).cursor()) as cr:
             for _ in range(times):
@@ -316,14 +301,6 @@ class TestMonitoring(OpsCase):
         self.assertEqual(wizard.display_name, f"Top queries · {self.production.display_name}")
         self.assertEqual(line.prev_mean_ms, 10.0, "the day before is the previous window")
 
-    def _sample_rows(self, queryid: str, hours: int, calls: int, mean_ms: float) -> None:
-        self.env["ipai.ops.pgss.delta"].sudo().create(
-            {"environment_id": self.production.id, "granularity": "sample",
-             "taken_at": fields.Datetime.now() - timedelta(hours=hours), "queryid": queryid,
-             "calls": calls, "total_ms": mean_ms * calls, "max_ms": mean_ms, "rows": calls,
-             "shared_blks_hit": calls, "shared_blks_read": 0, "temp_blks_written": 0}
-        )  # fmt: skip
-
     def test_only_regressions_that_matter_are_red(self):
         """Three times slower is red for a statement run often and long enough; a tiny one
         (a few calls, a few milliseconds) that is slower by as much is noise."""
@@ -398,17 +375,6 @@ class TestMonitoring(OpsCase):
         )
         wizard.action_refresh()
         self.assertEqual(wizard.line_ids.mapped("queryid"), ["7102"])
-
-    def _set_module_version(self, module: str, version: str) -> str:
-        """Change the environment's database as ``-u`` would (its own connection, not the
-        control plane's transaction)."""
-        with connection(self.production.sudo()._engine_spec()) as conn, conn.cursor() as cur:
-            cur.execute("SELECT latest_version FROM ir_module_module WHERE name = %s", [module])
-            before = cur.fetchone()[0]
-            cur.execute(
-                "UPDATE ir_module_module SET latest_version = %s WHERE name = %s", [version, module]
-            )
-        return before
 
     def test_a_module_update_is_named_beside_the_statements_it_slowed(self):
         """A snapshot sees the update (only the first one seen is a baseline); a statement

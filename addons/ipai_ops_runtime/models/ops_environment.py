@@ -1,3 +1,4 @@
+import dataclasses
 import logging
 import re
 import zlib
@@ -6,11 +7,14 @@ from pathlib import Path
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, config
+
+from odoo.addons.ipai_ops_core.models.ops_environment import REDACTED
 
 from ipai_ops.connection import connection
 from ipai_ops.errors import EngineUnreachable, OpsError, RuntimeHostError
 from ipai_ops.identifiers import database_exists
+from ipai_ops.instance_role import adopt_database, ensure_role, role_name, role_password
 from ipai_ops.runtime import instance
 
 _logger = logging.getLogger(__name__)
@@ -134,7 +138,7 @@ class IpaiOpsEnvironment(models.Model):
             environment=name,
             base_image=host.base_image,
             addons_dirs=self._code_dirs(),
-            server=self._engine_spec(),
+            server=self._instance_server(),
             db_name=self.database_name,
             http_port=self.instance_port or None,
             port_range=(host.port_low, host.port_high),
@@ -144,6 +148,48 @@ class IpaiOpsEnvironment(models.Model):
             cpus=host.cpus,
             filestore_dir=self._filestore_dir(),
         )
+
+    # --- the role a branch's code logs in as ----------------------------------------
+
+    def _database_login(self):
+        """A development or staging environment on a runtime host runs a branch's code,
+        which whoever can push writes: it logs in as the environment's own role, owner of
+        its databases and of nothing else. Production logs in as the server's role."""
+        login = super()._database_login()
+        if login or self.stage == "production" or not self.sudo().runtime_host_id:
+            return login
+        server = self.server_id._engine_spec()
+        role = self._role_name()
+        password = role_password(self._roles_dir(), role)
+        ensure_role(server, role, password)
+        return dataclasses.replace(server, user=role, password=password)
+
+    def _role_name(self) -> str:
+        # the control plane's uuid in the name: two control planes may share a server
+        uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
+        return role_name(self.project_id.code, f"{uuid[:8]}-{self.id}")
+
+    def _roles_dir(self) -> Path:
+        return Path(config["data_dir"]) / "ipai_ops" / "roles"
+
+    def _instance_server(self):
+        """Whom the instance logs in as; its database is handed to that role first (a
+        production database never is)."""
+        login = self._database_login()
+        if login is None:
+            return self._engine_spec()
+        if self.database_name:
+            adopt_database(self.server_id._engine_spec(), self.database_name, login.user)
+        return login.for_database(self.database_name)
+
+    def _redact(self, text: str | None) -> str | None:
+        """The environment role's password is hidden too."""
+        text = super()._redact(text)
+        if not text or self.stage == "production":
+            return text
+        secret = self._roles_dir() / self._role_name()
+        password = secret.read_text(encoding="ascii").strip() if secret.is_file() else ""
+        return text.replace(password, REDACTED) if password else text
 
     def _lock_instance(self) -> None:
         """One instance operation per environment at a time (held until the run ends)."""

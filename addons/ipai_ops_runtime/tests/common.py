@@ -15,6 +15,7 @@ from odoo.tools import config
 from odoo.addons.ipai_ops_core.tests.common import OpsCase, drop_database_now, maintenance_spec
 
 from ipai_ops.connection import connection
+from ipai_ops.instance_role import create_database
 from ipai_ops.runtime import engine, instance
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -89,7 +90,9 @@ class RuntimeCase(OpsCase):
         cls.addClassCleanup(remove_instances, cls.client, cls.project_a.code)
         cls.addClassCleanup(drop_database_now, cls.dev_db)
         drop_database_now(cls.dev_db)
-        instance.run_once(cls.client, cls.dev._instance_spec(), ["-i", f"base,{PROBE}"])
+        spec = cls.dev._instance_spec()  # the environment's own role: it cannot create one
+        create_database(maintenance_spec(), cls.dev_db, spec.server.user)
+        instance.run_once(cls.client, spec, ["-i", f"base,{PROBE}"])
 
     def setUp(self):
         super().setUp()

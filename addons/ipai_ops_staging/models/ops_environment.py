@@ -194,6 +194,7 @@ class IpaiOpsEnvironment(models.Model):
         addons = environment._addons()
         project = environment.project_id.sudo()
         spec = environment.server_id._engine_spec()
+        login = environment._database_login()
         modules = init_database(
             spec,
             environment.database_name,
@@ -201,11 +202,12 @@ class IpaiOpsEnvironment(models.Model):
             modules=(run.params or {}).get("modules") or ["base"],
             data_dir=str(Path(filestore).parent.parent),
             admin_password=project.dev_admin_password,
+            as_role=login,
         )
         report = neutralize_database(
             spec, environment.database_name, addons_paths=addons,
             base_url=environment.base_url or None, mail_catcher=environment._mail_catcher_address(),
-            cron_allowlist=project._cron_allowlist(),
+            cron_allowlist=project._cron_allowlist(), as_role=login,
         )  # fmt: skip
         environment.write(
             {
@@ -229,6 +231,8 @@ class IpaiOpsEnvironment(models.Model):
         reports = {}
         prepare = self._safe_copy_preparation(run, copy, source, addons, reports)
         spec = copy.server_id._engine_spec()
+        login = copy._database_login()
+        owner = login.user if login else None
         progress = run._progress_reporter()
         backup = copy.source_backup_id
         if backup and (backup.environment_id != source or backup.state != "done"):
@@ -237,12 +241,14 @@ class IpaiOpsEnvironment(models.Model):
             result = clone_from_backup(
                 spec, backup._local_target(run), backup.set_id, copy.database_name,
                 target_filestore=copy._filestore_dir(), prepare=prepare, progress=progress,
+                owner=owner,
             )  # fmt: skip
         else:
             result = clone_database(
                 spec, source.database_name, copy.database_name,
                 source_filestore=source._filestore_dir(),
                 target_filestore=copy._filestore_dir(), prepare=prepare, progress=progress,
+                owner=owner,
             )  # fmt: skip
         copy.write({**self._safe_copy_values(reports), "state": "ready"})
         self._drop_old_builds(run, copy.project_id)
@@ -262,12 +268,13 @@ class IpaiOpsEnvironment(models.Model):
         rules = self.env["ipai.ops.mask.rule"]._engine_rules()
         needs_masking = copy._needs_masking()
         catcher = copy._mail_catcher_address()  # before copying anything: it may fail
+        login = copy._database_login()
 
         def prepare(database: str) -> None:
             report = neutralize_database(
                 spec, database, addons_paths=addons, base_url=copy.base_url or None,
                 mail_catcher=catcher, cron_allowlist=project._cron_allowlist(),
-                mail_login=mail_login or copy.database_name,
+                mail_login=mail_login or copy.database_name, as_role=login,
             )  # fmt: skip
             reports["neutralization"] = report
             run._log_event_now("info", report.summary, {"checks": report.checks})
@@ -287,6 +294,12 @@ class IpaiOpsEnvironment(models.Model):
             run._log_event_now("info", masking.summary)
 
         return prepare
+
+    def _database_login(self):
+        """The login (a ServerSpec) of the role this environment's own code runs as, when
+        it is not the server's: its copies then belong to it, and their modules' scripts
+        run as it. None here: the runtime gives one to environments it runs."""
+        return None
 
     def _mail_catcher_address(self) -> tuple[str, int] | None:
         """Where this copy's outgoing mail goes: the project's mail catcher, if it has one

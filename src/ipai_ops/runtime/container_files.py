@@ -74,21 +74,37 @@ def give_directory(client, image, host_dir: str, mount: str, labels: dict[str, s
     user = image.attrs["Config"].get("User") or "root"
     if user in ("root", "0"):
         return
+    code, log = run_to_end(
+        client, image.id, ["chown", "-R", f"{user}:", mount], labels=labels, user="root",
+        volumes={host_dir: {"bind": mount, "mode": "rw"}}, timeout=GIVE_TIMEOUT,
+    )  # fmt: skip
+    if code != 0:
+        tail = "\n".join(log.strip().splitlines()[-20:])
+        raise RuntimeHostError(f"Could not give {host_dir} to the image's user {user}: {tail}")
+
+
+def run_to_end(client, image: str, entrypoint: list[str], *, labels: dict[str, str],
+               timeout: float, user: str | None = None,
+               volumes: dict | None = None) -> tuple[int, str]:  # fmt: skip
+    """Run ``entrypoint`` in a one-off container of ``image`` without network, to its end
+    (``timeout`` seconds at most); its exit code and log. The container is removed."""
     container = client.containers.create(
-        image.id,
-        name=f"ipai-ops-give-{uuid.uuid4().hex[:12]}",
-        entrypoint=["chown", "-R", f"{user}:", mount],
-        user="root",
+        image,
+        name=f"ipai-ops-once-{uuid.uuid4().hex[:12]}",
+        entrypoint=entrypoint,
+        command=[],
+        user=user or "",
         labels={engine.MANAGED: "1", **labels},
         network_mode="none",
-        volumes={host_dir: {"bind": mount, "mode": "rw"}},
+        volumes=volumes or {},
     )
     try:
         container.start()
-        code = container.wait(timeout=GIVE_TIMEOUT).get("StatusCode", -1)
-        if code != 0:
-            tail = container.logs(tail=20).decode(errors="replace").strip()
-            raise RuntimeHostError(f"Could not give {host_dir} to the image's user {user}: {tail}")
+        try:
+            code = container.wait(timeout=timeout).get("StatusCode", -1)
+        except requests.RequestException:
+            code = -1  # ran too long: the log says how far it got
+        return code, container.logs().decode(errors="replace")
     finally:
         with contextlib.suppress(docker.errors.APIError, requests.RequestException):
             container.remove(force=True)

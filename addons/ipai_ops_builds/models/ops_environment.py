@@ -1,0 +1,53 @@
+from odoo import api, fields, models
+
+from .ops_build import BUILD_STATES
+
+
+class IpaiOpsEnvironment(models.Model):
+    """What a project's dashboard card says of an environment: its branch's last build."""
+
+    _inherit = "ipai.ops.environment"
+
+    last_build_id = fields.Many2one("ipai.ops.build", compute="_compute_last_build")
+    last_build_state = fields.Selection(BUILD_STATES, compute="_compute_last_build")
+    last_build_commit = fields.Char(compute="_compute_last_build")
+    last_build_message = fields.Char(compute="_compute_last_build")
+
+    @api.depends_context("uid")
+    def _compute_last_build(self):
+        # the builds the reader may see (the record rules of their projects)
+        builds = self.env["ipai.ops.build"].search([("environment_id", "in", self.ids)])
+        last = {}
+        for build in builds:  # newest first
+            last.setdefault(build.environment_id.id, build)
+        for environment in self:
+            build = last.get(environment.id, builds.browse())
+            environment.last_build_id = build
+            environment.last_build_state = build.state
+            environment.last_build_commit = build.short_commit
+            environment.last_build_message = build.message
+
+    def action_open_last_build(self):
+        self.ensure_one()
+        self.check_access("read")
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "ipai.ops.build",
+            "res_id": self.last_build_id.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+        }
+
+    @api.model
+    def action_open_project_settings(self):
+        """The dashboard's Settings button: the project's own form."""
+        project = self.env["ipai.ops.project"].browse(self.env.context.get("default_project_id"))
+        project.ensure_one()
+        project.check_access("read")
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "ipai.ops.project",
+            "res_id": project.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+        }
