@@ -17,6 +17,7 @@ from ipai_ops.git_repo import (
     git_env,
     mirror,
     remote_head,
+    validate_branch,
     validate_url,
 )
 from ipai_ops.webhooks import WebhookRefused, parse_push, verify
@@ -195,3 +196,14 @@ def test_gitlab_pushes_carry_the_secret_as_a_token():
     )
     with pytest.raises(WebhookRefused):
         verify({**headers, "X-Gitlab-Token": "guess"}, body, "hook-secret")
+
+
+def test_branch_names_git_could_misread_are_refused():
+    for name in ("main", "feature/prices", "19.0-fix", "saas+17.4"):
+        assert validate_branch(name) == name
+    hostile_names = ("--upload-pack=sh", "-x", "a..b", "x/../../etc", "f@{1}", "x.lock",
+                     "a//b", "a/", "a.", " ", "", "a b", "a\nb", "a~1", "a^", "a:b",
+                     "a*")  # fmt: skip
+    for hostile in hostile_names:
+        with pytest.raises(GitError, match="not a branch name"):
+            validate_branch(hostile)

@@ -29,7 +29,7 @@ from ipai_ops.neutralize import neutralize_database
 def env_role(spec, admin_conn, tmp_path):
     """An environment's role, made by the engine; its databases and itself dropped after."""
     role = role_name("shop", f"dev-{secrets.token_hex(3)}")
-    password = role_password(tmp_path / "roles", role)
+    password, _new = role_password(tmp_path / "roles", role)
     ensure_role(spec, role, password)
     yield role, dataclasses.replace(spec, user=role, password=password)
     with admin_conn.cursor() as cur:
@@ -74,10 +74,22 @@ def test_the_role_reaches_no_other_database_and_no_server_power(spec, env_role, 
     assert attributes == [(False, False, False, False, False, 0, "SCRAM-SHA-256$")]
 
 
+def test_rights_given_to_the_role_behind_our_back_are_taken_back(spec, env_role, admin_conn):
+    role, login = env_role
+    with admin_conn.cursor() as cur:
+        cur.execute(sql.SQL("ALTER ROLE {} CREATEDB PASSWORD 'guessed'").format(
+            sql.Identifier(role)))  # fmt: skip
+    ensure_role(spec, role, login.password, renew=False)
+    assert run_sql(spec, "postgres", "SELECT rolcreatedb FROM pg_roles WHERE rolname = %s",
+                   (role,)) == [(False,)]  # fmt: skip
+    connect(login.for_database("postgres")).close()  # its own password again
+
+
 def test_the_password_lives_in_a_file_only_its_owner_reads(tmp_path):
     role = role_name("shop", "dev")
-    first = role_password(tmp_path / "roles", role)
-    assert role_password(tmp_path / "roles", role) == first  # kept, not renewed
+    first, new = role_password(tmp_path / "roles", role)
+    assert new
+    assert role_password(tmp_path / "roles", role) == (first, False)  # kept, not renewed
     assert len(first) >= 40
     mode = stat.S_IMODE(os.stat(tmp_path / "roles" / role).st_mode)
     assert mode == 0o600

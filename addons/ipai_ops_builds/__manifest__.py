@@ -18,6 +18,7 @@
         "views/ops_project_views.xml",
         "views/menus.xml",
         "wizards/build_log_views.xml",
+        "wizards/branch_wizard_views.xml",
     ],
     "assets": {
         "web.assets_tests": ["ipai_ops_builds/static/tests/tours/*.js"],

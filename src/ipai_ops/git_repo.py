@@ -118,6 +118,23 @@ def _git(args: list[str], auth: RepoAuth | None = None, *, what: str) -> bytes:
     return proc.stdout
 
 
+# what git check-ref-format --branch accepts, less its oddities: no leading '-', no '..',
+# no '//', no '@{', no ending in '/', '.' or '.lock', no control or special characters
+BRANCH_NAME = re.compile(
+    r"(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/+-]{1,200}(?<![/.])(?<!\.lock)"
+)
+
+
+def validate_branch(name: str) -> str:
+    """``name`` if it is a branch name git accepts, else raise :class:`GitError`."""
+    if not isinstance(name, str) or not BRANCH_NAME.fullmatch(name):
+        raise GitError(
+            f"{name!r} is not a branch name: use letters, digits and '._/+-', not starting "
+            "with '-', without '..' or '//'."
+        )
+    return name
+
+
 def remote_head(url: str, branch: str, auth: RepoAuth | None = None) -> str | None:
     """The commit ``branch`` points to in the repository at ``url`` (None: no such branch)."""
     out = _git(

@@ -39,35 +39,43 @@ def role_name(project: str, environment: str) -> str:
     return name
 
 
-def role_password(directory: Path, role: str) -> str:
-    """The role's password, from its file in ``directory`` (made, readable by us only, the
-    first time): the control plane's database never holds it, so no backup of it does."""
+def role_password(directory: Path, role: str) -> tuple[str, bool]:
+    """The role's password, from its file in ``directory``, and whether it was made just
+    now (the first time: readable by us only). The control plane's database never holds
+    it, so no backup of it does."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / role
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
+        return path.read_text(encoding="ascii").strip(), False
     password = secrets.token_urlsafe(32)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(password)
-    return password
+    return password, True
 
 
-def ensure_role(spec: ServerSpec, role: str, password: str) -> None:
-    """Make ``role`` exist with only the rights an environment's code needs, and the
-    password given; the engine's role becomes a member, to hand databases to it."""
+def ensure_role(spec: ServerSpec, role: str, password: str, *, renew: bool = True) -> None:
+    """Make ``role`` exist with only the rights an environment's code needs; the engine's
+    role becomes a member, to hand databases to it. Its password is set when it is made,
+    when ``renew`` says so, and whenever its rights were changed behind our back."""
     _check_name(role)
     with connection(spec.for_database(spec.dbname or "postgres")) as conn, conn.cursor() as cur:
-        verifier = psycopg2.extensions.encrypt_password(password, role, conn, "scram-sha-256")
         cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
         superuser = cur.fetchone()[0]
-        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
-        verb = "ALTER" if cur.fetchone() else "CREATE"
+        cur.execute(
+            "SELECT rolcanlogin AND NOT (rolsuper OR rolcreatedb OR rolcreaterole OR"
+            " rolreplication OR rolbypassrls) FROM pg_roles WHERE rolname = %s",
+            (role,),
+        )
+        row = cur.fetchone()
+        if row is not None and row[0] and not renew:
+            return
+        verifier = psycopg2.extensions.encrypt_password(password, role, conn, "scram-sha-256")
         try:
             cur.execute(
                 sql.SQL("{} ROLE {} " + ATTRIBUTES + " PASSWORD %s").format(
-                    sql.SQL(verb), sql.Identifier(role)
+                    sql.SQL("ALTER" if row else "CREATE"), sql.Identifier(role)
                 ),
                 (verifier,),
             )

@@ -7,7 +7,7 @@ from odoo.exceptions import UserError
 from odoo.tools import config
 
 from ipai_ops.check import module_versions
-from ipai_ops.errors import OpsError
+from ipai_ops.errors import OpsError, RuntimeHostError
 from ipai_ops.git_repo import changed_modules, export_tree, mirror
 from ipai_ops.instance_role import create_database
 from ipai_ops.lint_report import lint_modules
@@ -15,9 +15,14 @@ from ipai_ops.runtime import instance
 from ipai_ops.runtime.image import environment_image
 from ipai_ops.runtime.upgrade_code import upgrade_diffs
 
+from .actions import form_action
+
 MAX_FAILURES = 200  # failures kept per build; the log has the rest
 BUILT_STAGES = ("development", "staging", "production")
-UPDATE_PHASE = "update"  # the event that says a production update has begun
+
+
+class UpdateFailed(RuntimeHostError):
+    """A production update failed once it had begun: the data may have changed."""
 
 
 class IpaiOpsBuild(models.Model):
@@ -55,15 +60,9 @@ class IpaiOpsBuild(models.Model):
     def action_open_logs(self):
         """The build's logs, in a dialog (for those who may operate its environment)."""
         self.ensure_one()
-        wizard = self.env["ipai.ops.build.log"].create({"build_id": self.id})
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": wizard._name,
-            "res_id": wizard.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "new",
-        }
+        return form_action(
+            self.env["ipai.ops.build.log"].create({"build_id": self.id}), dialog=True
+        )
 
     def _queue_builds(self) -> None:
         """Queue the run of each new build of an environment that runs on a runtime host:
@@ -182,6 +181,7 @@ class IpaiOpsBuild(models.Model):
         )  # fmt: skip
         with environment._engine_errors():
             status = instance.deploy(client, spec, progress=say)
+        environment._keep_server_log(run, client, spec)
         environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
         state = "success" if report.passed else "warning"
         self.write({"start_seconds": time.monotonic() - started, "state": state,
@@ -208,16 +208,20 @@ class IpaiOpsBuild(models.Model):
         client = environment._host_client()
         spec = dataclasses.replace(environment._instance_spec(), addons_dirs=(tree,))
         started = time.monotonic()
-        with environment._engine_errors():
-            if updates:
-                # kept whatever follows: a failure after this line may have changed the data
-                message = self.env._("Updating %(modules)s", modules=", ".join(updates))
-                run._log_event_now("info", message, {"phase": UPDATE_PHASE})
-                status, log = instance.update_modules(client, spec, updates, progress=say)
-                environment._attach_log(run, log, "update")
-            else:
-                say(self.env._("No installed module changed: serving the new code"))
-                status = instance.deploy(client, spec, progress=say)
+        try:
+            with environment._engine_errors():
+                if updates:
+                    say(self.env._("Updating %(modules)s", modules=", ".join(updates)))
+                    status, log = instance.update_modules(client, spec, updates, progress=say)
+                    environment._attach_log(run, log, "update")
+                else:
+                    say(self.env._("No installed module changed: serving the new code"))
+                    status = instance.deploy(client, spec, progress=say)
+        except RuntimeHostError as error:
+            if updates:  # the update had begun: it may have changed the data
+                raise UpdateFailed(str(error), log=error.log) from None
+            raise
+        environment._keep_server_log(run, client, spec)
         self.modules_updated = "\n".join(updates)
         environment.sudo().addons_path = str(tree)
         environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
@@ -275,7 +279,7 @@ class IpaiOpsBuild(models.Model):
         if build:
             build.state = "failed"
         run.environment_id._on_instance_failed(run, error)
-        if build and build._restores_after_failure(run):
+        if build and build._restores_after_failure(run, error):
             restore = run.environment_id._queue_system_run("restore", {
                 "backup_id": run.pre_update_backup_id.id, "mode": "replace",
                 "failed_build_id": build.id})  # fmt: skip
@@ -285,14 +289,12 @@ class IpaiOpsBuild(models.Model):
             )  # fmt: skip
             run._log_event("warning", message)
 
-    def _restores_after_failure(self, run) -> bool:
+    def _restores_after_failure(self, run, error: Exception) -> bool:
         """A production update that failed once it had begun is undone by restoring the
         backup taken before it, when an operations administrator set the project so."""
-        events = self.env["ipai.ops.run.event"].sudo().search([("run_id", "=", run.id)])
-        began = events.filtered(lambda e: (e.data or {}).get("phase") == UPDATE_PHASE)
         return bool(
-            self.environment_id.stage == "production" and began and run.pre_update_backup_id
-            and self.project_id.sudo().restore_on_failed_update
+            isinstance(error, UpdateFailed) and self.environment_id.stage == "production"
+            and run.pre_update_backup_id and self.project_id.sudo().restore_on_failed_update
         )  # fmt: skip
 
 
@@ -313,11 +315,4 @@ class IpaiOpsBuildFailure(models.Model):
     def action_open(self):
         """The failed test with its traceback, in a dialog."""
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "new",
-        }
+        return form_action(self, dialog=True)

@@ -43,6 +43,7 @@ class IpaiOpsBuild(models.Model):
                 environment._attach_log(run, log, "update")
             else:
                 status = instance.deploy(client, spec, progress=say)
+        environment._keep_server_log(run, client, spec)
         environment.sudo().write(
             {
                 **environment._safe_copy_values(reports),

@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 
+from .actions import form_action
 from .ops_build import BUILD_STATES
 
 
@@ -30,24 +31,29 @@ class IpaiOpsEnvironment(models.Model):
     def action_open_last_build(self):
         self.ensure_one()
         self.check_access("read")
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "ipai.ops.build",
-            "res_id": self.last_build_id.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-        }
+        return form_action(self.last_build_id)
 
     @api.model
     def action_open_project_settings(self):
         """The dashboard's Settings button: the project's own form."""
+        return form_action(self._dashboard_project())
+
+    @api.model
+    def action_new_branch(self):
+        """The dashboard's New development branch button."""
+        project = self._dashboard_project()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "ipai.ops.branch.wizard",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {"default_project_id": project.id},
+        }
+
+    @api.model
+    def _dashboard_project(self):
         project = self.env["ipai.ops.project"].browse(self.env.context.get("default_project_id"))
         project.ensure_one()
         project.check_access("read")
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "ipai.ops.project",
-            "res_id": project.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-        }
+        return project

@@ -236,3 +236,48 @@ class TestRestoreAfterAFailedUpdate(BuildsCase):
         self.assertFalse(restore(mode="new")._approved())
         build.state = "success"
         self.assertFalse(restore()._approved(), "the build did not fail")
+
+
+@tagged("post_install", "-at_install")
+class TestDevelopmentBranches(RpcCase, BuildsCase):
+    """A developer makes a development environment for a branch from the dashboard: it
+    follows the branch, runs where the project's development runs, and its pushes are
+    built. Viewers may not; nobody names a branch git would misread."""
+
+    def setUp(self):
+        super().setUp()
+        host = self.env["ipai.ops.runtime.host"].create(
+            {"name": "Nowhere", "endpoint": "unix:///nonexistent/ipai-ops/docker.sock"}
+        )
+        self.envs_a["development"].runtime_host_id = host
+
+    def wizard(self, user, branch: str) -> list[int]:
+        return [self.call(user, "ipai.ops.branch.wizard", "create",
+                          [{"project_id": self.project_a.id, "branch": branch}])[0]]  # fmt: skip
+
+    def test_developers_make_a_development_environment_that_follows_a_branch(self):
+        confirm = ("ipai.ops.branch.wizard", "action_confirm")
+        viewer = self.members_a["viewer"]
+        self.assertRefused(viewer, *confirm, self.wizard(viewer, "feature/x"))
+        self.assertRefused(self.admin_b, "ipai.ops.branch.wizard", "create",
+                           [{"project_id": self.project_a.id, "branch": "feature/x"}])  # fmt: skip
+        developer = self.members_a["developer"]
+        for hostile in ("--upload-pack=sh", "a..b", "x/../../etc", "f@{1}", "x.lock", " "):
+            with self.subTest(branch=hostile):
+                self.assertRefused(developer, *confirm, self.wizard(developer, hostile))
+        action = self.call(developer, *confirm, self.wizard(developer, "feature/prices"))
+        self.assertEqual(action["res_model"], "ipai.ops.environment")
+        environment = self.project_a.environment_ids.filtered(
+            lambda e: e.branch == "feature/prices"
+        )
+        self.assertEqual((environment.stage, environment.data_class), ("development", "scratch"))
+        self.assertEqual(environment.sudo().runtime_host_id,
+                         self.envs_a["development"].sudo().runtime_host_id)  # fmt: skip
+        self.assertRefused(developer, *confirm, self.wizard(developer, "feature/prices"))
+
+        git(self.work, "checkout", "-q", "-b", "feature/prices")
+        commit = add_module(self.work, "shop", "19.0.1.0.0", "Shop: prices")
+        git(self.work, "push", "-q", "origin", "feature/prices")
+        self.env["ipai.ops.project"]._cron_poll_repositories()
+        build = self.env["ipai.ops.build"].search([("environment_id", "=", environment.id)])
+        self.assertEqual((build.commit, build.run_id.kind), (commit, "build"))

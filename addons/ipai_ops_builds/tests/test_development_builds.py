@@ -134,6 +134,11 @@ class TestDevelopmentBuild(HttpCase, BuildsCase):
         self.assertEqual(page.status_code, 200, f"{build.url} does not serve the build")
         self.assertGreater(build.tests_seconds, 0)
         self.assertIn("TestShop.test_prices_round_half_up", build.run_id._instance_log_text())
+        kept = self.env["ipai.ops.run.log"].search([("run_id", "=", build.run_id.id)])
+        self.assertEqual(  # the tests as they ran, and the server that serves the build
+            sorted(name.rsplit("-", 1)[1] for name in kept.mapped("name")),
+            ["instance.log", "tests.log"],
+        )
         # the upgrade report: Odoo 19's own scripts and pylint-odoo, read without a log
         self.assertEqual(build.upgrade_files, 1, build.report_notes)
         self.assertIn("+++ b/shop/views/legacy.xml", build.upgrade_diff)

@@ -120,8 +120,6 @@ class TestProductionBuild(RunningBuildsCase):
         container = instance.find(self.client, *self.production._container_names())
         self.assertTrue(serves(url))
 
-        # the project restores production's backup after a failed update, unasked
-        self.project_a.sudo().restore_on_failed_update = True
         broken = self.push_shop("19.0.1.2.0", broken=True)
         build = self.build_of(broken)
         self.assertEqual((build.run_id.state, build.state), ("failed", "failed"))
@@ -132,15 +130,22 @@ class TestProductionBuild(RunningBuildsCase):
         self.assertEqual(still.id, container.id, "production no longer runs the previous build")
         self.assertTrue(serves(url), "a broken update took production down")
         self.assertNotIn(broken, self.production.addons_path)
-        backup = build.run_id.pre_update_backup_id
-        self.assertTrue(backup, "the way back is not offered")
-        restore = self.production.run_ids.filtered(lambda r: r.kind == "restore")
-        self.assertEqual(restore.params.get("backup_id"), backup.id)
-        self.process_runs()
+        self.assertTrue(build.run_id.pre_update_backup_id, "the way back is not offered")
+        self.assertFalse(self.restores(), "restored without the project's setting")
+
+        # the project restores production's backup after a failed update, unasked
+        self.project_a.sudo().restore_on_failed_update = True
+        build = self.build_of(self.push_shop("19.0.1.3.0", broken=True))  # its restore runs too
+        [restore] = self.restores()
+        self.assertEqual(restore.params.get("backup_id"), build.run_id.pre_update_backup_id.id)
         self.assertEqual(restore.state, "done", restore.error)
         self.assertTrue(self.production.previous_database, "production was not replaced")
         self.assertEqual(self.shop_version(self.prod_db), "19.0.1.1.0")
         self.assertTrue(serves(url), "production does not serve the restored data")
+
+    def restores(self):
+        self.env.invalidate_all()  # the executor's cursor queued them
+        return self.production.run_ids.filtered(lambda r: r.kind == "restore")
 
     def test_no_backup_target_no_production_build(self):
         self.production.sudo().backup_target_id = False

@@ -1,1 +1,1 @@
-from . import build_log
+from . import branch_wizard, build_log

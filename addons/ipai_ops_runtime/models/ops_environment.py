@@ -160,8 +160,8 @@ class IpaiOpsEnvironment(models.Model):
             return login
         server = self.server_id._engine_spec()
         role = self._role_name()
-        password = role_password(self._roles_dir(), role)
-        ensure_role(server, role, password)
+        password, new = role_password(self._roles_dir(), role)
+        ensure_role(server, role, password, renew=new)
         return dataclasses.replace(server, user=role, password=password)
 
     def _role_name(self) -> str:
@@ -282,12 +282,17 @@ class IpaiOpsEnvironment(models.Model):
         environment._check_database_exists()
         with self._engine_errors():
             status = instance.deploy(client, spec, progress=self._say(run))
-            log = instance.logs(client, spec.project, spec.environment, LOG_LINES)
-        environment._attach_log(run, log, "instance")
+        environment._keep_server_log(run, client, spec)
         environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
         return environment._instance_outcome(
             status, self.env._("Running at %(url)s.", url=environment.instance_url)
         )
+
+    def _keep_server_log(self, run, client, spec) -> None:
+        """The log of the instance now serving, since it started, kept with the run."""
+        with self._engine_errors():
+            log = instance.logs(client, spec.project, spec.environment, LOG_LINES)
+        self._attach_log(run, log, "instance")
 
     def _run_instance_start(self, run) -> dict:
         environment, spec, client = self._instance_client(run)
@@ -364,8 +369,8 @@ class IpaiOpsEnvironment(models.Model):
         environment = run.environment_id
         environment._attach_log(run, getattr(error, "log", None), "failure")
         try:
-            spec = environment._instance_spec()
-            status = instance.status(environment._host_client(), spec.project, spec.environment)
+            project, name = environment._container_names()
+            status = instance.status(environment._host_client(), project, name)
         except (OpsError, UserError) as exc:
             _logger.warning("could not read %s's instance: %s", environment.name, exc)
             return
@@ -464,9 +469,9 @@ class IpaiOpsEnvironment(models.Model):
     def _instance_logs(self, lines: int) -> str:
         self.ensure_one()
         self._check_may_read_logs()
-        spec = self._instance_spec()
+        project, name = self._container_names()
         try:
-            text = instance.logs(self._host_client(), spec.project, spec.environment, tail=lines)
+            text = instance.logs(self._host_client(), project, name, tail=lines)
         except OpsError as exc:
             raise UserError(str(exc)) from None
         return self._redact(text)
