@@ -58,6 +58,9 @@ def test_a_push_is_seen_by_the_branch_head_and_by_the_mirror(repo, tmp_path):
     first = git(work, "rev-parse", "HEAD")
     assert remote_head(str(remote), "main") == first
     assert remote_head(str(remote), "no-such-branch") is None
+    git(work, "push", "-q", "origin", "main:aaa")  # a branch a pattern would match first
+    for pattern in ("*", "ma?n", "m*"):
+        assert remote_head(str(remote), pattern) is None, pattern
     cache = mirror(str(remote), tmp_path / "cache" / "demo.git")
 
     (work / "addons" / "shop" / "models.py").write_text("# a change\n")

@@ -142,8 +142,12 @@ def remote_head(url: str, branch: str, auth: RepoAuth | None = None) -> str | No
         auth,
         what=f"Reading branch {branch} of {url}",
     )
-    line = out.decode().split("\n", 1)[0]
-    return line.split("\t", 1)[0] if line else None
+    wanted = f"refs/heads/{branch}"
+    for line in out.decode().splitlines():  # git matches patterns: only the name itself counts
+        sha, _, ref = line.partition("\t")
+        if ref == wanted:
+            return sha
+    return None
 
 
 def mirror(url: str, directory: Path, auth: RepoAuth | None = None) -> Path:

@@ -1,4 +1,8 @@
 from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ipai_ops.errors import OpsError
+from ipai_ops.git_repo import validate_branch
 
 from .actions import form_action
 from .ops_build import BUILD_STATES
@@ -13,6 +17,16 @@ class IpaiOpsEnvironment(models.Model):
     last_build_state = fields.Selection(BUILD_STATES, compute="_compute_last_build")
     last_build_commit = fields.Char(compute="_compute_last_build")
     last_build_message = fields.Char(compute="_compute_last_build")
+
+    @api.constrains("branch")
+    def _check_branch(self):
+        """A branch git reads as a name: a pattern (``*``) would let whoever pushes a
+        matching branch choose what the environment builds."""
+        for environment in self.filtered("branch"):
+            try:
+                validate_branch(environment.branch)
+            except OpsError as error:
+                raise ValidationError(str(error)) from None
 
     @api.depends_context("uid")
     def _compute_last_build(self):
@@ -53,7 +67,9 @@ class IpaiOpsEnvironment(models.Model):
 
     @api.model
     def _dashboard_project(self):
-        project = self.env["ipai.ops.project"].browse(self.env.context.get("default_project_id"))
-        project.ensure_one()
+        project_id = self.env.context.get("default_project_id")
+        if not isinstance(project_id, int) or isinstance(project_id, bool):
+            raise UserError(self.env._("Open a project's dashboard first."))
+        project = self.env["ipai.ops.project"].browse(project_id)
         project.check_access("read")
         return project

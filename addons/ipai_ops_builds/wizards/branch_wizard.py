@@ -43,9 +43,10 @@ class IpaiOpsBranchWizard(models.TransientModel):
         )
         # the system places it where the project's other environments run (a placement
         # is an operations administrator's, made for the template already)
+        # a branch's builds are disposable: not backed up to where production's go
         environment = self.env["ipai.ops.environment"].sudo().create({
             **template._copy_values("development", database, branch), "branch": branch,
-            "data_class": "scratch"})  # fmt: skip
+            "data_class": "scratch", "backup_target_id": False})  # fmt: skip
         self.env.ref("ipai_ops_builds.cron_poll_repositories").sudo()._trigger()
         note = self.env._("Follows %(branch)s, for %(user)s.", branch=branch,
                           user=self.env.user.name)  # fmt: skip
