@@ -13,6 +13,8 @@ class IpaiOpsEnvironment(models.Model):
 
     _inherit = "ipai.ops.environment"
 
+    # the dashboard's columns: production, staging, development, as on Odoo.sh
+    stage = fields.Selection(group_expand=True)
     last_build_id = fields.Many2one("ipai.ops.build", compute="_compute_last_build")
     last_build_state = fields.Selection(BUILD_STATES, compute="_compute_last_build")
     last_build_commit = fields.Char(compute="_compute_last_build")

@@ -91,10 +91,10 @@ class IpaiOpsProject(models.Model):
         """The project's bare mirror, in Odoo's data directory (not in the database)."""
         return Path(config["data_dir"]) / "ipai_ops" / "git" / f"{self.code}.git"
 
-    def action_open_environments(self):
-        """The project's first screen, as on Odoo.sh: its environments as cards, each with
-        its branch's last build, grouped by stage."""
-        action = super().action_open_environments()
+    def action_open_dashboard(self):
+        """The project's first screen, as on Odoo.sh (its card opens it): its environments
+        as cards, each with its branch's last build, by stage."""
+        action = self.action_open_environments()
         dashboard = self.env.ref("ipai_ops_builds.view_ipai_ops_environment_dashboard")
         return {
             **action,

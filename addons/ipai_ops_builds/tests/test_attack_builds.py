@@ -123,7 +123,7 @@ class TestBuildAttacks(RpcCase, OpsCase):
                 )
                 self.assertRefused(user, ENV, "action_open_last_build", dev.ids)
                 self.assertRefused(user, PROJECT, "read", self.project_a.ids, ["build_ids"])
-                self.assertRefused(user, PROJECT, "action_open_environments", self.project_a.ids)
+                self.assertRefused(user, PROJECT, "action_open_dashboard", self.project_a.ids)
         # a member reads it (the fixture is right)
         seen = self.call(self.members_a["viewer"], ENV, "read", dev.ids, ["last_build_message"])
         self.assertEqual(seen[0]["last_build_message"], build.message)

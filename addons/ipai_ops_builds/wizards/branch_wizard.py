@@ -23,15 +23,7 @@ class IpaiOpsBranchWizard(models.TransientModel):
     def action_confirm(self):
         self.ensure_one()
         project = self.project_id
-        project.check_access("read")
-        if not role_allows(project._effective_role(self.env.user), "development"):
-            message = self.env._("A development branch needs the %(role)s role in the project.",
-                                 role=required_role("development"))  # fmt: skip
-            raise AccessError(message)
-        try:
-            branch = validate_branch((self.branch or "").strip())
-        except OpsError as error:
-            raise UserError(str(error)) from None
+        branch = self._checked_branch()
         environments = project.sudo().environment_ids
         if environments.filtered(lambda e: e.branch == branch and e.stage == "development"):
             raise UserError(self.env._("A development environment follows %(branch)s already.",
@@ -41,9 +33,8 @@ class IpaiOpsBranchWizard(models.TransientModel):
         database = template._check_new_database_name(
             template.server_id, f"{project.code}-dev-{slug}"
         )
-        # the system places it where the project's other environments run (a placement
-        # is an operations administrator's, made for the template already)
-        # a branch's builds are disposable: not backed up to where production's go
+        # placed where the project's other environments run (an operations administrator
+        # placed those); a branch's builds are disposable: not backed up with production's
         environment = self.env["ipai.ops.environment"].sudo().create({
             **template._copy_values("development", database, branch), "branch": branch,
             "data_class": "scratch", "backup_target_id": False})  # fmt: skip
@@ -51,7 +42,19 @@ class IpaiOpsBranchWizard(models.TransientModel):
         note = self.env._("Follows %(branch)s, for %(user)s.", branch=branch,
                           user=self.env.user.name)  # fmt: skip
         environment.message_post(body=note)
-        return project.action_open_environments()
+        return project.action_open_dashboard()
+
+    def _checked_branch(self) -> str:
+        """The branch, once the user may make a development environment of the project."""
+        self.project_id.check_access("read")
+        if not role_allows(self.project_id._effective_role(self.env.user), "development"):
+            message = self.env._("A development branch needs the %(role)s role in the project.",
+                                 role=required_role("development"))  # fmt: skip
+            raise AccessError(message)
+        try:
+            return validate_branch((self.branch or "").strip())
+        except OpsError as error:
+            raise UserError(str(error)) from None
 
     def _template(self, environments):
         """The environment a new development one is made like: another development one
