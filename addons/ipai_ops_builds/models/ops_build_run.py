@@ -203,11 +203,28 @@ class IpaiOpsBuild(models.Model):
         updated in a one-off container while the current build serves, then a rolling
         switch onto the new code. A failed update switches nothing."""
         environment = self.environment_id
-        say = environment._say(run)
         updates = self._modules_to_update(modules, environment.database_name)
-        client = environment._host_client()
         spec = dataclasses.replace(environment._instance_spec(), addons_dirs=(tree,))
         started = time.monotonic()
+        status = self._update_and_serve(run, spec, updates)
+        environment.sudo().addons_path = str(tree)
+        environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
+        self.write({"start_seconds": time.monotonic() - started, "state": "success",
+                    "deployed_at": fields.Datetime.now()})  # fmt: skip
+        summary = self.env._(
+            "Updated %(modules)s; production serves %(commit)s at %(url)s.",
+            modules=", ".join(updates) or self.env._("no module"), commit=self.short_commit,
+            url=environment.instance_url,
+        )  # fmt: skip
+        return {"summary": summary, "result": {"build": self.id, "updated": updates}}
+
+    def _update_and_serve(self, run, spec, updates: list[str]):
+        """``updates`` updated in a one-off container while the current instance serves,
+        then a rolling switch onto the spec's code (no update: the switch only); the log
+        of the instance now serving kept. :raises UpdateFailed: once the update began."""
+        environment = self.environment_id
+        say = environment._say(run)
+        client = environment._host_client()
         try:
             with environment._engine_errors():
                 if updates:
@@ -223,16 +240,7 @@ class IpaiOpsBuild(models.Model):
             raise
         environment._keep_server_log(run, client, spec)
         self.modules_updated = "\n".join(updates)
-        environment.sudo().addons_path = str(tree)
-        environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
-        self.write({"start_seconds": time.monotonic() - started, "state": "success",
-                    "deployed_at": fields.Datetime.now()})  # fmt: skip
-        summary = self.env._(
-            "Updated %(modules)s; production serves %(commit)s at %(url)s.",
-            modules=", ".join(updates) or self.env._("no module"), commit=self.short_commit,
-            url=environment.instance_url,
-        )  # fmt: skip
-        return {"summary": summary, "result": {"build": self.id, "updated": updates}}
+        return status
 
     def _modules_to_update(self, modules: list[str], database: str) -> list[str]:
         """The modules installed in ``database`` that the commit changed against the commit

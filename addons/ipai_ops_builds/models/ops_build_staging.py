@@ -11,7 +11,6 @@ import odoo.addons
 from ipai_ops.clone import clone_database, drop_clone
 from ipai_ops.errors import OpsError
 from ipai_ops.identifiers import validate_database_name
-from ipai_ops.runtime import instance
 
 
 class IpaiOpsBuild(models.Model):
@@ -32,18 +31,9 @@ class IpaiOpsBuild(models.Model):
         reports = self._copy_production(run, production, database, filestore, tree)
 
         updates = self._modules_to_update(modules, database)
-        client = environment._host_client()
         spec = dataclasses.replace(environment._instance_spec(), addons_dirs=(tree,),
                                    db_name=database, filestore_dir=filestore or None)  # fmt: skip
-        say = environment._say(run)
-        with environment._engine_errors():
-            if updates:
-                say(self.env._("Updating %(modules)s", modules=", ".join(updates)))
-                status, log = instance.update_modules(client, spec, updates, progress=say)
-                environment._attach_log(run, log, "update")
-            else:
-                status = instance.deploy(client, spec, progress=say)
-        environment._keep_server_log(run, client, spec)
+        status = self._update_and_serve(run, spec, updates)
         environment.sudo().write(
             {
                 **environment._safe_copy_values(reports),
@@ -53,8 +43,7 @@ class IpaiOpsBuild(models.Model):
             }
         )
         environment._record_instance(status, instance_deployed_at=fields.Datetime.now())
-        self.write({"modules_updated": "\n".join(updates), "state": "success",
-                    "start_seconds": time.monotonic() - started,
+        self.write({"state": "success", "start_seconds": time.monotonic() - started,
                     "deployed_at": fields.Datetime.now()})  # fmt: skip
         self._drop_old_build_databases(run)
         summary = self.env._(
