@@ -5,6 +5,11 @@ file in place, so a file seen in an earlier backup with the same path, size and
 mtime is the same file: its blob is reused without reading it again (the
 "files cache" of borg and restic). New files are hashed (SHA-256) while they are
 copied, and each distinct content is stored once per target.
+
+Every name comes from the filestore or the database, which a branch's code writes:
+names are checked (:func:`~ipai_ops.paths.filestore_relpath`) and files opened
+without following links (:func:`~ipai_ops.paths.open_below`); what fails is listed
+as *refused* in the manifest and never read or written.
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import StorageError
-from .storage import LocalTarget, sync_filesystem
+from .errors import BackupCorrupt, PathNotAllowed, StorageError
+from .paths import create_below, filestore_relpath, open_below
+from .storage import LocalTarget, sync_filesystem, valid_digest
 
 # told (bytes done, bytes in all) after each file, from the thread doing the work
 ByteCount = Callable[[int, int], None]
 STORE_WORKERS = 4  # files hashed and copied into the blob store at once
+MAX_REFUSED_LISTED = 100  # refused names kept in a manifest (the count is always exact)
+REFUSED_NAME_CHARS = 200  # of each refused name, in the manifest
 
 
 class CaptureStopped(Exception):
@@ -40,6 +48,14 @@ class FilestoreCapture:
     vanished: list[str] = field(default_factory=list)
     # referenced by the database's attachments, but absent from the filestore
     missing: list[str] = field(default_factory=list)
+    # names that are no file of the filestore (absolute, "..", links, devices): never read
+    refused: list[str] = field(default_factory=list)
+    refused_count: int = 0
+
+    def refuse(self, name: object) -> None:
+        self.refused_count += 1
+        if len(self.refused) < MAX_REFUSED_LISTED:
+            self.refused.append(repr(name)[:REFUSED_NAME_CHARS])
 
     def as_manifest(self, root: Path, seconds: float) -> dict:
         return {
@@ -52,6 +68,8 @@ class FilestoreCapture:
             "reused": self.reused,
             "vanished": self.vanished,
             "missing": self.missing,
+            "refused": self.refused,
+            "refused_count": self.refused_count,
             "seconds": round(seconds, 3),
         }
 
@@ -119,12 +137,15 @@ def capture_filestore(
     tell(0, pending_bytes)
     # hashing and copying new files in parallel: hashlib and file I/O release the GIL
     with ThreadPoolExecutor(max_workers=STORE_WORKERS) as pool:
-        stored = pool.map(lambda item: _store_unless_vanished(target, item[2], stop), pending)
+        stored = pool.map(lambda item: _store_unless_vanished(target, root, item[0], stop), pending)
         for (relpath, stat, _path), outcome in zip(pending, stored, strict=True):
             stored_bytes += stat.st_size
             tell(stored_bytes, pending_bytes)
             if outcome is None:  # deleted by Odoo's garbage collector meanwhile
                 capture.vanished.append(relpath)
+                continue
+            if outcome is REFUSED:
+                capture.refuse(relpath)
                 continue
             digest, size, new = outcome
             capture.new_blobs += int(new)
@@ -141,36 +162,50 @@ def _add(capture: FilestoreCapture, entry: list) -> None:
     capture.total_bytes += entry[1]
 
 
+def _unreadable(relpath: str, exc: OSError) -> StorageError:
+    return StorageError(f"Could not read {relpath} of the filestore: {exc.strerror}.")
+
+
+REFUSED = object()  # what storing a file gives when its name or kind is refused
+
+
 def _store_unless_vanished(
-    target: LocalTarget, path: Path, stop: threading.Event | None = None
-) -> tuple[str, int, bool] | None:
+    target: LocalTarget, root: Path, relpath: str, stop: threading.Event | None = None
+) -> tuple[str, int, bool] | object | None:
+    """Store ``relpath`` of ``root``: its blob, None if it vanished, or REFUSED."""
     if stop is not None and stop.is_set():
         raise CaptureStopped
     try:
-        return target.store_blob(path)
-    except StorageError:
-        if not path.exists():
-            return None
-        raise
+        with open_below(root, relpath) as handle:
+            return target.store_stream(handle, what=relpath)
+    except PathNotAllowed:
+        return REFUSED
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _unreadable(relpath, exc) from None
 
 
 def _capture_late_files(
     root: Path, target: LocalTarget, capture: FilestoreCapture, referenced: set[str]
 ) -> None:
-    seen = {entry[0] for entry in capture.entries}
-    for relpath in sorted(referenced - seen):
-        path = root / relpath
+    seen = {entry[0] for entry in capture.entries} | set(capture.refused)
+    for relpath in sorted(referenced - seen, key=str):
         try:
-            stat = path.stat()
-            digest, size, new = target.store_blob(path)
-        except (FileNotFoundError, StorageError):
-            if path.exists():
-                raise
+            with open_below(root, relpath) as handle:  # refuses absolute names, "..", links
+                mtime_ns = os.fstat(handle.fileno()).st_mtime_ns
+                digest, size, new = target.store_stream(handle, what=relpath)
+        except PathNotAllowed:
+            capture.refuse(relpath)  # a store_fname naming something outside the filestore
+            continue
+        except FileNotFoundError:
             capture.missing.append(relpath)
             continue
+        except OSError as exc:
+            raise _unreadable(relpath, exc) from None
         capture.new_blobs += int(new)
         capture.new_bytes += size if new else 0
-        capture.entries.append([relpath, size, stat.st_mtime_ns, digest])
+        capture.entries.append([relpath, size, mtime_ns, digest])
         capture.total_bytes += size
 
 
@@ -191,19 +226,37 @@ def restore_filestore(
     """
     if destination.exists():
         raise StorageError(f"{destination} already exists; refusing to write a filestore over it.")
+    refuse_unsafe_entries(entries)  # before anything is written
     destination.mkdir(parents=True)
     written = 0
-    made_dirs: set[Path] = set()
     total = sum(entry[1] for entry in entries)
     for relpath, size, mtime_ns, digest in entries:
-        out = destination / relpath
-        if out.parent not in made_dirs:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            made_dirs.add(out.parent)
-        with open(out, "wb") as handle:
+        with create_below(destination, relpath) as handle:
             written += target.copy_blob(digest, handle, size=size)
-        os.utime(out, ns=(mtime_ns, mtime_ns))
+            os.utime(handle.fileno(), ns=(mtime_ns, mtime_ns))
         if on_bytes:
             on_bytes(written, total)
     sync_filesystem(destination)
     return written
+
+
+def refuse_unsafe_entries(entries: list[list]) -> None:
+    """Raise :class:`BackupCorrupt` if a manifest's filestore entry names a path outside
+    its filestore (absolute, ``..``) or a blob that is not a SHA-256: such a set was
+    written or altered by someone else, and nothing of it is restored."""
+    bad = []
+    for entry in entries:
+        try:
+            relpath, size, _mtime, digest = entry
+            filestore_relpath(relpath)
+            valid_digest(digest)
+            if not isinstance(size, int) or size < 0:
+                raise PathNotAllowed("size")
+        except (PathNotAllowed, TypeError, ValueError):
+            bad.append(repr(entry)[:REFUSED_NAME_CHARS])
+    if bad:
+        shown = ", ".join(bad[:5])
+        raise BackupCorrupt(
+            f"The set's filestore names {len(bad)} file(s) outside any filestore ({shown}): "
+            "it was not written by ipai-ops and nothing of it is restored."
+        )

@@ -20,10 +20,11 @@ from typing import BinaryIO
 
 from .backup import BackupResult, backup_database
 from .connection import ServerSpec, client_env, connection
-from .errors import BackupCorrupt, ClientToolError
+from .errors import BackupCorrupt, ClientToolError, PathNotAllowed
 from .filestore import FilestoreCapture
 from .guards import drop_database
 from .identifiers import validate_database_name
+from .paths import filestore_relpath
 from .pgtools import STDERR_TAIL, dies_with_us, find_client
 from .progress import ProgressCallback, Tracker
 from .restore import _create_like, scratch_name
@@ -176,6 +177,14 @@ def _capture_zip_filestore(
         for info in archive.infolist()
         if info.filename.startswith("filestore/") and not info.is_dir()
     ]
+    for info in members:  # names become paths of restored filestores: Odoo's layout only
+        try:
+            filestore_relpath(info.filename.removeprefix("filestore/"))
+        except PathNotAllowed:
+            raise BackupCorrupt(
+                f"The zip's member {info.filename[:200]!r} is not a file name of a filestore: "
+                "nothing of the zip is imported."
+            ) from None
     for number, info in enumerate(members, 1):
         with archive.open(info) as member:
             digest, size, new = target.store_stream(member, what=info.filename)

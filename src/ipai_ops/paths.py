@@ -9,7 +9,10 @@ itself is never accepted: deleting it would delete every environment's files.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -37,3 +40,106 @@ def path_under(path: str | os.PathLike, roots: Iterable[str | os.PathLike]) -> P
             return resolved
     allowed = ", ".join(str(root) for root in checked)
     raise PathNotAllowed(f"{os.fspath(path)!r} is not inside the configured root ({allowed}).")
+
+
+# --- paths a database or a backup set names ------------------------------------------
+#
+# A filestore's file names come from ``ir_attachment.store_fname`` and from backup
+# manifests: whoever pushes a branch writes both. They are accepted only as relative
+# paths in Odoo's layout, and files are opened one component at a time, never following
+# a link, so neither an absolute name, a ``..`` nor a link planted in the filestore
+# reaches outside its root.
+
+MAX_RELPATH_PARTS = 8  # Odoo writes "<ab>/<sha1>" (and "checklist/<ab>/<sha1>")
+MAX_PART_BYTES = 255
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def filestore_relpath(name: object) -> str:
+    """``name`` if it is a relative path in a filestore's layout; else raise PathNotAllowed.
+
+    Refused: anything not a string, empty, absolute, with an empty, ``.`` or ``..``
+    component, a NUL, a backslash, or more than :data:`MAX_RELPATH_PARTS` components.
+    """
+    if not isinstance(name, str) or not name:
+        raise PathNotAllowed(f"{name!r} is not a file name of a filestore.")
+    parts = name.split("/")
+    if (
+        name.startswith("/")
+        or "\0" in name
+        or "\\" in name
+        or len(parts) > MAX_RELPATH_PARTS
+        or any(part in ("", ".", "..") or len(part.encode()) > MAX_PART_BYTES for part in parts)
+    ):
+        raise PathNotAllowed(f"{name!r} is not a file name of a filestore.")
+    return name
+
+
+def _open_parent(root_fd: int, parts: list[str], *, create: bool) -> int:
+    """A descriptor of the directory ``parts`` name below ``root_fd``, no link followed."""
+    fd = os.dup(root_fd)
+    try:
+        for part in parts:
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o755, dir_fd=fd)
+            child = os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_below(root: str | os.PathLike, relpath: str):
+    """Open the regular file ``relpath`` below ``root`` for reading, following no link.
+
+    :raises PathNotAllowed: the name is not a filestore name, or a component of it is a
+        link or not what it should be (a FIFO, a device…)
+    :raises FileNotFoundError: it does not exist (any more)
+    """
+    parts = filestore_relpath(relpath).split("/")
+    root_fd = os.open(root, _DIRECTORY_FLAGS)
+    try:
+        parent = _open_parent(root_fd, parts[:-1], create=False)
+    except NotADirectoryError:
+        raise PathNotAllowed(f"{relpath!r} passes through a file or a link.") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise PathNotAllowed(f"{relpath!r} passes through a link.") from None
+        raise
+    finally:
+        os.close(root_fd)
+    try:
+        # O_NONBLOCK: a FIFO planted in the filestore must not hang the reader
+        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                     dir_fd=parent)  # fmt: skip
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise PathNotAllowed(f"{relpath!r} is a link.") from None
+        raise
+    finally:
+        os.close(parent)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise PathNotAllowed(f"{relpath!r} is not a regular file.")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def create_below(root: str | os.PathLike, relpath: str):
+    """Create the new file ``relpath`` below ``root`` for writing (its directories too),
+    following no link and never opening a file that already exists."""
+    parts = filestore_relpath(relpath).split("/")
+    root_fd = os.open(root, _DIRECTORY_FLAGS)
+    try:
+        parent = _open_parent(root_fd, parts[:-1], create=True)
+    finally:
+        os.close(root_fd)
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(parts[-1], flags, 0o644, dir_fd=parent)
+    finally:
+        os.close(parent)
+    return os.fdopen(fd, "wb")

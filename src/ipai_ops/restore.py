@@ -34,7 +34,7 @@ from psycopg2 import sql
 
 from .connection import ServerSpec, connection
 from .errors import BackupCorrupt, ClientToolError, DatabaseExists, OpsError, StorageError
-from .filestore import restore_filestore
+from .filestore import refuse_unsafe_entries, restore_filestore
 from .guards import (
     drop_database,
     is_production,
@@ -116,6 +116,8 @@ def restore_backup(
     tracker = Tracker(progress, PHASES)
     started = time.monotonic()
     manifest = target.read_manifest(set_id)
+    # a set naming files outside its filestore is refused before anything is created
+    refuse_unsafe_entries((manifest.get("filestore") or {}).get("files") or [])
     dest = Path(filestore).expanduser().resolve() if filestore else None
     # server-wide work happens from a maintenance database, never from the one we replace
     admin = spec if spec.dbname and spec.dbname != database else spec.for_database("postgres")

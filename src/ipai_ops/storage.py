@@ -26,6 +26,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -38,6 +39,16 @@ from .errors import BackupCorrupt, BackupNotFound, StorageError
 CHUNK = 1024 * 1024  # bytes read or written at a time when copying and hashing
 MANIFEST = "manifest.json"
 COLLECT_MARK = "orphan-blobs"  # in tmp/: blobs of a failed backup await collection
+
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def valid_digest(digest: object) -> str:
+    """``digest`` if it is a SHA-256 in hex, else :class:`BackupCorrupt`."""
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise BackupCorrupt(f"{str(digest)[:80]!r} is not a blob's SHA-256.")
+    return digest
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -276,6 +287,7 @@ class LocalTarget:
     # --- blobs -------------------------------------------------------------------
 
     def blob_path(self, digest: str) -> Path:
+        valid_digest(digest)  # a manifest's digest names a file: never "../…"
         return self.blobs_dir / digest[:2] / digest
 
     def has_blob(self, digest: str, size: int) -> bool:

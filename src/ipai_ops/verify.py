@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BackupCorrupt
+from .filestore import refuse_unsafe_entries
 from .storage import LocalTarget, sha256_file
 
 MAX_LISTED_PROBLEMS = 10
@@ -45,6 +46,7 @@ def verify_set(
     """
     manifest = target.read_manifest(set_id)
     expected = manifest.get("dump", {}).get("files", {})
+    refuse_unsafe_entries((manifest.get("filestore") or {}).get("files", []))
     problems = dump_problems(target.set_path(set_id) / "dump", expected)
     blobs = {entry[3]: entry[1] for entry in (manifest.get("filestore") or {}).get("files", [])}
     for digest, size in blobs.items():
@@ -61,6 +63,9 @@ def verify_set(
 
 def dump_problems(dump_dir: Path, expected: dict) -> list[str]:
     """What is missing, extra or altered in a dump directory, by its manifest entry."""
+    odd = [name for name in expected if "/" in name or name in ("", ".", "..")]
+    if odd:  # a manifest naming files outside its dump: not written by ipai-ops
+        return [f"the manifest names dump file {name!r}, outside the dump" for name in odd[:5]]
     present = {p.name for p in dump_dir.iterdir()} if dump_dir.is_dir() else set()
     problems = [f"dump file {name} is missing" for name in sorted(set(expected) - present)]
     problems += [f"unexpected dump file {name}" for name in sorted(present - set(expected))]
