@@ -506,7 +506,7 @@ def mask_part(spec, *, data_dir, filestore, t, notes) -> int:
     report_ = reports["mask"]
     notes.append(
         f"(masked copy {t['masked_copy']:.1f} s by {result.method}, filestore "
-        f"{result.linked} linked / {result.copied} copied; masking in it "
+        f"{result.reflinked} reflinked / {result.copied} copied; masking in it "
         f"{report_.seconds:.1f} s for {report_.total_rows} rows in {len(report_.rows)} tables "
         f"({', '.join(f'{k} {v}' for k, v in report_.rows.items())}) — "
         f"{breakdown(statement_times(spec, 'bench_odoo_masked'))})"

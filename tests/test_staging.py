@@ -110,8 +110,13 @@ def test_online_clone_is_neutralized_masked_and_leaves_production_alone(
 
         src = next(p for p in filestore.rglob("*") if p.is_file())
         dst = tmp_path / "filestore" / copy / src.relative_to(filestore)
-        assert os.stat(src).st_ino == os.stat(dst).st_ino, "the filestore is hard-linked"
-        assert result.linked == 40 and result.copied == 0
+        assert os.stat(src).st_ino != os.stat(dst).st_ino, "the copy's files are its own"
+        assert result.reflinked + result.copied == 40
+        # a branch's code rewriting a copy's file in place leaves production's as it was
+        before = src.read_bytes()
+        with open(dst, "r+b") as handle:
+            handle.write(b"rewritten by the branch")
+        assert src.read_bytes() == before
     finally:
         holder.close()
         drop_database(admin_conn, copy)
@@ -334,11 +339,11 @@ def test_clone_from_a_backup_is_prepared_before_it_gets_its_name(
         drop_database(admin_conn, copy)
 
 
-def test_filestore_falls_back_to_copies_across_file_systems(tmp_path):
-    """A tmpfs is another file system: no hard link can cross, the files are copied."""
+def test_filestore_copies_work_across_file_systems(tmp_path):
+    """A tmpfs is another file system: no reflink can cross, the files are copied."""
     from odoo_like import tree_digest, write_filestore  # noqa: PLC0415
 
-    from ipai_ops.clone import link_tree  # noqa: PLC0415
+    from ipai_ops.filestore import copy_tree  # noqa: PLC0415
 
     source = tmp_path / "fs"
     write_filestore(source, None, None, files=12, size=300)
@@ -348,9 +353,8 @@ def test_filestore_falls_back_to_copies_across_file_systems(tmp_path):
     mount.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], check=True)
     try:
-        linked, copied = link_tree(source, mount / "copy")
-        assert (linked, copied) == (0, 12)
+        assert copy_tree(source, mount / "copy") == (0, 12)
         assert tree_digest(mount / "copy") == tree_digest(source)
-        assert link_tree(source, tmp_path / "same-fs") == (12, 0)
+        assert sum(copy_tree(source, tmp_path / "same-fs")) == 12
     finally:
         subprocess.run(["umount", str(mount)], check=True)

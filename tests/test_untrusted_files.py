@@ -132,3 +132,25 @@ def test_an_odoo_zip_with_a_member_outside_its_filestore_is_refused(spec, target
     with pytest.raises(BackupCorrupt, match="not a file name of a filestore"):
         import_zip(spec, archive, target)
     assert target.list_sets() == []
+
+
+def test_a_copy_of_a_filestore_takes_no_link_and_no_device(tmp_path):
+    """Links and FIFOs planted in a filestore are not carried into a copy, nothing is
+    read through them, and the copy shares no inode with its source."""
+    from ipai_ops.filestore import copy_tree  # noqa: PLC0415
+
+    source = tmp_path / "fs"
+    (source / "ab").mkdir(parents=True)
+    (source / "ab" / "real").write_bytes(b"attachment")
+    (tmp_path / "secret").write_bytes(b"secret")
+    (source / "ab" / "link").symlink_to(tmp_path / "secret")
+    (source / "cd").symlink_to(tmp_path)
+    os.mkfifo(source / "ab" / "fifo")
+    assert sum(copy_tree(source, tmp_path / "copy")) == 1
+    copied = sorted(
+        p.relative_to(tmp_path / "copy").as_posix() for p in (tmp_path / "copy").rglob("*")
+    )
+    assert copied == ["ab", "ab/real"]
+    assert (
+        os.stat(source / "ab" / "real").st_ino != os.stat(tmp_path / "copy" / "ab" / "real").st_ino
+    )

@@ -11,14 +11,15 @@
 
 The copy is built under a scratch name; ``prepare`` (neutralization, masking) runs
 on it before it gets its final name, so nobody can log into an unneutralized copy,
-and any failure drops it. The filestore is copied by hard links (Odoo never
-changes a file in place), or by plain copy across file systems. A ``prepare``
+and any failure drops it. The filestore gets files of its own: reflinks where the
+file system has them, full copies otherwise. Never hard links: Odoo never changes a
+file in place, but a branch's code running on the copy may, and would change
+production's file through a shared inode. A ``prepare``
 that takes a ``progress`` keyword reports its own steps as one phase of the copy.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import subprocess
@@ -35,7 +36,7 @@ from psycopg2 import sql
 from .backup import default_jobs
 from .connection import ServerSpec, client_env, connection
 from .errors import ClientToolError, DatabaseExists, DatabaseMissing, OpsError, StorageError
-from .filestore import walk_files
+from .filestore import copy_tree, walk_files
 from .guards import drop_database, is_production, refuse_production, session_count
 from .identifiers import database_exists, database_identifier, validate_database_name
 from .pgtools import dies_with_us, find_client, run_tool
@@ -52,12 +53,11 @@ from .scratch import (
     token_of,
 )
 from .source import inspect_source
-from .storage import sync_filesystem
 
 CLONE_METHODS = ("auto", "template", "dump")
 Prepare = Callable[..., object]  # prepare(scratch), or prepare(scratch, progress=…)
 # shares of a copy's time, of the phases it has: the database (copied or restored), the
-# preparation (neutralization, masking), the filestore's hard links
+# preparation (neutralization, masking), the filestore's copy
 PHASES = {"database": 60, "prepare": 30, "filestore": 10}
 
 
@@ -67,13 +67,17 @@ class CloneResult:
     method: str
     seconds: float
     filestore: str | None
-    linked: int
+    reflinked: int
     copied: int
     prepared: object = None
 
     @property
     def summary(self) -> str:
-        files = f", filestore {self.linked} linked / {self.copied} copied" if self.filestore else ""
+        files = (
+            f", filestore {self.reflinked} reflinked / {self.copied} copied"
+            if self.filestore
+            else ""
+        )
         return f"Cloned into {self.database} by {self.method} in {self.seconds:.1f} s{files}."
 
 
@@ -143,8 +147,10 @@ def clone_database(
         raise ValueError(f"unknown clone method {method!r}")
     started = time.monotonic()
     dest = Path(target_filestore).expanduser().resolve() if target_filestore else None
-    linking = bool(dest and source_filestore)
-    tracker = Tracker(progress, _phases("database", prepare and "prepare", linking and "filestore"))
+    copying_files = bool(dest and source_filestore)
+    tracker = Tracker(
+        progress, _phases("database", prepare and "prepare", copying_files and "filestore")
+    )
     if source_filestore and not Path(source_filestore).is_dir():  # say so before copying
         raise StorageError(f"The source filestore {source_filestore} does not exist.")
     with _building(spec, target, dest) as build:
@@ -157,14 +163,14 @@ def clone_database(
             owner=build.owner,
         )  # fmt: skip
         prepared = _prepare(prepare, build.scratch, tracker) if prepare else None
-        linked = copied = 0
-        if linking:
-            tracker.phase("filestore", "Linking the filestore")
-            linked, copied = link_tree(Path(source_filestore), build.files_tmp)
+        reflinked = copied = 0
+        if copying_files:
+            tracker.phase("filestore", "Copying the filestore")
+            reflinked, copied = copy_tree(Path(source_filestore), build.files_tmp)
     tracker.finish(f"{target} is ready")
     return CloneResult(
         target, used, round(time.monotonic() - started, 3), str(dest) if dest else None,
-        linked, copied, prepared,
+        reflinked, copied, prepared,
     )  # fmt: skip
 
 
@@ -275,55 +281,6 @@ def _pipe_dump_restore(spec, pg_dump, pg_restore, source, scratch, *, owner) -> 
     if restore.returncode != 0:
         stderr = restore.stderr.decode(errors="replace")
         raise ClientToolError(f"pg_restore failed (exit {restore.returncode}): {stderr[-2000:]}")
-
-
-def link_tree(source: Path, destination: Path) -> tuple[int, int]:
-    """Recreate ``source``'s files under ``destination`` by hard links (copies across devices).
-
-    GNU ``cp -al`` does it in C, several times faster than a Python loop over
-    thousands of files; the loop is the fallback (no such ``cp``, another file system).
-
-    :return: (files linked, files copied)
-    """
-    if not source.is_dir():
-        raise StorageError(f"The filestore {source} does not exist.")
-    if destination.exists():
-        raise StorageError(f"{destination} already exists.")
-    cp = shutil.which("cp")
-    if cp:
-        done = subprocess.run(  # noqa: S603 - argument list
-            [cp, "-al", "--", str(source), str(destination)], capture_output=True, check=False
-        )
-        if done.returncode == 0:
-            return sum(len(files) for _root, _dirs, files in os.walk(destination)), 0
-        shutil.rmtree(destination, ignore_errors=True)
-    return _link_or_copy_each(source, destination)
-
-
-def _link_or_copy_each(source: Path, destination: Path) -> tuple[int, int]:
-    destination.mkdir(parents=True)
-    linked = copied = 0
-    can_link = True
-    made: set[Path] = set()
-    for relpath, _stat, path in walk_files(source):
-        out = destination / relpath
-        if out.parent not in made:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            made.add(out.parent)
-        if can_link:
-            try:
-                os.link(path, out)
-                linked += 1
-                continue
-            except OSError as exc:
-                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
-                    raise
-                can_link = False  # another file system: copy from now on
-        shutil.copy2(path, out)
-        copied += 1
-    if copied:
-        sync_filesystem(destination)
-    return linked, copied
 
 
 def drop_clone(spec: ServerSpec, database: str, filestore: str | os.PathLike | None = None) -> None:

@@ -82,7 +82,7 @@ class IpaiOpsStagingWizard(models.TransientModel):
                 )
             steps.append(
                 self.env._(
-                    "Only then does it get its name%(db)s; the filestore is hard-linked. Staging "
+                    "Only then does it get its name%(db)s; the filestore is copied, never linked. Staging "
                     "keeps the %(keep)s newest builds.",
                     db=f" {wizard.database_name}" if wizard.database_name else "",
                     keep=project.staging_keep,

@@ -61,10 +61,16 @@ def put_files(container, user: str, files: dict[str, tuple[str, int, bool]]) -> 
     container.put_archive("/", buffer.getvalue())
 
 
-def give_directory(client, image, host_dir: str, mount: str, labels: dict[str, str]) -> None:
+def give_directory(client, image, host_dir: str, mount: str, labels: dict[str, str],
+                   *, runner=None) -> None:  # fmt: skip
     """Give ``host_dir`` of the host (and what it holds) to ``image``'s user, by a root
     one-off container without network: it works on remote hosts too, and needs no
-    privilege of the control plane's."""
+    privilege of the control plane's.
+
+    :param runner: the image whose ``chown`` does it (default: ``image``). An
+        environment's image holds a branch's code, which may have replaced ``chown``
+        when its requirements were installed: the trusted base image runs it instead,
+        never following a link (``-h``, and ``-R`` does not traverse them)."""
     path = PurePosixPath(host_dir)
     if not path.is_absolute() or ".." in path.parts or len(path.parts) < MIN_DEPTH:
         raise RuntimeHostError(
@@ -75,7 +81,8 @@ def give_directory(client, image, host_dir: str, mount: str, labels: dict[str, s
     if user in ("root", "0"):
         return
     code, log = run_to_end(
-        client, image.id, ["chown", "-R", f"{user}:", mount], labels=labels, user="root",
+        client, (runner or image).id, ["chown", "-R", "-h", f"{user}:", mount], labels=labels,
+        user="root",
         volumes={host_dir: {"bind": mount, "mode": "rw"}}, timeout=GIVE_TIMEOUT,
     )  # fmt: skip
     if code != 0:

@@ -241,7 +241,8 @@ def _own_filestore(client, spec: InstanceSpec, image) -> None:
     (copies and restores write it as the control plane's user; Docker makes it as root)."""
     if spec.filestore_dir:
         give_directory(client, image, spec.filestore_dir, spec.filestore_mount,
-                       labels={**spec.labels, engine.ROLE: "once"})  # fmt: skip
+                       labels={**spec.labels, engine.ROLE: "once"},
+                       runner=client.images.get(spec.base_image))  # fmt: skip
 
 
 def _limits(spec: InstanceSpec) -> dict:
