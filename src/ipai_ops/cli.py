@@ -167,12 +167,21 @@ def _catcher(value: str | None):
 
 
 def _prepare(args):
-    """Neutralize, then mask and prove no original value survived: the safe-copy recipe."""
+    """Mask and prove no original value survived, then neutralize: the safe-copy recipe."""
     spec = _spec(args)
-    steps = {"neutralize": 1} if args.no_mask else {"neutralize": 1, "mask": 2, "check": 1}
+    steps = {"neutralize": 1} if args.no_mask else {"mask": 2, "check": 1, "neutralize": 1}
 
     def prepare(database: str, progress=None) -> dict:
         tracker = Tracker(progress, steps)
+        out = {}
+        if not args.no_mask:  # before the code's own neutralize.sql sees the copy
+            masking = mask_database(
+                spec, database, admin_password=args.admin_password,
+                progress=tracker.within("mask"),
+            )  # fmt: skip
+            tracker.phase("check", "Checking that no original value survived")
+            raise_on_survivors(check_no_survivors(spec, spec, (args.source, database)))
+            out["masking"] = vars(masking)
         tracker.phase("neutralize", f"Neutralizing {database}")
         report = neutralize_database(
             spec,
@@ -182,15 +191,7 @@ def _prepare(args):
             mail_catcher=_catcher(args.mail_catcher),
             mail_login=args.target,  # the copy's final name, not the scratch one
         )
-        out = {"neutralization": vars(report)}
-        if not args.no_mask:
-            masking = mask_database(
-                spec, database, admin_password=args.admin_password,
-                progress=tracker.within("mask"),
-            )  # fmt: skip
-            tracker.phase("check", "Checking that no original value survived")
-            raise_on_survivors(check_no_survivors(spec, spec, (args.source, database)))
-            out["masking"] = vars(masking)
+        out["neutralization"] = vars(report)
         return out
 
     return prepare

@@ -25,6 +25,7 @@ from .connection import ServerSpec, connection
 from .errors import OpsError, ProtectedDatabase
 from .guards import is_production
 from .identifiers import MAX_IDENTIFIER_BYTES, database_identifier
+from .untrusted_sql import harden
 
 PREFIX = "ipai_ops_env_"
 ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
@@ -150,6 +151,7 @@ def adopt_database(spec: ServerSpec, database: str, role: str) -> bool:
     owner = sql.Identifier(role)
     with connection(spec.for_database(database), autocommit=False) as db:
         with db.cursor() as cur:
+            harden(cur)  # the database's content is a branch's: no function of its is called
             cur.execute(_FOREIGN_OBJECTS, {"role": role})
             foreign = cur.fetchall()
             for kind, name in foreign:

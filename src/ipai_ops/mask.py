@@ -40,6 +40,7 @@ from .connection import ServerSpec, connection
 from .errors import MaskingFailed
 from .guards import refuse_production
 from .progress import ProgressCallback, Tracker
+from .untrusted_sql import ForeignCode, foreign_code, harden
 
 STRATEGIES = ("email", "name", "phone", "null", "fixed", "keep")
 DEV_PASSWORD_ROUNDS = 25_000  # pbkdf2 rounds of the development admin password
@@ -61,7 +62,7 @@ class MaskRule:
             raise ValueError(f"unknown masking strategy {self.strategy!r}")
 
 
-NOT_COMPANY = "id NOT IN (SELECT partner_id FROM res_company)"  # companies keep their data
+NOT_COMPANY = "id NOT IN (SELECT partner_id FROM public.res_company)"  # companies keep their data
 PERSON = f"{NOT_COMPANY} AND NOT is_company"
 
 # Odoo's personal data, by default. Missing tables and columns are skipped.
@@ -231,7 +232,7 @@ def _mask_table(
         where = sql.SQL("{} AND {}").format(within, where)
     cur.execute(
         sql.SQL("UPDATE {} SET {} WHERE {}").format(
-            sql.Identifier(table), sql.SQL(", ").join(assignments), where
+            sql.Identifier("public", table), sql.SQL(", ").join(assignments), where
         )
     )
     return cur.rowcount
@@ -258,7 +259,10 @@ def mask_database(
 ) -> MaskReport:
     """Mask ``database``, a copy being prepared, with ``rules``.
 
-    First the plain indexes of the tables to mask are dropped (one transaction).
+    Every session is hardened (:mod:`.untrusted_sql`): the copy's owner wrote what it
+    holds. First the plain indexes of the tables to mask are dropped and the owner's
+    triggers on them disabled (one transaction; any other code of the owner's that the
+    writes would run refuses the masking).
     Then :data:`MASK_WORKERS` connections work side by side: a large table is masked
     in parts (ranges of ``id``, one transaction each, so both cores write), and as
     soon as a table is done its indexes are rebuilt while the next table is masked.
@@ -274,7 +278,7 @@ def mask_database(
         refuse_production(admin, database, "mask")
     copy = spec.for_database(database)
     started = time.monotonic()
-    plans = _prepare(copy, DEFAULT_RULES if rules is None else rules, admin_password)
+    plans, triggers = _prepare(copy, DEFAULT_RULES if rules is None else rules, admin_password)
     report = MaskReport()
     for plan in plans:
         report.columns += [f"{plan.table}.{r.column}" for r in plan.rules if r.strategy != "keep"]
@@ -309,18 +313,25 @@ def mask_database(
         ]
     if failed:
         raise MaskingFailed(f"The copy is not fully masked: {'; '.join(failed)}.")
+    _enable_triggers(copy, triggers)  # the copy behaves as its source from now on
     report.seconds = time.monotonic() - started
     tracker.finish(f"Masked {database}")
     return report
 
 
-def _prepare(copy: ServerSpec, rules: list[MaskRule], admin_password: str | None) -> list:
-    """Plan each table, drop its plain indexes and set the admin password; committed."""
+def _prepare(copy: ServerSpec, rules: list[MaskRule], admin_password: str | None):
+    """Plan each table, drop its plain indexes, disable the owner's triggers on it and set
+    the admin password; committed. Returns the plans and the triggers to enable again.
+
+    :raises MaskingFailed: writing a table would run other code of the owner's (a rule,
+        an index expression, a constraint…): it would run with the engine's rights
+    """
     by_table: dict[str, list[MaskRule]] = {}
     for rule in rules:
         by_table.setdefault(rule.table, []).append(rule)
     plans = []
     with connection(copy, autocommit=False) as conn, conn.cursor() as cur:
+        harden(cur)
         for table, table_rules in by_table.items():
             present = _existing_columns(cur, table)
             usable = [r for r in table_rules if r.column in present]
@@ -328,18 +339,43 @@ def _prepare(copy: ServerSpec, rules: list[MaskRule], admin_password: str | None
                 continue
             plan = _TablePlan(table, usable)
             for name, definition in _plain_indexes(cur, table):
-                cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+                cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier("public", name)))
                 plan.indexes.append(definition)
             if "id" in present:
                 plan.parts = _id_ranges(cur, table)
             plans.append(plan)
+        triggers = _disable_foreign_triggers(cur, [plan.table for plan in plans])
         if admin_password is not None and "password" in _existing_columns(cur, "res_users"):
             cur.execute(
-                "UPDATE res_users SET password = %s WHERE id = 2",
+                "UPDATE public.res_users SET password = %s WHERE id = 2",
                 (odoo_password_hash(admin_password),),
             )
         conn.commit()
-    return plans
+    return plans, triggers
+
+
+def _disable_foreign_triggers(cur, tables: list[str]) -> list[ForeignCode]:
+    """Disable the owner's triggers on ``tables`` (enabled again once masked); refuse
+    any other code of the owner's that masking's writes would run."""
+    found = foreign_code(cur, [*tables, "res_users"])
+    refused = [f"{code.what} on {code.table}" for code in found if code.trigger is None]
+    if refused:
+        raise MaskingFailed(
+            "Masking would run code the database's owner wrote, with the engine's rights: "
+            f"{', '.join(refused)}. Remove it from the source database, or copy without masking."
+        )
+    for trigger in found:
+        cur.execute(trigger.disable)
+    return found
+
+
+def _enable_triggers(copy: ServerSpec, triggers: list[ForeignCode]) -> None:
+    if not triggers:
+        return
+    with connection(copy) as conn, conn.cursor() as cur:
+        harden(cur)
+        for trigger in triggers:
+            cur.execute(trigger.enable)
 
 
 def _id_ranges(cur, table: str) -> list[sql.Composable | None]:
@@ -348,7 +384,7 @@ def _id_ranges(cur, table: str) -> list[sql.Composable | None]:
     cur.execute("SELECT pg_relation_size(to_regclass(%s))", (f"public.{table}",))
     if cur.fetchone()[0] < PART_MIN_BYTES:
         return [None]
-    cur.execute(sql.SQL("SELECT min(id), max(id) FROM {}").format(sql.Identifier(table)))
+    cur.execute(sql.SQL("SELECT min(id), max(id) FROM {}").format(sql.Identifier("public", table)))
     low, high = cur.fetchone()
     if low is None:
         return [None]
@@ -364,6 +400,7 @@ def _mask_part(copy: ServerSpec, key: str, plan: _TablePlan, part) -> int:
     # read back from the session: the key is never part of a statement's text
     secret = sql.SQL("current_setting({})").format(sql.Literal(KEY_SETTING))
     with connection(copy, autocommit=False) as conn, conn.cursor() as cur:
+        harden(cur)
         cur.execute("SELECT set_config(%s, %s, true)", (KEY_SETTING, key))
         rows = _mask_table(cur, plan.table, plan.rules, secret, part)
         conn.commit()
@@ -372,6 +409,7 @@ def _mask_part(copy: ServerSpec, key: str, plan: _TablePlan, part) -> int:
 
 def _build_index(copy: ServerSpec, definition: str) -> None:
     with connection(copy) as conn, conn.cursor() as cur:
+        harden(cur)
         # room to sort in memory: the copy is being prepared, nobody else uses it
         cur.execute("SET maintenance_work_mem = %s", (MASK_MAINTENANCE_MEMORY,))
         cur.execute(definition)
@@ -403,6 +441,8 @@ def check_no_survivors(
             if rule.strategy in ("keep", "fixed"):
                 continue
             with prod.cursor() as pcur, clone.cursor() as ccur:
+                harden(pcur)
+                harden(ccur)
                 if rule.column not in _existing_columns(ccur, rule.table):
                     continue
                 originals = _md5s(pcur, rule, None)
@@ -432,12 +472,14 @@ def find_survivors(
     rules = DEFAULT_RULES if rules is None else rules
     source_db, copy_db = database_pair
     with connection(production.for_database(source_db)) as prod, prod.cursor() as cur:
+        harden(cur)
         values = _sample_values(cur, rules, sample)
     if not values:
         return {}
     patterns = [f"%{_escape_like(value)}%" for value in values]
     found = {}
     with connection(copy.for_database(copy_db)) as clone, clone.cursor() as cur:
+        harden(cur)
         for table, columns in _text_columns(cur).items():
             counts = sql.SQL(", ").join(
                 sql.SQL("count(*) FILTER (WHERE {}::text LIKE ANY(%(p)s))").format(
@@ -446,7 +488,8 @@ def find_survivors(
                 for column in columns
             )
             cur.execute(
-                sql.SQL("SELECT {} FROM {}").format(counts, sql.Identifier(table)), {"p": patterns}
+                sql.SQL("SELECT {} FROM {}").format(counts, sql.Identifier("public", table)),
+                {"p": patterns},
             )
             for column, hits in zip(columns, cur.fetchone(), strict=True):
                 if hits:
@@ -472,7 +515,7 @@ def _sample_values(cur, rules, sample: int) -> set[str]:
         cur.execute(
             sql.SQL(
                 "SELECT DISTINCT {col}::text FROM {table} WHERE length({col}::text) >= %(min)s"
-            ).format(col=sql.Identifier(rule.column), table=sql.Identifier(rule.table))
+            ).format(col=sql.Identifier(rule.column), table=sql.Identifier("public", rule.table))
             + where
             + _not_module_data(cur, rule.table)
             + sql.SQL(" LIMIT %(n)s"),
@@ -488,7 +531,7 @@ def _not_module_data(cur, table: str) -> sql.Composable:
     if not _existing_columns(cur, "ir_model_data"):
         return sql.SQL("")
     return sql.SQL(
-        " AND NOT EXISTS (SELECT 1 FROM ir_model_data d"
+        " AND NOT EXISTS (SELECT 1 FROM public.ir_model_data d"
         " WHERE d.model = %(model)s AND d.res_id = {table}.id)"
     ).format(table=sql.Identifier(table))
 
@@ -511,7 +554,7 @@ def _md5s(cur, rule: MaskRule, condition: str | None) -> set[bytes]:
     cur.execute(
         sql.SQL(
             "SELECT decode(md5({col}::text), 'hex') FROM {table} WHERE {col} IS NOT NULL"
-        ).format(col=sql.Identifier(rule.column), table=sql.Identifier(rule.table))
+        ).format(col=sql.Identifier(rule.column), table=sql.Identifier("public", rule.table))
         + where
     )
     return {bytes(row[0]) for row in cur.fetchall()}

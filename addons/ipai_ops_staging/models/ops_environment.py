@@ -259,7 +259,7 @@ class IpaiOpsEnvironment(models.Model):
         }
 
     def _safe_copy_preparation(self, run, copy, source, addons, reports, *, mail_login=None):
-        """Neutralize, then (copies of production) mask and prove nothing survived.
+        """(Copies of production) mask and prove nothing survived, then neutralize.
 
         :param mail_login: the mail catcher's login for the copy (default: its database)
         """
@@ -271,6 +271,20 @@ class IpaiOpsEnvironment(models.Model):
         login = copy._database_login()
 
         def prepare(database: str) -> None:
+            # masked and proven masked before the branch's own scripts see the copy
+            if needs_masking:  # not when copied from a masked copy
+                masking = mask_database(
+                    spec, database, rules, admin_password=project.dev_admin_password,
+                    key=project._mask_key(),
+                )  # fmt: skip
+                pair = (source.database_name, database)
+                masking.survivors = check_no_survivors(spec, spec, pair, rules)
+                stray = find_survivors(spec, spec, pair, rules)
+                masking.survivors |= {f"{column} (found by the full scan)": n
+                                      for column, n in stray.items()}  # fmt: skip
+                raise_on_survivors(masking.survivors)
+                reports["masking"] = masking
+                run._log_event_now("info", masking.summary)
             report = neutralize_database(
                 spec, database, addons_paths=addons, base_url=copy.base_url or None,
                 mail_catcher=catcher, cron_allowlist=project._cron_allowlist(),
@@ -278,20 +292,6 @@ class IpaiOpsEnvironment(models.Model):
             )  # fmt: skip
             reports["neutralization"] = report
             run._log_event_now("info", report.summary, {"checks": report.checks})
-            if not needs_masking:
-                return  # masked already, when it was copied from production
-            masking = mask_database(
-                spec, database, rules, admin_password=project.dev_admin_password,
-                key=project._mask_key(),
-            )  # fmt: skip
-            pair = (source.database_name, database)
-            masking.survivors = check_no_survivors(spec, spec, pair, rules)
-            stray = find_survivors(spec, spec, pair, rules)
-            masking.survivors |= {f"{column} (found by the full scan)": n
-                                  for column, n in stray.items()}  # fmt: skip
-            raise_on_survivors(masking.survivors)
-            reports["masking"] = masking
-            run._log_event_now("info", masking.summary)
 
         return prepare
 

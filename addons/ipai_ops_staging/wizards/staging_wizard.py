@@ -58,32 +58,36 @@ class IpaiOpsStagingWizard(models.TransientModel):
             )
             steps = [
                 self.env._(
-                    "1. Copy %(origin)s into a new database, under a scratch name.", origin=origin
-                ),
-                self.env._(
-                    "2. Neutralize it: every installed module's neutralize.sql from %(path)s, "
-                    "queued mails and SMS cancelled, outgoing mail to %(catcher)s, crons off "
-                    "except %(crons)s, payments, carriers, webhooks and IAP disabled; then "
-                    "check each guarantee.",
-                    path=source.addons_path or self.env._("(no addons path: set it first)"),
-                    catcher=project.sudo().mail_catcher or self.env._("nowhere"),
-                    crons=project.sudo().cron_allowlist or "-",
-                ),
+                    "Copy %(origin)s into a new database, under a scratch name.", origin=origin
+                )
             ]
             data = wizard.backup_id if wizard.origin == "backup" else source
             if data.data_class in UNMASKED_CLASSES:
                 rules = self.env["ipai.ops.mask.rule"].sudo().search_count([])
                 steps.append(
                     self.env._(
-                        "3. Mask personal data with %(rules)s rules and prove no original value "
-                        "survived; the admin account keeps a known password.",
+                        "Mask personal data with %(rules)s rules and prove no original value "
+                        "survived, before any code of the branch sees the copy; the admin "
+                        "account keeps a known password.",
                         rules=rules,
                     )
                 )
             steps.append(
                 self.env._(
-                    "Only then does it get its name%(db)s; the filestore is copied, never linked. Staging "
-                    "keeps the %(keep)s newest builds.",
+                    "Neutralize it: every installed module's neutralize.sql from %(path)s, "
+                    "queued mails and SMS cancelled, outgoing mail to %(catcher)s, crons off "
+                    "except %(crons)s, payments, carriers, webhooks and IAP disabled; then "
+                    "check each guarantee.",
+                    path=source.addons_path or self.env._("(no addons path: set it first)"),
+                    catcher=project.sudo().mail_catcher or self.env._("nowhere"),
+                    crons=project.sudo().cron_allowlist or "-",
+                )
+            )
+            steps = [f"{number}. {step}" for number, step in enumerate(steps, 1)]
+            steps.append(
+                self.env._(
+                    "Only then does it get its name%(db)s; its filestore is a copy of its own. "
+                    "Staging keeps the %(keep)s newest builds.",
                     db=f" {wizard.database_name}" if wizard.database_name else "",
                     keep=project.staging_keep,
                 )

@@ -1,0 +1,102 @@
+"""Masking a copy whose owner planted code: nothing of it runs with the engine's rights.
+
+The copy's content is a stranger's (a branch's SQL, production's code): each test plants
+what such code could, owned by a role that is no superuser, and masks the copy as the
+engine does.
+"""
+
+import pytest
+from conftest import run_sql
+from odoo_like import add_operations_tables
+
+from ipai_ops.errors import MaskingFailed
+from ipai_ops.mask import mask_database
+
+STOLEN = "CREATE TABLE public.stolen (who text, what text); GRANT ALL ON public.stolen TO PUBLIC"
+
+
+@pytest.fixture
+def planted(spec, login_role, odoo_db):
+    """The copy, and a role of the owner's kind (no superuser) that owns planted code."""
+    name, _filestore = odoo_db
+    add_operations_tables(spec, name)
+    owner = login_role("owner-pw")
+    run_sql(spec, name, STOLEN)
+    return name, owner
+
+
+def _own(spec, database, owner, signature):
+    run_sql(spec, database, f'ALTER FUNCTION {signature} OWNER TO "{owner}"')
+
+
+def test_a_trigger_of_the_owner_does_not_fire_while_masking(spec, planted):
+    database, owner = planted
+    run_sql(
+        spec,
+        database,
+        "CREATE FUNCTION public.grab() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " INSERT INTO public.stolen VALUES (current_user, OLD.email); RETURN NEW; END $$;"
+        " CREATE TRIGGER grab BEFORE UPDATE ON public.res_partner"
+        " FOR EACH ROW EXECUTE FUNCTION public.grab()",
+    )
+    _own(spec, database, owner, "public.grab()")
+    report = mask_database(spec, database)
+    assert report.rows["res_partner"] == 300, "every person, not the company"
+    assert run_sql(spec, database, "SELECT count(*) FROM public.stolen") == [(0,)], (
+        "the owner's trigger ran, as the engine's role, on unmasked rows"
+    )
+    enabled = "SELECT tgenabled FROM pg_trigger WHERE tgname = 'grab'"
+    assert run_sql(spec, database, enabled) == [("O",)], "the trigger is enabled again"
+
+
+def test_a_function_in_public_matching_better_is_never_called(spec, planted):
+    """``convert_to(text, text)`` in public beats pg_catalog's ``(text, name)`` for an
+    unqualified call with a literal: the CVE-2018-1058 class."""
+    database, owner = planted
+    run_sql(
+        spec,
+        database,
+        "CREATE FUNCTION public.convert_to(text, text) RETURNS bytea LANGUAGE sql AS $$"
+        " INSERT INTO public.stolen VALUES (current_user, $1);"
+        " SELECT pg_catalog.convert_to($1, $2::name) $$",
+    )
+    _own(spec, database, owner, "public.convert_to(text, text)")
+    mask_database(spec, database)
+    assert run_sql(spec, database, "SELECT count(*) FROM public.stolen") == [(0,)], (
+        "a function the owner planted in public was called by masking"
+    )
+
+
+@pytest.mark.parametrize(
+    "plant, named",
+    [
+        (
+            "CREATE FUNCTION public.tag(text) RETURNS text IMMUTABLE LANGUAGE sql"
+            " AS $$ SELECT $1 $$; CREATE UNIQUE INDEX partner_tag ON public.res_partner"
+            " ((public.tag(email)), id)",
+            "index",
+        ),
+        (
+            "CREATE FUNCTION public.tag(text) RETURNS boolean IMMUTABLE LANGUAGE sql"
+            " AS $$ SELECT true $$; ALTER TABLE public.res_partner"
+            " ADD CONSTRAINT partner_tag CHECK (public.tag(email))",
+            "constraint",
+        ),
+        (
+            "CREATE FUNCTION public.tag(text) RETURNS text LANGUAGE sql AS $$ SELECT $1 $$;"
+            " CREATE RULE partner_tag AS ON UPDATE TO public.res_partner"
+            " DO ALSO INSERT INTO public.stolen VALUES (current_user, public.tag(OLD.email))",
+            "rule",
+        ),
+    ],
+)
+def test_other_code_of_the_owner_on_a_masked_table_refuses_the_masking(spec, planted, plant, named):
+    database, owner = planted
+    run_sql(spec, database, plant)
+    run_sql(spec, database, f'ALTER FUNCTION public.tag(text) OWNER TO "{owner}"')
+    before = run_sql(spec, database, "SELECT email FROM public.res_partner ORDER BY id")
+    with pytest.raises(MaskingFailed, match=f"{named} partner_tag on public.res_partner"):
+        mask_database(spec, database)
+    assert run_sql(spec, database, "SELECT count(*) FROM public.stolen") == [(0,)]
+    after = run_sql(spec, database, "SELECT email FROM public.res_partner ORDER BY id")
+    assert after == before, "a refused masking writes nothing"
