@@ -99,3 +99,56 @@ def test_lines_that_begin_with_a_dot_survive_and_too_large_a_mail_is_refused(cat
             smtp.send_message(huge)
     [kept] = mail_catcher.caught(spool, "acme-dev-2")
     assert kept.body.splitlines()[:4] == [".hidden first line", "..two dots", ".", "end"]
+
+
+def test_a_hosts_catcher_files_a_mail_only_for_the_login_granted_its_password(tmp_path):
+    """On a runtime host every instance reaches the catcher: one copy cannot plant mail in
+    another's Mails, by naming it, with no password or with its own password."""
+    spool = tmp_path / "spool"
+    own = mail_catcher.grant_login(spool, "acme-staging")
+    other = mail_catcher.grant_login(spool, "globex-staging")
+    port = free_port()
+    controller = mail_catcher.start(spool, port=port)
+    try:
+        for login, password in (("globex-staging", own), ("globex-staging", ""), ("x", "")):
+            with smtplib.SMTP("127.0.0.1", port) as smtp:
+                with pytest.raises(smtplib.SMTPAuthenticationError):
+                    smtp.login(login, password)
+                with pytest.raises(smtplib.SMTPSenderRefused):
+                    smtp.send_message(_mail())
+        with (
+            smtplib.SMTP("127.0.0.1", port) as smtp,  # no login at all
+            pytest.raises(smtplib.SMTPSenderRefused),
+        ):
+            smtp.send_message(_mail())
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            smtp.login("acme-staging", own)
+            assert smtp.send_message(_mail()) == {}
+        assert len(mail_catcher.caught(spool, "acme-staging")) == 1
+        assert mail_catcher.caught(spool, "globex-staging") == []
+        assert mail_catcher.caught(spool, mail_catcher.UNKNOWN) == []
+        assert other not in (spool / ".logins" / "globex-staging").read_text(), "a digest only"
+    finally:
+        controller.stop()
+
+
+def test_a_copys_spool_is_bounded(tmp_path, monkeypatch):
+    from ipai_ops.runtime import catcher_main  # noqa: PLC0415
+
+    monkeypatch.setattr(catcher_main, "MAX_SPOOL_BYTES", 4000)
+    spool = tmp_path / "spool"
+    port = free_port()
+    controller = mail_catcher.start(spool, port=port)
+    try:
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            smtp.login("acme-dev", "")
+            smtp.send_message(_mail())  # about 1 KB
+            smtp.send_message(_mail())
+            with pytest.raises(smtplib.SMTPDataError) as refused:
+                for _ in range(5):
+                    smtp.send_message(_mail())
+        assert refused.value.smtp_code == 452
+        kept = mail_catcher.caught(spool, "acme-dev")
+        assert 2 <= len(kept) < 7 and sum(mail.size for mail in kept) <= 4000
+    finally:
+        controller.stop()

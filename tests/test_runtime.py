@@ -17,6 +17,7 @@ import smtplib
 import socket
 import subprocess
 import tarfile
+import textwrap
 import threading
 import time
 from email.message import EmailMessage
@@ -577,8 +578,14 @@ def test_the_hosts_mail_catcher_keeps_each_copys_mail_in_the_spool(client, tmp_p
             "Hi",
         )
         message.set_content("Dear Jane")
-        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        with (
+            smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp,
+            pytest.raises(smtplib.SMTPAuthenticationError),  # a host's catcher is strict
+        ):
             smtp.login("acme-staging-3", "")
+        password = mail_catcher.grant_login(spool, "acme-staging-3")
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+            smtp.login("acme-staging-3", password)
             assert smtp.send_message(message) == {}
         [kept] = mail_catcher.caught(spool, "acme-staging-3")
         assert (kept.mail_to, kept.subject, kept.body.strip()) == (
@@ -630,3 +637,143 @@ def test_odoo_upgrade_scripts_say_what_they_would_rewrite_and_rewrite_nothing(cl
     fresh = _module_tree(tmp_path / "fresh", "fresh", "19.0.1.0.0")
     assert upgrade_code.upgrade_diffs(client, image.environment_image(client, "odoo:19", [fresh]),
                                       {engine.PROJECT: PROJECT}) == []  # fmt: skip
+
+
+# --- a container of a branch's code, tried from inside as its code would -------------
+
+FORK_UNTIL_REFUSED = """
+import os, signal, time
+children = []
+try:
+    for _ in range(4000):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        children.append(pid)
+except OSError as exc:
+    print("refused", exc.errno)
+finally:
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+    for pid in children:
+        os.waitpid(pid, 0)
+print("forked", len(children))
+"""
+
+
+def _serving(client, dev):
+    return instance.find(client, dev.project, dev.environment)
+
+
+def _exec(container, *command):
+    result = container.exec_run(list(command), demux=False)
+    return result.exit_code, result.output.decode(errors="replace")
+
+
+def test_an_instance_has_no_capability_and_a_read_only_root(client, deployed):
+    dev, _status = deployed
+    container = _serving(client, dev)
+    host = container.attrs["HostConfig"]
+    assert host["CapDrop"] == ["ALL"] and not host.get("CapAdd")
+    assert "no-new-privileges:true" in host["SecurityOpt"]
+    assert host["ReadonlyRootfs"] is True
+    assert host["PidsLimit"] == instance.DEFAULT_PIDS
+    raw = "import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)"
+    code, out = _exec(container, "python3", "-c", raw)
+    assert code != 0 and "Operation not permitted" in out, f"a raw socket was opened: {out}"
+    code, out = _exec(container, "touch", "/usr/lib/python3/dist-packages/planted.py")
+    assert code != 0 and "Read-only file system" in out
+    code, out = _exec(container, "sh", "-c", "echo ok > /tmp/scratch && cat /tmp/scratch")
+    assert (code, out.strip()) == (0, "ok"), "Odoo's temporary directory is writable"
+
+
+def test_a_fork_bomb_stops_at_the_containers_limit(client, deployed):
+    dev, status = deployed
+    container = _serving(client, dev)
+    code, out = _exec(container, "python3", "-c", FORK_UNTIL_REFUSED)
+    assert code == 0, out
+    assert "refused" in out, f"4000 processes were forked: {out}"
+    assert int(out.split("forked")[-1]) < instance.DEFAULT_PIDS
+    check = instance.health(status.http_port)
+    assert check.ok, f"the instance did not survive its own fork bomb: {check.detail}"
+
+
+# A requirement's build backend: what a setup.py does, run by pip at install time. It
+# tries to plant files where only root may write, and records who it ran as.
+BACKEND = textwrap.dedent(
+    """
+    import base64, hashlib, io, os, zipfile
+
+    def _try(path):
+        try:
+            with open(path, "w") as handle:
+                handle.write("planted")
+            return "wrote " + path
+        except OSError as exc:
+            return "refused " + path
+
+    def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+        tried = [_try("/etc/ipai-planted"), _try("/usr/bin/chown")]
+        files = {
+            "evilpkg.py": "RAN_AS = %d\\nTRIED = %r\\n" % (os.getuid(), tried),
+            "evilpkg-1.0.dist-info/METADATA": (
+                "Metadata-Version: 2.1\\nName: evilpkg\\nVersion: 1.0\\n"
+            ),
+            "evilpkg-1.0.dist-info/WHEEL": (
+                "Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\n"
+                "Tag: py3-none-any\\n"
+            ),
+        }
+        name = "evilpkg-1.0-py3-none-any.whl"
+        record = []
+        with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as wheel:
+            for path, text in files.items():
+                data = text.encode()
+                digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+                record.append("%s,sha256=%s,%d" % (path, digest.decode(), len(data)))
+                wheel.writestr(path, data)
+            record.append("evilpkg-1.0.dist-info/RECORD,,")
+            wheel.writestr("evilpkg-1.0.dist-info/RECORD", "\\n".join(record) + "\\n")
+        return name
+
+    def get_requires_for_build_wheel(config_settings=None):
+        return []
+    """
+)
+
+
+def test_a_requirements_build_script_runs_without_root(client, addons_dir, tmp_path):
+    """A requirement's build code (setup.py's moment) runs as Odoo's user: it can write
+    neither /etc nor the image's chown, which later runs as root."""
+    tree = tmp_path / "evil_requirements"
+    shutil.copytree(addons_dir, tree)
+    package = tree / "evilpkg"
+    package.mkdir()
+    (package / "backend.py").write_text(BACKEND)
+    (package / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+        '[project]\nname = "evilpkg"\nversion = "1.0"\n'
+    )
+    (tree / "requirements.txt").write_text(f"{image.ADDONS_ROOT}/0/evilpkg\n")
+    tag = image.environment_image(client, "odoo:19", [tree])
+    try:
+        said = client.containers.run(
+            tag, ["python3", "-c", "import evilpkg; print(evilpkg.RAN_AS, evilpkg.TRIED)"],
+            entrypoint=[], network_mode="none", remove=True,
+        ).decode()  # fmt: skip
+        assert not said.startswith("0 "), f"the requirement was built as root: {said}"
+        assert "wrote" not in said, said
+        planted = client.containers.run(
+            tag, ["sh", "-c", "test -e /etc/ipai-planted && echo planted; "
+                              "grep -q planted /usr/bin/chown && echo chown; true"],
+            entrypoint=[], network_mode="none", remove=True,
+        ).decode()  # fmt: skip
+        assert planted.strip() == "", f"the build left files where root writes: {planted}"
+    finally:
+        client.images.remove(tag, force=True)
+
+
+def test_image_tags_are_whole_digests(client, addons_dir):
+    tag = image.environment_image(client, "odoo:19", [addons_dir])
+    assert len(tag.split(":")[1]) == 64, "a 64-bit prefix lets another tree take the tag"

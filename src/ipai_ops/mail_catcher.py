@@ -1,10 +1,11 @@
 """An SMTP sink for staging and development copies: every mail is kept, none delivered.
 
 A neutralized copy sends through an outgoing server pointing here, logging in with its
-database's name (and no password): the catcher (``runtime.catcher_main``, which also runs
-in a container of each runtime host) files each mail under that name in a spool
-directory, and never opens a connection anywhere. The control plane reads the spool
-into each environment's *Mails*. It listens on loopback by default.
+database's name and a password of its own (:func:`grant_login`): the catcher
+(``runtime.catcher_main``, which also runs in a container of each runtime host) files
+each mail under that name in a spool directory, and never opens a connection anywhere.
+The control plane reads the spool into each environment's *Mails*. It listens on
+loopback by default.
 """
 
 from __future__ import annotations
@@ -12,15 +13,34 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import os
+import secrets
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from .errors import InvalidName
 from .runtime.catcher_main import LOGIN as _LOGIN
-from .runtime.catcher_main import MAX_MESSAGE_BYTES, UNKNOWN, start_server
+from .runtime.catcher_main import LOGINS, MAX_MESSAGE_BYTES, UNKNOWN, password_digest, start_server
 
-__all__ = ["MAX_MESSAGE_BYTES", "UNKNOWN", "CaughtMail", "caught", "start"]
+__all__ = ["MAX_MESSAGE_BYTES", "UNKNOWN", "CaughtMail", "caught", "grant_login", "start"]
+
+
+def grant_login(spool: str | os.PathLike, login: str) -> str:
+    """A new password for ``login`` at the catcher filing into ``spool``; the previous one
+    stops working. Only its SHA-256 is written, readable by the catcher; the password
+    itself goes into the copy's outgoing mail server and nowhere else."""
+    if not _LOGIN.match(login):
+        raise InvalidName(f"{login!r} cannot log in at the mail catcher.")
+    folder = Path(spool) / LOGINS
+    folder.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(24)
+    partial = folder / f".{login}.{secrets.token_hex(4)}"
+    partial.write_text(password_digest(password), encoding="ascii")
+    partial.chmod(0o644)
+    os.replace(partial, folder / login)
+    return password
 
 
 @dataclass(frozen=True)

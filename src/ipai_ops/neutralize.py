@@ -85,6 +85,7 @@ def neutralize_database(
     mail_catcher: tuple[str, int] | None = None,
     cron_allowlist: tuple[str, ...] = DEFAULT_CRON_ALLOWLIST,
     mail_login: str | None = None,
+    mail_password: str | None = None,
     as_role: ServerSpec | None = None,
 ) -> NeutralizationReport:
     """Neutralize ``database`` (a copy) and verify it; raise NeutralizationFailed if unsafe.
@@ -108,7 +109,7 @@ def neutralize_database(
                 _run_module_scripts(cur, addons_paths, report)
                 _project_layer(cur, report, base_url, mail_catcher, cron_allowlist)
                 if mail_catcher:
-                    _log_in_to_the_catcher_as(cur, mail_login or database)
+                    _log_in_to_the_catcher_as(cur, mail_login or database, mail_password)
             db.commit()
         except psycopg2.Error as exc:
             db.rollback()
@@ -231,12 +232,18 @@ def _route_outgoing_mail(cur, report, mail_catcher) -> None:
     )
 
 
-def _log_in_to_the_catcher_as(cur, login: str) -> None:
-    """The catcher files each mail under the login: the copy's name, with no password."""
+def _log_in_to_the_catcher_as(cur, login: str, password: str | None) -> None:
+    """The catcher files each mail under the login: the copy's name, with the password
+    the control plane granted it (see :func:`ipai_ops.mail_catcher.grant_login`)."""
     if _has(cur, "ir_mail_server", "smtp_user"):
         cur.execute(
             "UPDATE ir_mail_server SET smtp_user = %s WHERE active AND name = %s",
             (login, CATCHER_NAME),
+        )
+    if password and _has(cur, "ir_mail_server", "smtp_pass"):
+        cur.execute(
+            "UPDATE ir_mail_server SET smtp_pass = %s WHERE active AND name = %s",
+            (password, CATCHER_NAME),
         )
 
 
@@ -284,8 +291,9 @@ def verify_neutralized(cur, mail_catcher=None, cron_allowlist=DEFAULT_CRON_ALLOW
             " WHERE key = 'database.is_neutralized' AND lower(value) = 'true'"),
     }  # fmt: skip
     checks |= {
-        "no SMTP password kept": ("ir_mail_server.smtp_pass",
-            "SELECT count(*) = 0 FROM ir_mail_server WHERE coalesce(smtp_pass, '') <> ''"),
+        "no SMTP password kept but the catcher's": ("ir_mail_server.smtp_pass",
+            "SELECT count(*) = 0 FROM ir_mail_server WHERE coalesce(smtp_pass, '') <> ''"
+            " AND NOT (name = %(catcher)s AND smtp_host = %(host)s)"),
         "no incoming mail password kept": ("fetchmail_server.password",
             "SELECT count(*) = 0 FROM fetchmail_server WHERE coalesce(password, '') <> ''"),
         "no API key usable": ("res_users_apikeys", "SELECT count(*) = 0 FROM res_users_apikeys"),
@@ -300,6 +308,7 @@ def verify_neutralized(cur, mail_catcher=None, cron_allowlist=DEFAULT_CRON_ALLOW
     results = {}
     for name, (target, query) in checks.items():
         if _has_target(cur, target):
-            cur.execute(query, {"host": host, "allow": list(cron_allowlist)})
+            cur.execute(query, {"host": host, "allow": list(cron_allowlist),
+                                "catcher": CATCHER_NAME})  # fmt: skip
             results[name] = bool(cur.fetchone()[0])
     return results

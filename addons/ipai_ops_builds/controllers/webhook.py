@@ -12,6 +12,16 @@ _logger = logging.getLogger(__name__)
 MAX_BODY = 2 * 1024 * 1024  # a push notification is a few KiB; more is not one
 
 
+def _body_within(limit: int) -> bytes | None:
+    """The request's body, or None when it is larger than ``limit``: refused by its
+    Content-Length before a byte is read, and never more than ``limit`` + 1 read."""
+    declared = request.httprequest.content_length
+    if declared is not None and declared > limit:
+        return None
+    body = request.httprequest.stream.read(limit + 1)
+    return body if len(body) <= limit else None
+
+
 class OpsWebhook(http.Controller):
     """``POST /ipai_ops/webhook/<project code>``: GitHub and GitLab push notifications.
 
@@ -26,8 +36,8 @@ class OpsWebhook(http.Controller):
     def push(self, code):
         if not request.db:
             return json_answer({"status": "refused"}, 403)
-        body = request.httprequest.get_data(cache=False, parse_form_data=False)
-        if len(body) > MAX_BODY:
+        body = _body_within(MAX_BODY)
+        if body is None:
             return json_answer({"status": "too large"}, 413)
         headers = dict(request.httprequest.headers)
         project = request.env["ipai.ops.project"].sudo().search([("code", "=", code)], limit=1)

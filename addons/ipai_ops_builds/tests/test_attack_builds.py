@@ -4,6 +4,7 @@ JSON-RPC and HTTP. Each test asserts the safe behaviour: a failure is a weakness
 
 import hashlib
 import hmac
+import http.client
 import json
 import os
 from unittest.mock import patch
@@ -458,6 +459,19 @@ class TestBuildAttacks(RpcCase, OpsCase):
         response = self.url_open(f"/ipai_ops/webhook/{code}", data=body, headers=headers)
         return response.status_code
 
+    def _announce_without_sending(self, code, length: int) -> int:
+        """The answer to a request that says it carries ``length`` bytes and sends none:
+        refused at once by its Content-Length, not after waiting for (or reading) them."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.http_port(), timeout=10)
+        try:
+            connection.putrequest("POST", f"/ipai_ops/webhook/{code}")
+            connection.putheader("Content-Length", str(length))
+            connection.putheader("Content-Type", "application/json")
+            connection.endheaders()
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
     def _signed(self, body: bytes, secret="hook-secret", delivery="d-1"):
         signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         return {
@@ -494,6 +508,7 @@ class TestBuildAttacks(RpcCase, OpsCase):
         # too large is refused before anything is read or verified
         big = b"{" + b" " * (2 * 1024 * 1024 + 10) + b"}"
         self.assertEqual(self._post("a", big, self._signed(big)), 413)
+        self.assertEqual(self._announce_without_sending("a", 10**9), 413)
         # a signed push for A's main builds A's environments on main, never B's
         self.envs_a["staging"].branch = "main"
         self.envs_a["staging"].sudo().active = False

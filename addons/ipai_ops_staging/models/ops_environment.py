@@ -10,6 +10,7 @@ from odoo.addons.ipai_ops_core.roles import required_role, role_allows
 from ipai_ops.check import check_database
 from ipai_ops.clone import clone_database, clone_from_backup, drop_clone
 from ipai_ops.errors import OpsError
+from ipai_ops.mail_catcher import grant_login
 from ipai_ops.mask import check_no_survivors, find_survivors, mask_database, raise_on_survivors
 from ipai_ops.neutralize import neutralize_database
 from ipai_ops.odoo_init import init_database
@@ -204,10 +205,12 @@ class IpaiOpsEnvironment(models.Model):
             admin_password=project.dev_admin_password,
             as_role=login,
         )
+        catcher = environment._mail_catcher_address()
         report = neutralize_database(
             spec, environment.database_name, addons_paths=addons,
-            base_url=environment.base_url or None, mail_catcher=environment._mail_catcher_address(),
+            base_url=environment.base_url or None, mail_catcher=catcher,
             cron_allowlist=project._cron_allowlist(), as_role=login,
+            mail_password=catcher and self._mail_password(environment.database_name),
         )  # fmt: skip
         environment.write(
             {
@@ -289,6 +292,7 @@ class IpaiOpsEnvironment(models.Model):
                 spec, database, addons_paths=addons, base_url=copy.base_url or None,
                 mail_catcher=catcher, cron_allowlist=project._cron_allowlist(),
                 mail_login=mail_login or copy.database_name, as_role=login,
+                mail_password=catcher and self._mail_password(mail_login or copy.database_name),
             )  # fmt: skip
             reports["neutralization"] = report
             run._log_event_now("info", report.summary, {"checks": report.checks})
@@ -305,6 +309,12 @@ class IpaiOpsEnvironment(models.Model):
         """Where this copy's outgoing mail goes: the project's mail catcher, if it has one
         (None: to a server that does not exist)."""
         return self.project_id.sudo()._mail_catcher()
+
+    def _mail_password(self, login: str) -> str:
+        """A new password for ``login`` at the catcher: every instance of a host reaches
+        it, so a copy files mail under its own name only, and only with this password
+        (shown nowhere but the copy's outgoing mail server)."""
+        return grant_login(self.env["ipai.ops.mail"]._spool(), login)
 
     def _safe_copy_values(self, reports: dict) -> dict:
         """What a copy's record says of the neutralization and masking that made it safe."""

@@ -18,6 +18,7 @@ import docker.errors
 
 from ..errors import RuntimeHostError
 from . import engine
+from .catcher_main import LOGINS
 from .container_files import give_directory, put_files
 
 CATCHER_NAME = "ipai-ops-mail-catcher"
@@ -71,6 +72,8 @@ def _create(client, image: str, spool: str, port: int, bind: str):
     except docker.errors.ImageNotFound:
         raise RuntimeHostError(f"The image {image} is not on this runtime host.") from None
     labels = {engine.ROLE: "catcher", engine.HTTP_PORT: str(port), SPOOL_LABEL: spool}
+    # a host's catcher takes a login only with the password granted to it (catcher_main)
+    Path(spool, LOGINS).mkdir(parents=True, exist_ok=True)
     give_directory(client, found, spool, SPOOL_MOUNT, labels={engine.ROLE: "once"})
     catcher = client.containers.create(
         found.id,

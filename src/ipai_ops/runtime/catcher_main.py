@@ -4,11 +4,18 @@ Standard-library Python only, so that it runs as one file in a container of any 
 host whose image has ``python3`` (``python3 catcher_main.py SPOOL HOST PORT``), and in
 ``ipai-ops mail-catcher``.
 
-A copy's outgoing mail server points here and logs in with the copy's database name (no
-password: there is no secret to guard, and the catcher listens on loopback). Each mail is
-filed under that name in the spool, one ``.eml`` written whole then renamed, so a reader
-never sees half a mail. A login that is not a plain name files the mail under
+A copy's outgoing mail server points here and logs in with the copy's database name.
+Each mail is filed under that name in the spool, one ``.eml`` written whole then renamed,
+so a reader never sees half a mail. A login that is not a plain name files the mail under
 ``_unknown``: a login is never a path. Nothing is ever relayed, whatever the recipient.
+
+Every instance of a host reaches its catcher, and a branch's code chooses the login its
+Odoo sends with: so where the spool has a ``.logins`` directory (a runtime host's catcher
+always does), a login is accepted only with its password, whose SHA-256 the control plane
+wrote there as ``.logins/<login>`` when it made the copy; a mail from a session that did
+not log in so is refused. Without ``.logins`` (``ipai-ops mail-catcher`` on a developer's
+machine) the login is taken as given. Each login's folder holds at most
+:data:`MAX_SPOOL_BYTES`: past that, mail is refused as temporarily undeliverable.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import re
 import signal
@@ -29,7 +38,38 @@ MAX_LINE = 64 * 1024  # longer lines end the connection
 IDLE_TIMEOUT = 300  # seconds a client may stay silent
 LOGIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
 UNKNOWN = "_unknown"  # mails sent without a usable login
+LOGINS = ".logins"  # in the spool: SHA-256 of each login's password, one file per login
+MAX_SPOOL_BYTES = 256 * 1024**2  # kept for one login at most
 _ADDRESS = re.compile(r"^(?:FROM|TO):\s*<([^>]*)>", re.IGNORECASE)
+
+
+def password_digest(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
+
+
+def login_accepted(spool: Path, login: str | None, password: str | None) -> bool:
+    """Whether ``login`` may file mail: any plain login in an open spool, else only with
+    the password whose digest the control plane wrote for it."""
+    logins = Path(spool) / LOGINS
+    if not logins.is_dir():
+        return True
+    if not login or not LOGIN.match(login) or password is None:
+        return False
+    try:
+        expected = (logins / login).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return hmac.compare_digest(expected, password_digest(password))
+
+
+def spool_bytes(spool: Path, login: str | None) -> int:
+    """What ``login``'s folder of the spool holds, in bytes."""
+    folder = Path(spool) / (login if login and LOGIN.match(login) else UNKNOWN)
+    try:
+        with os.scandir(folder) as entries:
+            return sum(entry.stat().st_size for entry in entries if entry.is_file())
+    except FileNotFoundError:
+        return 0
 
 
 def file_mail(spool: Path, login: str | None, mail_from: str, rcpt_tos: list[str],
@@ -59,6 +99,7 @@ class Session:
     def __init__(self, reader, writer, spool: Path):
         self.reader, self.writer, self.spool = reader, writer, spool
         self.login: str | None = None
+        self.accepted = login_accepted(spool, None, None)  # an open spool takes anyone
         self._reset()
 
     def _reset(self) -> None:
@@ -112,14 +153,18 @@ class Session:
         if mechanism == "PLAIN":
             answer = initial or await self._challenge("")
             parts = _b64(answer).split("\0")
-            login = parts[1] if len(parts) == 3 else None
+            login, password = (parts[1], parts[2]) if len(parts) == 3 else (None, None)
         elif mechanism == "LOGIN":
             login = _b64(initial or await self._challenge("VXNlcm5hbWU6"))  # "Username:"
-            await self._challenge("UGFzc3dvcmQ6")  # "Password:", whatever it is
+            password = _b64(await self._challenge("UGFzc3dvcmQ6"))  # "Password:"
         else:
             await self.reply("504 5.5.4 Unrecognized authentication type")
             return
-        self.login = login
+        if not login_accepted(self.spool, login, password):
+            self.login, self.accepted = None, login_accepted(self.spool, None, None)
+            await self.reply("535 5.7.8 Authentication credentials invalid")
+            return
+        self.login, self.accepted = login, True
         await self.reply("235 2.7.0 Authentication successful")
 
     async def _challenge(self, prompt: str) -> str:
@@ -127,6 +172,9 @@ class Session:
         return await self.readline()
 
     async def smtp_MAIL(self, argument):
+        if not self.accepted:
+            await self.reply("530 5.7.0 Authentication required")
+            return
         found = _ADDRESS.match(argument)
         if not found or not argument.upper().startswith("FROM:"):
             await self.reply("501 5.5.4 Syntax: MAIL FROM:<address>")
@@ -159,6 +207,8 @@ class Session:
                 content += line
         if too_large:
             await self.reply("552 5.3.4 Message too big")
+        elif spool_bytes(self.spool, self.login) + len(content) > MAX_SPOOL_BYTES:
+            await self.reply("452 4.3.1 This copy's mail spool is full")
         else:
             file_mail(self.spool, self.login, self.mail_from, self.rcpt_tos, bytes(content))
             await self.reply("250 2.0.0 Kept, not delivered")

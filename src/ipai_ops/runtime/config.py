@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from ..identifiers import validate_database_name
 
-CONF_PATH = "/etc/odoo/odoo.conf"
-PGPASS_PATH = "/etc/odoo/pgpass"
+CONF_DIR = "/etc/odoo"  # a volume of the container's own: its root file system is read-only
+CONF_PATH = f"{CONF_DIR}/odoo.conf"
+PGPASS_PATH = f"{CONF_DIR}/pgpass"
 DATA_DIR = "/var/lib/odoo"  # a named volume: sessions (and attachments without a filestore dir)
 LIMIT_TIME_REAL = 120  # seconds per request, Odoo's default
 LIMIT_TIME_CPU = 60  # seconds per request, Odoo's default

@@ -20,6 +20,8 @@ from ..errors import RuntimeHostError
 from . import engine
 
 GIVE_TIMEOUT = 600  # seconds for chown -R of a large filestore
+LOG_HEAD_BYTES = 2 * 1024**2  # of a one-off container's log, kept from its start
+LOG_TAIL_BYTES = 14 * 1024**2  # and from its end: a branch's code may print without end
 MIN_DEPTH = 4  # "/", then three levels: never /, /var or /var/lib wholesale
 
 
@@ -42,23 +44,26 @@ def user_ids(container, user: str) -> tuple[int, int]:
     return 0, 0
 
 
-def put_files(container, user: str, files: dict[str, tuple[str, int, bool]]) -> None:
+def put_files(container, user: str, files: dict[str, tuple[str, int, bool]], *,
+              into: str = "/") -> None:  # fmt: skip
     """Write ``{path: (text, mode, owned_by_user)}`` into the container.
 
-    A path ending in ``/`` is a directory (its text is ignored).
+    A path ending in ``/`` is a directory (its text is ignored). Paths are relative to
+    ``into``: a container with a read-only root file system takes files only into a
+    volume of its own, named by its mount point.
     """
     uid, gid = user_ids(container, user)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for path, (text, mode, owned) in files.items():
             data = text.encode()
-            info = tarfile.TarInfo(path.strip("/"))
+            info = tarfile.TarInfo(str(PurePosixPath(path).relative_to(into)))
             if path.endswith("/"):
                 info.type, data = tarfile.DIRTYPE, b""
             info.size, info.mode, info.mtime = len(data), mode, int(time.time())
             info.uid, info.gid = (uid, gid) if owned else (0, 0)
             tar.addfile(info, io.BytesIO(data))
-    container.put_archive("/", buffer.getvalue())
+    container.put_archive(into, buffer.getvalue())
 
 
 def give_directory(client, image, host_dir: str, mount: str, labels: dict[str, str],
@@ -111,7 +116,23 @@ def run_to_end(client, image: str, entrypoint: list[str], *, labels: dict[str, s
             code = container.wait(timeout=timeout).get("StatusCode", -1)
         except requests.RequestException:
             code = -1  # ran too long: the log says how far it got
-        return code, container.logs().decode(errors="replace")
+        return code, bounded_log(container)
     finally:
         with contextlib.suppress(docker.errors.APIError, requests.RequestException):
             container.remove(force=True)
+
+
+def bounded_log(container) -> str:
+    """A container's log, streamed: its first :data:`LOG_HEAD_BYTES` and last
+    :data:`LOG_TAIL_BYTES`, with what lies between left out (and said so). The log is
+    the branch's code's output, so its size is the branch's choice, not ours."""
+    head, tail, dropped = bytearray(), bytearray(), 0
+    for chunk in container.logs(stream=True, follow=False):
+        room = max(0, LOG_HEAD_BYTES - len(head))
+        head += chunk[:room]
+        tail += chunk[room:]
+        if len(tail) > LOG_TAIL_BYTES:
+            dropped += len(tail) - LOG_TAIL_BYTES
+            del tail[: len(tail) - LOG_TAIL_BYTES]
+    middle = f"\n[… {dropped} bytes of the log left out …]\n".encode() if dropped else b""
+    return (bytes(head) + middle + bytes(tail)).decode(errors="replace")

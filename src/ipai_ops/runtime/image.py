@@ -1,10 +1,13 @@
 """An environment's image: the base Odoo image with the environment's addons baked in.
 
 Each addons directory is copied to ``/mnt/extra-addons/<n>`` (read-only to Odoo's user)
-and its ``requirements.txt``, when it has one, is installed with pip. The tag is a digest
-of the base image's id and the addons trees' names, modes and contents, so an unchanged
-tree maps to an existing tag and is not built again; two environments running the same
-code share one image.
+and its ``requirements.txt``, when it has one, is installed with pip **as Odoo's user**,
+into a directory of its own on ``PYTHONUSERBASE``: a requirement is a stranger's code
+(its ``setup.py`` runs at install time), and as root it could rewrite the image's
+``chown``, Odoo itself or its Python. The tag is the whole SHA-256 of the base image's id
+and the addons trees' names, modes and contents, so an unchanged tree maps to an
+existing tag and is not built again, and no other tree can be given the same tag; two
+environments running the same code share one image.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from . import engine
 REPOSITORY = "ipai-ops-env"
 ADDONS_ROOT = "/mnt/extra-addons"
 ADDONS_PATH_LABEL = "ipai-ops.addons-path"
+PYTHON_USER_BASE = "/opt/ipai-ops/python"  # the requirements' packages, the build user's
+NOBODY = "65534"  # installs requirements when the base image runs as root
 BUILD_LOG_TAIL = 30  # lines of the build log kept in the error
 SKIPPED_NAMES = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
@@ -43,7 +48,7 @@ def _files(root: Path) -> list[Path]:
 
 
 def addons_digest(base_image_id: str, addons_dirs: Iterable[Path]) -> str:
-    """A digest of everything the image is made of (16 hex digits)."""
+    """A digest of everything the image is made of (SHA-256, 64 hex digits)."""
     digest = hashlib.sha256(base_image_id.encode())
     for index, root in enumerate(addons_dirs):
         digest.update(f"\0dir {index}\0".encode())
@@ -52,15 +57,22 @@ def addons_digest(base_image_id: str, addons_dirs: Iterable[Path]) -> str:
             with path.open("rb") as handle:
                 for block in iter(lambda h=handle: h.read(1 << 20), b""):
                     digest.update(block)
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()
 
 
 def _dockerfile(base_image: str, user: str, requirements: list[str]) -> str:
     lines = [f"FROM {base_image}", "USER root", f"COPY addons/ {ADDONS_ROOT}/"]
-    lines += [
-        f"RUN pip3 install --no-cache-dir --break-system-packages -r {ADDONS_ROOT}/{req}"
-        for req in requirements
-    ]
+    if requirements:
+        installer = user if user not in ("", "root", "0") else NOBODY
+        lines += [
+            f"RUN mkdir -p {PYTHON_USER_BASE} && chown {installer} {PYTHON_USER_BASE}",
+            f"ENV PYTHONUSERBASE={PYTHON_USER_BASE}",
+            f"USER {installer}",
+        ]
+        lines += [
+            f"RUN pip3 install --user --no-cache-dir --break-system-packages -r {ADDONS_ROOT}/{req}"
+            for req in requirements
+        ]
     lines.append(f"USER {user or 'root'}")
     return "\n".join(lines) + "\n"
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import docker
 import docker.errors
+import docker.types
 import requests
 
 from ..connection import ServerSpec
@@ -35,7 +36,7 @@ from ..errors import (
     RuntimeHostError,
 )
 from . import config, engine, front
-from .container_files import give_directory, put_files
+from .container_files import bounded_log, give_directory, put_files
 from .image import ADDONS_PATH_LABEL, environment_image
 from .test_report import TestReport, parse_test_log
 
@@ -47,6 +48,8 @@ STOP_TIMEOUT = 10  # seconds between SIGTERM and SIGKILL
 LOG_TAIL = 40  # lines of an instance's log quoted in errors
 NAME_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 SECOND = 1_000_000_000  # Docker's health check durations are in nanoseconds
+DEFAULT_PIDS = 512  # processes and threads of one container: no fork bomb starves the host
+TMP_SIZE = "512m"  # the tmpfs on /tmp, the only place outside volumes an instance writes
 # run inside the container (host network: its own loopback port), by Docker itself
 HEALTH_PROBE = (
     "import sys, urllib.request; sys.exit(0 if b'pass' in urllib.request.urlopen("
@@ -70,6 +73,7 @@ class InstanceSpec:
     bind: str = "127.0.0.1"  # where the host's router listens
     memory_mb: int = 0  # 0: no limit
     cpus: float = 0.0  # 0: no limit
+    pids: int = 0  # processes and threads at most; 0: DEFAULT_PIDS
     # the database's attachments, a directory of the host: the one backups and copies
     # read (on a remote host, the same path on shared storage); None: the data volume's
     filestore_dir: str | None = None
@@ -246,7 +250,19 @@ def _own_filestore(client, spec: InstanceSpec, image) -> None:
 
 
 def _limits(spec: InstanceSpec) -> dict:
-    limits = {}
+    """What a container of a branch's code may use and do: no capability, no new
+    privilege (setuid binaries stay unprivileged), a read-only root file system with
+    writes only to its volumes and a tmpfs, a bounded number of processes, and the
+    memory and CPUs the environment is given."""
+    limits = {
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "read_only": True,
+        "tmpfs": {"/tmp": f"size={TMP_SIZE},mode=1777"},  # noqa: S108 - the container's own
+        "pids_limit": spec.pids or DEFAULT_PIDS,
+        # anonymous: made with the container, removed with it (remove(v=True))
+        "mounts": [docker.types.Mount(config.CONF_DIR, None, type="volume")],
+    }
     if spec.memory_mb:
         limits["mem_limit"] = f"{spec.memory_mb}m"
     if spec.cpus:
@@ -297,7 +313,8 @@ def _create(client, spec: InstanceSpec, tag: str, port: int, *, role: str, comma
     put_files(
         container,
         image.attrs["Config"].get("User") or "root",
-        {
+        into=config.CONF_DIR,
+        files={
             config.CONF_PATH: (config.render_odoo_conf(settings), 0o444, False),
             config.PGPASS_PATH: (
                 config.render_pgpass(settings, spec.server.password or ""),
@@ -351,14 +368,14 @@ def deploy(client: docker.DockerClient, spec: InstanceSpec, *, tag: str | None =
         front.route(client, public, backend, image=spec.base_image, bind=spec.bind)
     except Exception:
         with contextlib.suppress(docker.errors.APIError, requests.RequestException):
-            container.remove(force=True)
+            container.remove(force=True, v=True)
         raise
     for old in previous:
         say(f"Stopping the previous container ({old.name})")
         front.drain(client, _backend(old))
         with contextlib.suppress(docker.errors.NotFound):
             _api("stop the previous container", old.stop, timeout=STOP_TIMEOUT)
-            _api("remove the previous container", old.remove)
+            _api("remove the previous container", old.remove, v=True)
     return status(client, spec.project, spec.environment)
 
 
@@ -450,7 +467,7 @@ def _run_container(client, spec: InstanceSpec, args: list[str], *, timeout: int,
         return result.get("StatusCode", -1), _whole_log(container)
     finally:
         with contextlib.suppress(docker.errors.APIError, requests.RequestException):
-            container.remove(force=True)
+            container.remove(force=True, v=True)
 
 
 def _log_tail(log: str, lines: int = LOG_TAIL) -> str:
@@ -458,7 +475,7 @@ def _log_tail(log: str, lines: int = LOG_TAIL) -> str:
 
 
 def _whole_log(container) -> str:
-    return container.logs().decode(errors="replace")
+    return bounded_log(container)
 
 
 def _tail(container, lines: int = LOG_TAIL) -> str:
@@ -514,7 +531,7 @@ def remove(
     for container in _servers(client, project, environment):
         if front.routes(client).get(_public(container)) == _backend(container):
             front.unroute(client, _public(container))
-        _api("remove the container", container.remove, force=True)
+        _api("remove the container", container.remove, force=True, v=True)
     if volume:
         with contextlib.suppress(docker.errors.NotFound):
             client.volumes.get(f"{container_name(project, environment)}-data").remove()
