@@ -4,6 +4,7 @@ from odoo import http
 from odoo.http import request
 
 from odoo.addons.ipai_ops_core.controllers.answers import json_answer
+from odoo.addons.ipai_ops_core.cron_trigger import trigger_soon
 
 from ipai_ops.errors import SecretUnavailable
 from ipai_ops.webhooks import WebhookRefused, parse_push, verify
@@ -64,5 +65,5 @@ class OpsWebhook(http.Controller):
             )  # fmt: skip
         if builds.filtered(lambda b: not b.described):
             # reading the commit needs a fetch: the poller does it now, not this request
-            request.env.ref("ipai_ops_builds.cron_poll_repositories").sudo()._trigger()
+            trigger_soon(request.env.ref("ipai_ops_builds.cron_poll_repositories"))
         return json_answer({"status": "queued", "builds": len(builds)}, 202)

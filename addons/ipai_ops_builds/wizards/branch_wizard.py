@@ -3,6 +3,7 @@ import re
 from odoo import fields, models
 from odoo.exceptions import AccessError, UserError
 
+from odoo.addons.ipai_ops_core.cron_trigger import trigger_soon
 from odoo.addons.ipai_ops_core.roles import required_role, role_allows
 
 from ipai_ops.errors import OpsError
@@ -38,7 +39,7 @@ class IpaiOpsBranchWizard(models.TransientModel):
         environment = self.env["ipai.ops.environment"].sudo().create({
             **template._copy_values("development", database, branch), "branch": branch,
             "data_class": "scratch", "backup_target_id": False})  # fmt: skip
-        self.env.ref("ipai_ops_builds.cron_poll_repositories").sudo()._trigger()
+        trigger_soon(self.env.ref("ipai_ops_builds.cron_poll_repositories"))
         note = self.env._("Follows %(branch)s, for %(user)s.", branch=branch,
                           user=self.env.user.name)  # fmt: skip
         environment.message_post(body=note)

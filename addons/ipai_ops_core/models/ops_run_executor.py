@@ -36,6 +36,7 @@ from odoo.tools import SQL, config
 from ipai_ops.errors import OpsError
 from ipai_ops.retry import backoff, is_transient
 
+from ..cron_trigger import trigger_soon
 from ..heartbeat import RunHeartbeat, worker_alive
 from .ops_run import utcnow
 
@@ -49,6 +50,7 @@ EXPECTED_ERRORS = (OpsError, UserError, ValidationError, AccessError)
 
 
 EXECUTOR_SILENCE = 600  # seconds without an executor pass or a live run: the executor is down
+LOCK_TIMEOUT = "5s"  # the longest an executor statement waits for a lock held elsewhere
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,14 @@ class ExecutorHealth:
 
 class WorkerLost(Exception):
     """The process running a run died (killed, restarted): worth another attempt."""
+
+
+def bound_lock_waits(cr) -> None:
+    """No statement of the executor's transaction ``cr`` waits more than
+    :data:`LOCK_TIMEOUT` for a lock: a run meeting a row another transaction holds fails
+    with a lock timeout, which is transient, and is tried again later with back-off."""
+    if isinstance(cr, sql_db.Cursor):  # tests share one transaction: no setting of theirs
+        cr.execute(SQL("SET LOCAL lock_timeout = %s", LOCK_TIMEOUT))
 
 
 def worker_name() -> str:
@@ -105,6 +115,7 @@ class IpaiOpsRun(models.Model):
         while time.monotonic() < deadline:
             self._in_own_transaction("_cancel_runs_whose_predecessor_failed")
             with self.env.registry.cursor() as cr:
+                bound_lock_waits(cr)
                 run_id = self._claim_next_run_id(cr, worker_name())
             if not run_id:
                 return
@@ -163,6 +174,7 @@ class IpaiOpsRun(models.Model):
         """Run a bookkeeping step in a short transaction of its own, committed at once,
         rather than in the cron's, which lasts as long as the whole pass."""
         with self.env.registry.cursor() as cr:
+            bound_lock_waits(cr)
             getattr(self.with_env(self.env(cr=cr)), method)()
 
     @api.model
@@ -208,6 +220,7 @@ class IpaiOpsRun(models.Model):
                 # a published backup would be reported failed. Each statement of a run sees
                 # the latest committed data instead.
                 cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            bound_lock_waits(cr)
             run = self.with_env(self.env(cr=cr)).sudo().browse(run_id)
             with RunHeartbeat(cr.dbname, run_id, HEARTBEAT_INTERVAL):
                 run._execute()
@@ -302,7 +315,7 @@ class IpaiOpsRun(models.Model):
             level="warning",
         )  # fmt: skip
         for cron in self._executor_crons():
-            cron._trigger(at=retry_at)
+            trigger_soon(cron, at=retry_at)
         return True
 
     @api.model
@@ -344,7 +357,7 @@ class IpaiOpsRun(models.Model):
     def _trigger_executor(self) -> None:
         """Ask every executor cron (every lane) to run as soon as a cron worker is free."""
         for cron in self._executor_crons():
-            cron._trigger()
+            trigger_soon(cron)
 
     @api.model
     def _executor_crons(self):

@@ -1,4 +1,7 @@
 from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+DELETE_LOCK_TIMEOUT = "5s"  # a user's deletion waits no longer for rows others hold
 
 
 class ResUsers(models.Model):
@@ -14,6 +17,24 @@ class ResUsers(models.Model):
         users = super().create(vals_list)
         users._land_ops_admins_on_operations()
         return users
+
+    def unlink(self):
+        """Users who asked for operations are archived, not deleted: the audit trail names
+        them, and PostgreSQL refuses to change it. Refused here at once, before any row
+        is locked, and any other wait of the deletion is bounded."""
+        asked = self.env["ipai.ops.run"].sudo().search([("requester_id", "in", self.ids)])
+        if asked:
+            names = ", ".join(sorted(set(asked.mapped("requester_id.name"))))
+            raise UserError(
+                self.env._(
+                    "%(users)s asked for operations (%(count)s runs), which the audit trail "
+                    "keeps by name: archive these users instead of deleting them.",
+                    users=names,
+                    count=len(asked),
+                )
+            )
+        self.env.cr.execute(f"SET LOCAL lock_timeout = '{DELETE_LOCK_TIMEOUT}'")
+        return super().unlink()
 
     def write(self, vals):
         result = super().write(vals)

@@ -3,7 +3,8 @@ from datetime import timedelta
 
 import psycopg2
 
-from odoo.tests import tagged
+from odoo.exceptions import UserError
+from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..models.ops_run import utcnow
@@ -68,6 +69,25 @@ class TestRunsForPeople(OpsCase):
                     offered = environment.with_user(self.members_a[role]).allowed_kinds or ""
                     self.assertEqual("check" in offered.split(), stage in stages)
         self.assertFalse(self.envs_a["production"].with_user(self.outsider).allowed_kinds)
+
+    def test_a_requester_is_archived_not_deleted_and_the_refusal_waits_for_nothing(self):
+        """Deleting a user who asked for a run is refused at once, naming the way out;
+        the executor's wake-up calls never name them, so no cron pass holds a row their
+        deletion would wait for."""
+        developer = self.members_a["developer"]
+        run = self.envs_a["development"].with_user(developer)._queue_run("check")
+        lanes = run._executor_crons()
+        triggers = self.env["ir.cron.trigger"].sudo().search([("cron_id", "in", lanes.ids)])
+        self.assertTrue(triggers, "queueing a run wakes the executor up")
+        self.assertNotIn(developer, triggers.create_uid, "a trigger names the user who asked")
+        with self.assertRaisesRegex(UserError, "archive these users"):
+            developer.sudo().unlink()
+        self.assertTrue(developer.exists())
+        developer.sudo().action_archive()  # the way out: the trail keeps their name
+        self.assertEqual(run.requester_name, developer.name)
+        bystander = new_test_user(self.env, "a_bystander", groups="base.group_user")
+        bystander.sudo().unlink()  # a user who asked for nothing is deleted as usual
+        self.assertFalse(bystander.exists())
 
     def test_runs_last_a_positive_time(self):
         run = self.envs_a["development"]._queue_system_run("check")
