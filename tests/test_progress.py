@@ -115,7 +115,7 @@ def test_a_copy_tells_its_preparation_and_a_copy_from_a_backup_its_restore(
         assert_well_told(recorder)  # the inner operation's 0-1 never restarts the whole
         assert any(m.startswith("Masking ") for m in recorder.messages)
         assert recorder.messages[-1].endswith(" is ready")
-    assert "Linking the filestore" in live.messages
+    assert "Copying the filestore" in live.messages
     assert any(m.startswith("Restoring the dump") for m in from_backup.messages)
 
 
