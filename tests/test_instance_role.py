@@ -11,6 +11,7 @@ import pytest
 from conftest import run_sql
 from psycopg2 import sql
 
+from ipai_ops.backup import backup_database
 from ipai_ops.clone import clone_database
 from ipai_ops.connection import connect
 from ipai_ops.errors import NeutralizationFailed, OpsError, ProtectedDatabase
@@ -141,6 +142,24 @@ def test_a_production_database_is_never_adopted(spec, env_role, odoo_db):
     owner = run_sql(spec, "postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database"
                                       " WHERE datname = %s", (production,))  # fmt: skip
     assert owner == [(spec.user,)]
+
+
+def test_production_given_its_own_role_stays_readable_by_the_server(
+    spec, env_role, odoo_db, scratch_db, target
+):
+    """Production's own role (the run behind a backup): it owns production and nothing
+    else; the server's role still backs it up; another database stays out of reach."""
+    role, login = env_role
+    production, files = odoo_db
+    other = scratch_db()
+    run_sql(spec, other, "CREATE TABLE secrets (value text); INSERT INTO secrets VALUES ('x')")
+    with connect(spec.for_database("postgres")) as admin:
+        mark_production(admin, production)
+    assert adopt_database(spec, production, role, production=True)
+    as_role(login, production, "UPDATE res_partner SET name = name || ''")  # Odoo's own work
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        as_role(login, other, "SELECT * FROM secrets")
+    assert backup_database(spec, production, target, filestore=files).manifest["dump"]["bytes"]
 
 
 def test_a_new_database_belongs_to_the_role(spec, env_role):

@@ -76,9 +76,20 @@ def addons_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def odoo_database(spec):
     """A database name for the deployed instance, dropped at the end."""
-    name = f"ipai_rt_{os.getpid()}"
+    name = _create_database(spec, f"ipai_rt_{os.getpid()}")
     yield name
     _drop_database(spec, name)
+
+
+def _create_database(spec, name: str) -> str:
+    """An empty database for an instance to initialize: its password file names that
+    database alone, so Odoo cannot make one itself from the maintenance database."""
+    conn = connect(spec.for_database("postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    conn.close()
+    return name
 
 
 def _drop_database(spec, name: str) -> None:
@@ -128,7 +139,8 @@ def test_conf_has_no_password_and_only_its_database():
     assert "list_db = False" in text
     assert "db_password = \n" in text
     assert "http_interface = 127.0.0.1" in text
-    assert config.render_pgpass(settings, "p:w\\d") == "127.0.0.1:5432:*:odoo:p\\:w\\\\d\n"
+    line = f"127.0.0.1:5432:{settings.db_name}:odoo:p\\:w\\\\d\n"
+    assert config.render_pgpass(settings, "p:w\\d") == line, "its own database only"
 
 
 def test_names_that_docker_refuses_are_refused_first():
@@ -531,7 +543,7 @@ def test_module_tests_run_with_demo_data_and_report_each_failure(client, spec, t
     (root / "runtime_probe" / "tests").mkdir()
     (root / "runtime_probe" / "tests" / "__init__.py").write_text("from . import test_probe\n")
     (root / "runtime_probe" / "tests" / "test_probe.py").write_text(TESTED_MODULE_TESTS)
-    database = f"ipai_rt_tests_{os.getpid()}"
+    database = _create_database(spec, f"ipai_rt_tests_{os.getpid()}")
     build = _spec(spec, root, database, environment="tested")
     holder = socket.socket()
     try:
@@ -554,7 +566,7 @@ def test_module_tests_run_with_demo_data_and_report_each_failure(client, spec, t
 def test_a_module_that_cannot_install_is_no_test_result(client, spec, tmp_path):
     """An install that fails is an error with the log's end, not a test report."""
     root = _module_tree(tmp_path, "uninstallable", "19.0.1.0.0", data="<odoo><record")
-    database = f"ipai_rt_noinstall_{os.getpid()}"
+    database = _create_database(spec, f"ipai_rt_noinstall_{os.getpid()}")
     build = _spec(spec, root, database, environment="noinstall")
     try:
         with pytest.raises(InstanceFailed, match="Installing runtime_probe failed") as failed:

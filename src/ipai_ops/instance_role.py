@@ -1,10 +1,10 @@
-"""The database role a non-production environment's code runs as.
+"""The database role an environment's code runs as.
 
-A development or staging environment runs a branch's code: whoever can push to that
-branch runs code in its Odoo and SQL in its ``neutralize.sql``. Were that code to
-connect as the database server's role (often a superuser, always the owner of
-production), a push would be enough to read production. So each such environment
-gets a role of its own: it can log in, owns the environment's databases and their
+An environment runs a branch's code: whoever can push to that branch runs code in its
+Odoo and SQL in its ``neutralize.sql``. Were that code to connect as the database
+server's role (often a superuser, always the owner of every production on it, and of
+the control plane's own database when it shares the server), a push would be enough
+to read them all. So each environment gets a role of its own: it can log in, owns the environment's databases and their
 objects, and nothing else — no superuser, no CREATEDB, no CREATEROLE, no membership
 of any other role. Its password is random, kept in a file only the control plane's
 user reads, and reaches PostgreSQL as a SCRAM verifier, never in clear.
@@ -131,10 +131,12 @@ SELECT 'TYPE', t.oid::regtype::text
 """
 
 
-def adopt_database(spec: ServerSpec, database: str, role: str) -> bool:
+def adopt_database(spec: ServerSpec, database: str, role: str, *, production: bool = False) -> bool:
     """Hand ``database`` and every object in it to ``role`` (a restore may have brought
-    objects of another owner); True if anything changed hands. A production database is
-    never handed over; a database that does not exist is left alone."""
+    objects of another owner); True if anything changed hands. A database that does not
+    exist is left alone. A production database is handed over only with ``production``:
+    to production's own role, behind a backup (the server's role stays a member of it, so
+    backups and monitoring still read it)."""
     _check_name(role)
     with connection(spec.for_database("postgres")) as conn, conn.cursor() as cur:
         cur.execute(
@@ -143,7 +145,7 @@ def adopt_database(spec: ServerSpec, database: str, role: str) -> bool:
         row = cur.fetchone()
         if row is None:
             return False
-        if is_production(conn, database):
+        if is_production(conn, database) and not production:
             raise ProtectedDatabase(
                 f"{database} is a production database: it is never given to the role "
                 f"{role} of a development or staging environment."

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, config
 
 from odoo.addons.ipai_ops_core.models.ops_environment import REDACTED
@@ -28,7 +28,7 @@ INSTANCE_STATES = [
 ]
 RESTART_POLICIES = [("never", "Never"), ("on_failure", "When it is down")]
 INSTANCE_KINDS = ("instance_deploy", "instance_start", "instance_stop", "instance_restart",
-                  "instance_update")  # fmt: skip
+                  "instance_update", "instance_own_role")  # fmt: skip
 MODULE_NAME = re.compile(r"[a-z0-9_]{1,64}")
 LOG_LINES = 200  # lines of an instance's log kept with a deploy run
 LOCK_NAMESPACE = zlib.crc32(b"ipai_ops.instance")  # advisory locks: one operation at a time
@@ -152,17 +152,33 @@ class IpaiOpsEnvironment(models.Model):
     # --- the role a branch's code logs in as ----------------------------------------
 
     def _database_login(self):
-        """A development or staging environment on a runtime host runs a branch's code,
-        which whoever can push writes: it logs in as the environment's own role, owner of
-        its databases and of nothing else. Production logs in as the server's role."""
+        """An environment on a runtime host runs a branch's code, which whoever can push
+        writes: it logs in as the environment's own role, owner of its databases and of
+        nothing else. Production does once its database was given to that role (the run
+        *Give production its own database role*); until then, as the server's role."""
         login = super()._database_login()
-        if login or self.stage == "production" or not self.sudo().runtime_host_id:
+        if login or not self.sudo().runtime_host_id:
             return login
+        if self.stage == "production" and not self._owns_its_database():
+            return None
+        return self._own_role_login()
+
+    def _own_role_login(self):
         server = self.server_id._engine_spec()
         role = self._role_name()
         password, new = role_password(self._roles_dir(), role)
         ensure_role(server, role, password, renew=new)
         return dataclasses.replace(server, user=role, password=password)
+
+    def _owns_its_database(self) -> bool:
+        """Whether the environment's database belongs to the environment's own role."""
+        with connection(self.server_id._engine_spec()) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT pg_get_userbyid(datdba) = %s FROM pg_database WHERE datname = %s",
+                (self._role_name(), self.database_name),
+            )
+            row = cur.fetchone()
+        return bool(row and row[0])
 
     def _role_name(self) -> str:
         # the control plane's uuid in the name: two control planes may share a server
@@ -178,14 +194,14 @@ class IpaiOpsEnvironment(models.Model):
         login = self._database_login()
         if login is None:
             return self._engine_spec()
-        if self.database_name:
+        if self.database_name and self.stage != "production":
             adopt_database(self.server_id._engine_spec(), self.database_name, login.user)
         return login.for_database(self.database_name)
 
     def _redact(self, text: str | None) -> str | None:
         """The environment role's password is hidden too."""
         text = super()._redact(text)
-        if not text or self.stage == "production":
+        if not text:
             return text
         secret = self._roles_dir() / self._role_name()
         password = secret.read_text(encoding="ascii").strip() if secret.is_file() else ""
@@ -320,6 +336,33 @@ class IpaiOpsEnvironment(models.Model):
             self.env._("Restarted without downtime at %(url)s.", url=environment.instance_url),
         )
 
+    def _run_instance_own_role(self, run) -> dict:
+        """Give production's database, objects included, to the environment's own role,
+        then restart its instance logged in as that role (behind a backup: the run waits
+        for the one queued before it)."""
+        environment = run.environment_id
+        if environment.stage != "production":
+            raise UserError(self.env._("Only production is given its own role this way."))
+        environment._lock_instance()
+        login = environment._own_role_login()
+        with self._engine_errors():
+            changed = adopt_database(
+                environment.server_id._engine_spec(), environment.database_name, login.user,
+                production=True,
+            )  # fmt: skip
+        summary = self.env._(
+            "%(db)s now belongs to %(role)s; the server's role stays a member of it.",
+            db=environment.database_name, role=login.user,
+        )  # fmt: skip
+        if environment.instance_state in ("running", "down"):
+            client = environment._host_client()
+            with self._engine_errors():
+                status = instance.rolling_restart(client, environment._instance_spec(),
+                                                  progress=self._say(run))  # fmt: skip
+            environment._record_instance(status)
+            summary += " " + self.env._("Its instance now logs in as that role.")
+        return {"summary": summary, "result": {"role": login.user, "changed": changed}}
+
     def _run_instance_update(self, run) -> dict:
         environment, spec, client = self._instance_client(run)
         modules = environment._valid_modules((run.params or {}).get("modules"))
@@ -429,6 +472,31 @@ class IpaiOpsEnvironment(models.Model):
 
     def action_instance_restart(self):
         self._queue_instance("instance_restart")
+        return self.action_open_runs()
+
+    def action_instance_own_role(self):
+        """Give production its own database role, behind a backup (operations
+        administrators: it changes who owns production's objects)."""
+        self.ensure_one()
+        self.check_access("read")
+        if not self.env.user.has_group("ipai_ops_core.group_ops_admin"):
+            raise AccessError(
+                self.env._("Only operations administrators give production its own role.")
+            )
+        if self.stage != "production" or not self.has_runtime_host:
+            raise UserError(
+                self.env._("Only production, placed on a runtime host, is given its own role.")
+            )
+        if not self.backup_target_id:
+            raise UserError(
+                self.env._(
+                    "%(env)s needs a storage target: its database changes owner only behind "
+                    "a backup.",
+                    env=self.display_name,
+                )
+            )
+        backup = self._queue_run("backup", {"kind": "pre-update"})
+        self._queue_run("instance_own_role", after=backup)
         return self.action_open_runs()
 
     def action_instance_update(self):

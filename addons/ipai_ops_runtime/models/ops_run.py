@@ -76,4 +76,9 @@ class IpaiOpsRun(models.Model):
             "instance_stop": kind("instance_stop", self.env._("Stop")),
             "instance_restart": kind("instance_restart", self.env._("Restart")),
             "instance_update": kind("instance_update", self.env._("Update modules")),
+            "instance_own_role": kind(
+                "instance_own_role",
+                self.env._("Give production its own database role"),
+                min_role="admin",
+            ),
         }

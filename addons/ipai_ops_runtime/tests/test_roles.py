@@ -30,6 +30,7 @@ EXPECTED = {
     "place_on_host": {("ops_admin", stage) for stage in STAGES},
     "read_host_field": {("ops_admin", stage) for stage in STAGES},
     "write_instance_url": set(),  # the system's, even for operations administrators
+    "own_role": {("ops_admin", "production")},
 }
 
 
@@ -122,6 +123,15 @@ class TestRuntimeRolesOverRpc(RpcCase, OpsCase):
         self.login_as(user)
         response = self.url_open(f"/ipai_ops/instance/{environment.id}/log")
         return response.status_code == 503 and "runtime host does not answer" in response.text
+
+    def _try_own_role(self, user, environment) -> bool:
+        """Production given its own role: an operations administrator's, behind a backup
+        (here, past the role check, the missing storage target is what refuses)."""
+        try:
+            self.call(user, ENVIRONMENT, "action_instance_own_role", [environment.id])
+        except Refused as refused:
+            return "needs a storage target" in refused.message
+        raise AssertionError("production changed owner without a storage target")
 
     def _try_read_host_field(self, user, environment) -> bool:
         return self.allowed(user, ENVIRONMENT, "read", [environment.id], ["runtime_host_id"])

@@ -77,6 +77,8 @@ def _pgpass_field(value: str) -> str:
 
 
 def render_pgpass(settings: OdooSettings, password: str) -> str:
-    """One ``.pgpass`` line giving ``password`` for the instance's server and role."""
-    fields = [settings.db_host, str(settings.db_port), "*", settings.db_user, password]
+    """One ``.pgpass`` line giving ``password`` for the instance's server, role and
+    database: its own, no other."""
+    fields = [settings.db_host, str(settings.db_port), settings.db_name, settings.db_user,
+              password]  # fmt: skip
     return ":".join(_pgpass_field(field) for field in fields) + "\n"
