@@ -2,12 +2,13 @@
 
 An environment runs a branch's code: whoever can push to that branch runs code in its
 Odoo and SQL in its ``neutralize.sql``. Were that code to connect as the database
-server's role (often a superuser, always the owner of every production on it, and of
-the control plane's own database when it shares the server), a push would be enough
-to read them all. So each environment gets a role of its own: it can log in, owns the environment's databases and their
-objects, and nothing else — no superuser, no CREATEDB, no CREATEROLE, no membership
-of any other role. Its password is random, kept in a file only the control plane's
-user reads, and reaches PostgreSQL as a SCRAM verifier, never in clear.
+server's role (often a superuser, always the owner of every production on it, and of the
+control plane's own database when it shares the server), a push would be enough to read
+them all. So each environment gets a role of its own: it can log in, owns the
+environment's databases and their objects, and nothing else — no superuser, no CREATEDB,
+no CREATEROLE, no membership of any other role. Its password is random, kept in a file
+only the control plane's user reads, and reaches PostgreSQL as a SCRAM verifier, never
+in clear.
 """
 
 from __future__ import annotations
