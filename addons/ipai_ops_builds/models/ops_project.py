@@ -23,8 +23,10 @@ from ipai_ops.secret_refs import resolve_reference, validate_reference
 _logger = logging.getLogger(__name__)
 OPS_ADMIN = "ipai_ops_core.group_ops_admin"
 REPOSITORY_FIELDS = frozenset(
-    {"git_token_ref", "git_ssh_key_file", "webhook_secret_ref", "restore_on_failed_update"}
-)
+    {"git_token_ref", "git_ssh_key_file", "webhook_secret_ref", "restore_on_failed_update",
+     "branch_limit"}
+)  # fmt: skip
+DEFAULT_BRANCH_LIMIT = 10  # development environments made from branches, per project
 
 
 class IpaiOpsProject(models.Model):
@@ -53,6 +55,13 @@ class IpaiOpsProject(models.Model):
         "their approval). Off: the restore is offered on the build's run.",
     )
     build_ids = fields.One2many("ipai.ops.build", "project_id", string="Builds")
+    branch_limit = fields.Integer(
+        string="Development branches at most",
+        default=DEFAULT_BRANCH_LIMIT,
+        help="How many development environments made from branches the project may have "
+        "at once (an operations administrator's setting): each one builds and runs on the "
+        "project's runtime host, which other projects share.",
+    )
 
     def _ops_admin_fields(self, creating: bool) -> set[str]:
         return super()._ops_admin_fields(creating) | REPOSITORY_FIELDS

@@ -255,6 +255,19 @@ class TestDevelopmentBranches(RpcCase, BuildsCase):
         return [self.call(user, "ipai.ops.branch.wizard", "create",
                           [{"project_id": self.project_a.id, "branch": branch}])[0]]  # fmt: skip
 
+    def test_a_project_makes_no_more_branches_than_its_limit(self):
+        """Each branch builds and runs on hosts other projects share: past the project's
+        limit (an operations administrator's setting) the wizard refuses, making nothing."""
+        developer = self.members_a["developer"]
+        confirm = ("ipai.ops.branch.wizard", "action_confirm")
+        self.assertRefused(self.members_a["admin"], "ipai.ops.project", "write",
+                           [self.project_a.id], {"branch_limit": 100})  # fmt: skip
+        self.project_a.sudo().branch_limit = 1
+        self.call(developer, *confirm, self.wizard(developer, "feature/one"))
+        before = len(self.project_a.environment_ids)
+        self.assertRefused(developer, *confirm, self.wizard(developer, "feature/two"))
+        self.assertEqual(len(self.project_a.environment_ids), before)
+
     def test_developers_make_a_development_environment_that_follows_a_branch(self):
         confirm = ("ipai.ops.branch.wizard", "action_confirm")
         viewer = self.members_a["viewer"]

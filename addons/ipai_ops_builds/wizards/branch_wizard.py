@@ -29,6 +29,7 @@ class IpaiOpsBranchWizard(models.TransientModel):
         if environments.filtered(lambda e: e.branch == branch and e.stage == "development"):
             raise UserError(self.env._("A development environment follows %(branch)s already.",
                                        branch=branch))  # fmt: skip
+        self._check_branch_limit(project, environments)
         template = self._template(environments)
         slug = re.sub(r"[^a-z0-9]+", "-", branch.lower()).strip("-")[:40]
         database = template._check_new_database_name(
@@ -56,6 +57,19 @@ class IpaiOpsBranchWizard(models.TransientModel):
             return validate_branch((self.branch or "").strip())
         except OpsError as error:
             raise UserError(str(error)) from None
+
+    def _check_branch_limit(self, project, environments) -> None:
+        made = environments.filtered(lambda e: e.stage == "development" and e.branch)
+        limit = project.sudo().branch_limit
+        if len(made) >= limit:
+            raise UserError(
+                self.env._(
+                    "%(project)s already has %(count)s development branches, its limit: archive "
+                    "one, or ask an operations administrator to raise the limit.",
+                    project=project.display_name,
+                    count=len(made),
+                )
+            )
 
     def _template(self, environments):
         """The environment a new development one is made like: another development one
