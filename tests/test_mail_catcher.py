@@ -34,7 +34,7 @@ def _mail(to="jane.customer@customer.example") -> EmailMessage:
 def test_a_mail_is_kept_under_the_copy_that_sent_it(catcher):
     spool, port = catcher
     with smtplib.SMTP("127.0.0.1", port) as smtp:
-        smtp.login("acme-staging-20261201", "")  # as Odoo logs in, with no password
+        smtp.login("acme-staging-20261201", "")  # an open spool: no login was granted here
         refused = smtp.send_message(_mail())
     assert refused == {}, "accepted for every recipient: kept, not delivered"
     [kept] = mail_catcher.caught(spool, "acme-staging-20261201")

@@ -789,3 +789,31 @@ def test_a_requirements_build_script_runs_without_root(client, addons_dir, tmp_p
 def test_image_tags_are_whole_digests(client, addons_dir):
     tag = image.environment_image(client, "odoo:19", [addons_dir])
     assert len(tag.split(":")[1]) == 64, "a 64-bit prefix lets another tree take the tag"
+
+
+def test_unused_environment_images_are_pruned_and_used_ones_kept(client, addons_dir, tmp_path):
+    """Every push makes an image: those no container uses go, those in use stay."""
+    used_tree, unused_tree = tmp_path / "used", tmp_path / "unused"
+    for tree, text in ((used_tree, "# used\n"), (unused_tree, "# unused\n")):
+        shutil.copytree(addons_dir, tree)
+        (tree / "runtime_probe" / "__init__.py").write_text(text)
+    used = image.environment_image(client, "odoo:19", [used_tree])
+    unused = image.environment_image(client, "odoo:19", [unused_tree])
+    holder = client.containers.create(
+        used,
+        ["true"],
+        entrypoint=[],
+        network_mode="none",
+        labels={engine.MANAGED: "1", engine.PROJECT: PROJECT},
+    )
+    try:
+        assert image.prune_unused(client, older_than="24h")[0] == 0, "young images are kept"
+        removed, _reclaimed = image.prune_unused(client, older_than="0s")
+        assert removed >= 1
+        tags = {tag for found in client.images.list() for tag in found.tags}
+        assert used in tags and unused not in tags
+        assert "odoo:19" in tags, "a base image is never an environment's"
+    finally:
+        holder.remove(force=True)
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            client.images.remove(used, force=True)

@@ -117,8 +117,9 @@ class TestSafeCopies(BackupCase):
 
     def test_a_mail_sent_by_a_copy_is_in_its_mails_and_delivered_to_nobody(self):
         """The copy's only outgoing server is the catcher, logging in with the copy's
-        database name. Odoo sends nothing in test mode, so the mail is sent the way its
-        ir.mail_server does (that server's host, port and login), with smtplib."""
+        database name and the password made for it. Odoo sends nothing in test mode, so the
+        mail is sent the way its ir.mail_server does (that server's host, port, login and
+        password), with smtplib; without the password the catcher refuses it."""
         spool = Path(tempfile.mkdtemp(prefix="ipai-ops-spool-"))
         self.addCleanup(shutil.rmtree, spool, ignore_errors=True)
         with socket.socket() as probe:
@@ -132,17 +133,22 @@ class TestSafeCopies(BackupCase):
         self.process_runs()
         self.assertEqual(run.state, "done", run.error)
         copy = run.environment_id
-        [(host, smtp_port, login)] = self._query(
+        [(host, smtp_port, login, password)] = self._query(
             copy.database_name,
-            "SELECT smtp_host, smtp_port, smtp_user FROM ir_mail_server WHERE active",
+            "SELECT smtp_host, smtp_port, smtp_user, smtp_pass FROM ir_mail_server WHERE active",
         )
         self.assertEqual((host, smtp_port, login), ("127.0.0.1", port, copy.database_name))
+        with (
+            smtplib.SMTP(host, smtp_port, timeout=10) as smtp,
+            self.assertRaises(smtplib.SMTPAuthenticationError),
+        ):
+            smtp.login(login, "")
         message = EmailMessage()
         message["From"], message["To"] = "shop@acme.example", CUSTOMER_EMAIL
         message["Subject"] = "Your order"
         message.set_content("Thank you for your order.")
         with smtplib.SMTP(host, smtp_port, timeout=10) as smtp:
-            smtp.login(login, "")
+            smtp.login(login, password)
             smtp.send_message(message)
         self.env["ipai.ops.mail"]._cron_collect()
         mail = copy.with_user(self.members_a["tester"]).mail_ids

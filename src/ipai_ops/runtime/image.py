@@ -160,3 +160,21 @@ def _build(client, base_image: str, user: str, dirs: list[Path], tag: str) -> No
 def _failure(tag: str, log: list[str]) -> str:
     tail = "\n".join(line for line in log[-BUILD_LOG_TAIL:] if line.strip())
     return f"Building {tag} failed:\n{tail}"
+
+
+def prune_unused(client: docker.DockerClient, *, older_than: str = "24h") -> tuple[int, int]:
+    """Remove the environment images no container uses (running or not) that were made
+    more than ``older_than`` ago (Docker's duration, e.g. "24h"): every push makes one,
+    and a host's disk is shared by every project on it. A younger image may be about to
+    serve (built, not yet deployed) and is kept.
+
+    :return: (images removed, bytes reclaimed)
+    """
+    try:
+        pruned = client.images.prune(
+            filters={"dangling": False, "label": f"{engine.MANAGED}=1", "until": older_than}
+        )
+    except docker.errors.APIError as exc:
+        raise ImageBuildFailed(f"The engine refused to remove unused images: {exc}") from None
+    removed = [item for item in pruned.get("ImagesDeleted") or [] if item.get("Deleted")]
+    return len(removed), pruned.get("SpaceReclaimed") or 0
