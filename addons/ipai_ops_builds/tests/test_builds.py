@@ -294,3 +294,29 @@ class TestDevelopmentBranches(RpcCase, BuildsCase):
         self.env["ipai.ops.project"]._cron_poll_repositories()
         build = self.env["ipai.ops.build"].search([("environment_id", "=", environment.id)])
         self.assertEqual((build.commit, build.run_id.kind), (commit, "build"))
+
+
+@tagged("post_install", "-at_install")
+class TestBuildLeftovers(BuildsCase):
+    def test_trees_no_environment_runs_or_goes_back_to_are_removed(self):
+        """Every push checks a tree out: only each environment's two newest builds, the
+        unfinished ones and the one an addons path names keep theirs."""
+        development = self.envs_a["development"]
+        builds = self.env["ipai.ops.build"].sudo().create([
+            {"environment_id": development.id, "branch": "main", "commit": f"{n:040x}",
+             "noticed_by": "poll", "state": "success"} for n in range(5)])  # fmt: skip
+        builds[0].state = "building"  # unfinished: its tree is being made
+        served = builds[1]
+        development.sudo().addons_path = str(served._tree_dir())
+        for build in builds:
+            build._tree_dir().mkdir(parents=True, exist_ok=True)
+            (build._tree_dir() / "__manifest__.py").write_text("{}")
+        self.addCleanup(shutil.rmtree, builds[0]._tree_dir().parent, True)
+        outside = Path(tempfile.mkdtemp())  # a link planted among the trees is not followed
+        self.addCleanup(shutil.rmtree, outside, True)
+        (builds[0]._tree_dir().parent / "999999").symlink_to(outside)
+        self.assertGreaterEqual(self.env["ipai.ops.build"]._remove_unused_trees(), 1)
+        kept = {build: build._tree_dir().is_dir() for build in builds}
+        self.assertEqual(kept, {builds[0]: True, builds[1]: True, builds[2]: False,
+                                builds[3]: True, builds[4]: True})  # fmt: skip
+        self.assertTrue(outside.is_dir())

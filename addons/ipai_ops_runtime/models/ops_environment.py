@@ -67,11 +67,23 @@ class IpaiOpsEnvironment(models.Model):
         for environment in self:
             environment.has_runtime_host = bool(environment.sudo().runtime_host_id)
 
+    instance_memory_mb = fields.Integer(
+        string="Memory (MiB)",
+        groups="ipai_ops_core.group_ops_admin",
+        help="This environment's instances' memory limit; 0: the host's for its stage.",
+    )
+    instance_cpus = fields.Float(
+        string="CPUs",
+        groups="ipai_ops_core.group_ops_admin",
+        help="This environment's instances' CPU limit; 0: the host's for its stage.",
+    )
+
     def _project_admin_fields(self, creating: bool) -> set[str]:
         return super()._project_admin_fields(creating) | ({"restart_policy"} if self else set())
 
     def _ops_admin_fields(self, creating: bool) -> set[str]:
-        return super()._ops_admin_fields(creating) | {"runtime_host_id", "restart_policy"}
+        return super()._ops_admin_fields(creating) | {
+            "runtime_host_id", "restart_policy", "instance_memory_mb", "instance_cpus"}  # fmt: skip
 
     def write(self, vals):
         self._check_writable(vals)  # who may place comes first: the refusal tells nothing
@@ -144,10 +156,21 @@ class IpaiOpsEnvironment(models.Model):
             port_range=(host.port_low, host.port_high),
             workers=host.workers,
             bind=host.listen_address,
-            memory_mb=host.memory_mb,
-            cpus=host.cpus,
             filestore_dir=self._filestore_dir(),
+            **self._instance_limits(host),
         )
+
+    def _instance_limits(self, host) -> dict:
+        """What the environment's containers may use: its own limits where an operations
+        administrator set them, else the host's for its stage."""
+        production = self.stage == "production"
+        memory = host.memory_mb if production else host.branch_memory_mb
+        cpus = host.cpus if production else host.branch_cpus
+        return {
+            "memory_mb": self.sudo().instance_memory_mb or memory,
+            "cpus": self.sudo().instance_cpus or cpus,
+            "pids": host.pids_limit,
+        }
 
     # --- the role a branch's code logs in as ----------------------------------------
 

@@ -71,8 +71,24 @@ class IpaiOpsRuntimeHost(models.Model):
         "and development instance of the host sends its mail there, to be kept, not sent.",
     )
     workers = fields.Integer(default=0, help="Odoo workers per instance (0: threaded server).")
-    memory_mb = fields.Integer(string="Memory limit (MiB)", help="Per instance; 0: none.")
-    cpus = fields.Float(string="CPU limit", help="Per instance, in CPUs; 0: none.")
+    memory_mb = fields.Integer(
+        string="Production memory (MiB)", help="Per production instance; 0: no limit."
+    )
+    cpus = fields.Float(string="Production CPUs", help="Per production instance; 0: no limit.")
+    branch_memory_mb = fields.Integer(
+        string="Staging and development memory (MiB)",
+        default=2048,
+        help="Per instance of a branch's code, and per one-off run of it (tests, updates): "
+        "a runaway test must not starve production on the same host. 0: no limit.",
+    )
+    branch_cpus = fields.Float(
+        string="Staging and development CPUs", default=1.0, help="Likewise; 0: no limit."
+    )
+    pids_limit = fields.Integer(
+        string="Processes per container",
+        default=512,
+        help="Processes and threads one container may run: a fork bomb stops there.",
+    )
     environment_ids = fields.One2many("ipai.ops.environment", "runtime_host_id")
 
     last_probe_date = fields.Datetime(readonly=True)

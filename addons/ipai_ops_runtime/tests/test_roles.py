@@ -31,6 +31,7 @@ EXPECTED = {
     "read_host_field": {("ops_admin", stage) for stage in STAGES},
     "write_instance_url": set(),  # the system's, even for operations administrators
     "own_role": {("ops_admin", "production")},
+    "set_limits": {("ops_admin", stage) for stage in STAGES},
 }
 
 
@@ -44,6 +45,7 @@ WRITES = {
     "restart_policy": {"restart_policy": "never"},
     "place_on_host": {"runtime_host_id": None},  # the other host, set by the test
     "write_instance_url": {"instance_url": "http://evil.example"},
+    "set_limits": {"instance_memory_mb": 65536, "instance_cpus": 16.0},
 }
 
 
@@ -151,6 +153,18 @@ class TestRuntimeRolesOverRpc(RpcCase, OpsCase):
                         mismatches.append(f"{role} {operation} on {stage}: refused, yet queued")
                     self._reset(self.envs_a[stage])
         self.assertEqual(mismatches, [], "\n".join(mismatches))
+
+    def test_a_branch_s_instances_get_the_host_s_limits_for_its_stage(self):
+        """Staging and development run a branch's code: by default they get the host's
+        smaller limits, production its own; an operations administrator's per-environment
+        value wins."""
+        self.host.write({"memory_mb": 8192, "cpus": 4.0, "branch_memory_mb": 1024,
+                         "branch_cpus": 0.5, "pids_limit": 300})  # fmt: skip
+        limits = {stage: env._instance_limits(self.host) for stage, env in self.envs_a.items()}
+        self.assertEqual(limits["production"], {"memory_mb": 8192, "cpus": 4.0, "pids": 300})
+        self.assertEqual(limits["staging"], {"memory_mb": 1024, "cpus": 0.5, "pids": 300})
+        self.envs_a["development"].write({"instance_memory_mb": 3072})
+        self.assertEqual(self.envs_a["development"]._instance_limits(self.host)["memory_mb"], 3072)
 
     def test_hosts_are_the_ops_admins_alone(self):
         """Nobody but operations administrators reads, creates, changes or tests a host."""

@@ -76,9 +76,15 @@ def _pgpass_field(value: str) -> str:
     return value.replace("\\", "\\\\").replace(":", "\\:")
 
 
+MAINTENANCE_DATABASE = "postgres"  # Odoo opens it at every start, to see if its db exists
+
+
 def render_pgpass(settings: OdooSettings, password: str) -> str:
-    """One ``.pgpass`` line giving ``password`` for the instance's server, role and
-    database: its own, no other."""
-    fields = [settings.db_host, str(settings.db_port), settings.db_name, settings.db_user,
-              password]  # fmt: skip
-    return ":".join(_pgpass_field(field) for field in fields) + "\n"
+    """``.pgpass`` lines giving ``password`` for the instance's server and role, in its
+    own database and in the maintenance database Odoo looks its database up in — no
+    other (the role it logs in as can reach nothing else anyway)."""
+    lines = []
+    for database in (settings.db_name, MAINTENANCE_DATABASE):
+        fields = [settings.db_host, str(settings.db_port), database, settings.db_user, password]
+        lines.append(":".join(_pgpass_field(field) for field in fields) + "\n")
+    return "".join(lines)
