@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The control plane's entrypoint (docker/Dockerfile, docker-compose.yml).
 #
-# Odoo and the engine reach PostgreSQL through libpq's PGHOST/PGPORT/PGUSER/PGPASSWORD,
-# which Odoo 19 reads itself: no database setting and no password is on a command line.
+# Odoo and the engine reach PostgreSQL through libpq's PGHOST/PGPORT/PGUSER and a
+# password file (PGPASSFILE), which Odoo 19 reads itself: no database setting and no
+# password is on a command line or in the environment. The password comes from the file
+# IPAI_OPS_PGPASSWORD_FILE names (a Docker secret); PGPASSWORD, if set, is moved there.
 # On the first start the control-plane database (IPAI_OPS_DB) is created with every
 # ipai_ops_* addon of the image installed (IPAI_OPS_ADDONS, comma-separated, to choose)
 # and the admin user gets IPAI_OPS_ADMIN_PASSWORD; when the image's addons have changed
@@ -29,6 +31,28 @@ ADDONS=${IPAI_OPS_ADDONS:-$(find "$ADDONS_DIR" -mindepth 2 -maxdepth 2 -name __m
 
 say() { printf '[ipai-ops] %s\n' "$*" >&2; }
 
+# The server's password into the libpq password file PGPASSFILE names (only this user
+# reads it; `docker-compose exec` commands find it there too), and out of the
+# environment: a process's environment is readable as /proc/PID/environ.
+password_file() {
+    local password
+    if [ -n "${IPAI_OPS_PGPASSWORD_FILE:-}" ]; then
+        password=$(cat "$IPAI_OPS_PGPASSWORD_FILE")
+    else
+        password=${PGPASSWORD:-}
+    fi
+    unset PGPASSWORD
+    [ -n "$password" ] || return 0
+    export PGPASSFILE=${PGPASSFILE:-$HOME/.pgpass}
+    (umask 077 && : >"$PGPASSFILE")
+    password=${password//\\/\\\\}
+    printf '*:*:*:*:%s\n' "${password//:/\\:}" >"$PGPASSFILE"
+}
+password_file
+if [ -n "${IPAI_OPS_ADMIN_PASSWORD_FILE:-}" ]; then
+    IPAI_OPS_ADMIN_PASSWORD=$(cat "$IPAI_OPS_ADMIN_PASSWORD_FILE")
+fi
+
 wait_for_postgres() {
     local deadline=$((SECONDS + ${IPAI_OPS_DB_WAIT:-60}))
     until pg_isready -q -d postgres; do
@@ -52,14 +76,16 @@ if ! installed; then
     say "creating the control-plane database $DB with $ADDONS (first start)"
     odoo -d "$DB" -i "$ADDONS" --stop-after-init --no-http --log-level=warn
     if [ "${IPAI_OPS_ADMIN_PASSWORD:-admin}" != admin ]; then
-        # through the ORM, which hashes it; the password stays in the environment
-        odoo shell -d "$DB" --no-http --log-level=warn >/dev/null <<'PY'
+        # through the ORM, which hashes it; the password on standard input, never argv
+        printf '%s' "$IPAI_OPS_ADMIN_PASSWORD" | odoo shell -d "$DB" --no-http \
+            --log-level=warn >/dev/null 3<&0 <<'PY'
 import os
 
-env.ref("base.user_admin").password = os.environ["IPAI_OPS_ADMIN_PASSWORD"]
+env.ref("base.user_admin").password = os.fdopen(3).read()
 env.cr.commit()
 PY
     fi
+    unset IPAI_OPS_ADMIN_PASSWORD
     echo "$WANTED_DIGEST" >"$DONE_DIGEST_FILE"
 elif [ "$(cat "$DONE_DIGEST_FILE" 2>/dev/null)" != "$WANTED_DIGEST" ]; then
     say "the image's addons changed: updating $DB"

@@ -58,19 +58,24 @@ def _extra_ca_certs() -> str:
 class Stack:
     """One `docker-compose -p NAME` project of the repository's docker-compose.yml."""
 
-    def __init__(self, docker_host: str, compose: str):
+    def __init__(self, docker_host: str, compose: str, secrets_dir: Path):
         self.name = f"ipaiops{secrets.token_hex(4)}"
         self.odoo_port, self.pg_port = _free_ports(2)
         self.pg_password = secrets.token_urlsafe(16)
         self.admin_password = secrets.token_urlsafe(16)
-        # the secrets reach Compose through its environment, never its command line
+        # the secrets reach the containers as Docker secrets: files, named to Compose
+        files = {}
+        for name, value in (("postgres", self.pg_password), ("admin", self.admin_password)):
+            files[name] = secrets_dir / f"{name}_password"
+            files[name].write_text(f"{value}\n")
+            files[name].chmod(0o644)  # the containers' users read it
         self.env = {
             **os.environ,
             "DOCKER_HOST": docker_host,
             "ODOO_PORT": str(self.odoo_port),
             "POSTGRES_PORT": str(self.pg_port),
-            "POSTGRES_PASSWORD": self.pg_password,
-            "ADMIN_PASSWORD": self.admin_password,
+            "POSTGRES_PASSWORD_FILE": str(files["postgres"]),
+            "ADMIN_PASSWORD_FILE": str(files["admin"]),
             "IPAI_OPS_EXTRA_CA_CERTS": _extra_ca_certs(),
         }
         self.compose = [compose, "-p", self.name, "-f", str(ROOT / "docker-compose.yml")]
@@ -178,11 +183,11 @@ LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1
 
 
 @pytest.fixture(scope="module")
-def stack(docker_host):
+def stack(docker_host, tmp_path_factory):
     compose = shutil.which("docker-compose")
     if not compose:  # setup/docker_engine.sh installs it with the engine
         pytest.fail("docker-compose (Compose v1) is not installed", pytrace=False)
-    stack = Stack(docker_host, compose)
+    stack = Stack(docker_host, compose, tmp_path_factory.mktemp("secrets"))
     try:
         started = time.monotonic()
         stack.run("up", "-d", "--build", timeout=FIRST_START_TIMEOUT)
@@ -213,6 +218,25 @@ def test_services_use_the_host_network_an_init_and_loopback_only(stack, docker_h
         assert listening <= LOOPBACK, f"port {port} is open beyond loopback: {listening}"
 
 
+def test_no_container_holds_a_password_in_its_environment(stack, docker_host):
+    """The passwords are Docker secrets: in no container's environment (which
+    /proc/PID/environ shows to whatever runs in it), nor in any process's."""
+    client = docker.DockerClient(base_url=docker_host)
+    project = {"label": f"com.docker.compose.project={stack.name}"}
+    try:
+        for container in client.containers.list(filters=project):
+            environment = "\n".join(container.attrs["Config"]["Env"])
+            for secret in (stack.pg_password, stack.admin_password):
+                assert secret not in environment, f"{container.name} has it in its environment"
+            if container.labels["com.docker.compose.service"] == "odoo":
+                found = container.exec_run(
+                    ["sh", "-c", "cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n'"]
+                ).output.decode(errors="replace")
+                assert stack.pg_password not in found, "a process of Odoo's has it"
+    finally:
+        client.close()
+
+
 def test_passwords_are_the_ones_given(stack):
     """PostgreSQL asks for its password over TCP (no initdb "trust" on the host's
     loopback) and refuses the demo default; Odoo's admin has the password given."""
@@ -230,7 +254,7 @@ def _register_production(stack, rpc) -> int:
     storage target on the backups volume, and a project whose production environment is
     a real Odoo database there, with its filestore in Odoo's data directory."""
     stack.exec_odoo("odoo", "-d", SHOP_DB, "-i", "base", "--stop-after-init", "--no-http")
-    # the password stays in the control plane's environment: a reference, not a value
+    # the password stays in the secret's file: a reference, not a value
     server = rpc(
         "ipai.ops.db.server",
         "create",
@@ -239,7 +263,7 @@ def _register_production(stack, rpc) -> int:
             "host": "127.0.0.1",
             "port": stack.pg_port,
             "login": "odoo",
-            "password_ref": "env:PGPASSWORD",
+            "password_ref": "file:/run/secrets/postgres_password",
             "sslmode": "disable",
             "filestore_root": FILESTORES,
         },
