@@ -7,6 +7,9 @@
 #                                      (exports DOCKER_HOST)
 #   setup/docker_engine.sh stop DIR    stop it by its PID; its containers stop with it
 #
+# IPAI_OPS_DOCKERD_ARGS adds options to dockerd, e.g. "--userns-remap=default" (the
+# recommended host setting: a container's root is an unprivileged user of the host).
+#
 # The engine never touches the machine's network: no default bridge, no iptables
 # rules, so no docker0 and no private-range address appear. Containers it runs for
 # ipai-ops use host networking and listen on 127.0.0.1. There is no init system
@@ -43,7 +46,9 @@ start() {
     export DOCKER_HOST="unix://$sock"
     if ! engine_pid "$dir" >/dev/null; then
         rm -f "$sock" "$dir/docker.pid"
-        setsid dockerd --bridge=none --iptables=false --ip6tables=false \
+        local extra=()
+        read -r -a extra <<<"${IPAI_OPS_DOCKERD_ARGS:-}"
+        setsid dockerd --bridge=none --iptables=false --ip6tables=false "${extra[@]}" \
             --data-root "$dir/data" --exec-root "$dir/run" \
             --host "$DOCKER_HOST" --pidfile "$dir/docker.pid" \
             --shutdown-timeout 5 </dev/null >>"$dir/dockerd.log" 2>&1 &

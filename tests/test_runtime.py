@@ -17,6 +17,7 @@ import smtplib
 import socket
 import subprocess
 import tarfile
+import tempfile
 import textwrap
 import threading
 import time
@@ -40,7 +41,7 @@ from ipai_ops.errors import (
     RuntimeHostError,
 )
 from ipai_ops.runtime import catcher, config, engine, front, image, instance, upgrade_code
-from ipai_ops.runtime.container_files import give_directory
+from ipai_ops.runtime.container_files import give_directory, put_files
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "rt"
@@ -818,3 +819,58 @@ def test_unused_environment_images_are_pruned_and_used_ones_kept(client, addons_
         holder.remove(force=True)
         with contextlib.suppress(docker.errors.ImageNotFound):
             client.images.remove(used, force=True)
+
+
+@pytest.fixture(scope="module")
+def remapped_client(docker_host):
+    """A second engine with user-namespace remapping (``--userns-remap=default``, the
+    recommended host setting), the stand-in images loaded into it."""
+    # the remapped root must traverse the engine's directories: not pytest's (0700)
+    engine_dir = Path(tempfile.mkdtemp(prefix="ipai-ops-remap-"))
+    engine_dir.chmod(0o711)
+    env = {**os.environ, "IPAI_OPS_DOCKERD_ARGS": "--userns-remap=default"}
+    script = ROOT / "setup" / "docker_engine.sh"
+    started = subprocess.run(["bash", str(script), "start", str(engine_dir)], env=env,
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    assert started.returncode == 0, f"the remapped engine did not start: {started.stderr}"
+    host = f"unix://{engine_dir}/docker.sock"
+    try:
+        subprocess.run(["bash", str(ROOT / "setup" / "docker_images.sh")],
+                       env={**os.environ, "DOCKER_HOST": host}, check=True,
+                       capture_output=True)  # fmt: skip
+        client = engine.connect(host)
+        yield client
+        client.close()
+    finally:
+        subprocess.run(["bash", str(script), "stop", str(engine_dir)], check=False,
+                       capture_output=True)  # fmt: skip
+        shutil.rmtree(engine_dir, ignore_errors=True)
+
+
+def test_under_user_namespaces_an_instance_s_root_is_nobody_on_the_host(remapped_client):
+    """With --userns-remap an instance's processes are an unprivileged user of the host,
+    and every setting ipai-ops gives instances (no capability, read-only root, its
+    configuration volume, a process limit) holds there too. (Host networking, which these
+    machines require, is not available under remapping: real hosts give instances a
+    bridge network.)"""
+    spec = instance.InstanceSpec(
+        project=PROJECT, environment="remapped", base_image="odoo:19", addons_dirs=(),
+        server=ServerSpec(host="127.0.0.1"), db_name="remapped",
+    )  # fmt: skip
+    container = remapped_client.containers.create(
+        "odoo:19", entrypoint=["sh", "-c", "id -u; cat /etc/odoo/pgpass; sleep 3"],
+        network_mode="none", init=True, labels={engine.MANAGED: "1", **spec.labels},
+        **instance._limits(spec),
+    )  # fmt: skip
+    try:
+        put_files(container, "odoo", {config.PGPASS_PATH: ("the-password\n", 0o400, True)},
+                  into=config.CONF_DIR)  # fmt: skip
+        container.start()
+        time.sleep(1)
+        host_uids = {int(row[1]) for row in container.top(ps_args="-o pid,uid")["Processes"]}
+        container.wait(timeout=30)
+        said = container.logs().decode().split()
+    finally:
+        container.remove(force=True, v=True)
+    assert said == ["101", "the-password"], said
+    assert host_uids and min(host_uids) >= 100000, f"host uids {host_uids}: not remapped"
