@@ -1,5 +1,7 @@
 import logging
 
+from werkzeug.exceptions import RequestEntityTooLarge
+
 from odoo import http
 from odoo.http import request
 
@@ -19,8 +21,11 @@ def _body_within(limit: int) -> bytes | None:
     declared = request.httprequest.content_length
     if declared is not None and declared > limit:
         return None
-    body = request.httprequest.stream.read(limit + 1)
-    return body if len(body) <= limit else None
+    request.httprequest.max_content_length = limit  # a chunked body is cut there
+    try:
+        return request.httprequest.get_data(cache=False, parse_form_data=False)
+    except RequestEntityTooLarge:
+        return None
 
 
 class OpsWebhook(http.Controller):
