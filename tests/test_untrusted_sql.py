@@ -100,3 +100,29 @@ def test_other_code_of_the_owner_on_a_masked_table_refuses_the_masking(spec, pla
     assert run_sql(spec, database, "SELECT count(*) FROM public.stolen") == [(0,)]
     after = run_sql(spec, database, "SELECT email FROM public.res_partner ORDER BY id")
     assert after == before, "a refused masking writes nothing"
+
+
+def test_statistics_are_never_read_through_a_view_the_owner_planted(spec, planted):
+    """A schema named after the engine's role comes first in the default search_path: a
+    ``pg_stat_statements`` view planted there would run the owner's code as the engine.
+    Statistics are read through the maintenance database, with the real view."""
+    from ipai_ops.stats import read_statements  # noqa: PLC0415
+
+    database, owner = planted
+    run_sql(spec, database, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    run_sql(
+        spec,
+        database,
+        "CREATE FUNCTION public.grab() RETURNS bigint LANGUAGE sql AS $$"
+        " INSERT INTO public.stolen VALUES (current_user, 'statistics'); SELECT 1::bigint $$;"
+        f' CREATE SCHEMA "{spec.user}";'
+        f' CREATE VIEW "{spec.user}".pg_stat_statements AS'
+        " SELECT * FROM public.pg_stat_statements WHERE public.grab() = 1",
+    )
+    _own(spec, database, owner, "public.grab()")
+    run_sql(spec, database, "SELECT count(*) FROM public.res_partner")  # a statement of its own
+    sample = read_statements(spec, database)
+    assert sample.counters, "the database's statements are read"
+    assert run_sql(spec, database, "SELECT count(*) FROM public.stolen") == [(0,)], (
+        "the planted view ran as the engine's role"
+    )

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 
+from psycopg2 import sql
+
 from .connection import ServerSpec, connection
 from .errors import OpsError
 
@@ -84,10 +86,37 @@ class Sample:
         )
 
 
+# functions and operators in the extension's schema that a superuser does not own
+_FOREIGN_ROUTINES = """
+SELECT count(*) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_roles r ON r.oid = p.proowner
+ WHERE p.pronamespace = %(schema)s::regnamespace AND NOT r.rolsuper
+"""
+
+
 def _extension_database(conn) -> bool:
+    """Whether pg_stat_statements can be read through ``conn``'s database; when it can,
+    the session resolves names in ``pg_catalog`` and the extension's schema only.
+
+    The maintenance database is tried first: an environment's own database belongs to
+    its role, which the branch's code logs in as, and what it planted (a function with a
+    closer match, a schema named after our role) would run with our rights. Through
+    such a database the view is read only when its schema holds no code of another's.
+    """
     with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'")
-        return cur.fetchone() is not None
+        cur.execute(
+            "SELECT n.nspname FROM pg_catalog.pg_extension e"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
+            " WHERE e.extname = 'pg_stat_statements'"
+        )
+        row = cur.fetchone()
+        if row is None:
+            return False
+        cur.execute(_FOREIGN_ROUTINES, {"schema": row[0]})
+        if cur.fetchone()[0]:
+            return False
+        cur.execute(sql.SQL("SET search_path = pg_catalog, {}").format(sql.Identifier(row[0])))
+        cur.execute("SET row_security = off")
+        return True
 
 
 def read_statements(
@@ -97,19 +126,19 @@ def read_statements(
 
     :param known: queryids whose text we already have (texts are fetched for the others)
     """
-    for where in (database, spec.dbname or "postgres"):
+    for where in (spec.dbname or "postgres", database):
         with connection(spec.for_database(where)) as conn:
             if _extension_database(conn):
                 return _read(conn, database, with_text, known or set())
     raise OpsError(
-        f"pg_stat_statements is not installed in {database!r} nor in the maintenance database:"
-        " run CREATE EXTENSION pg_stat_statements; (and preload the library)."
+        f"pg_stat_statements cannot be read: install it in the maintenance database (CREATE"
+        f" EXTENSION pg_stat_statements; and preload the library), or in {database!r}."
     )
 
 
 def statement_text(spec: ServerSpec, database: str, queryid: int) -> str | None:
     """The normalized text pg_stat_statements holds for one of ``database``'s statements."""
-    for where in (database, spec.dbname or "postgres"):
+    for where in (spec.dbname or "postgres", database):
         with connection(spec.for_database(where)) as conn, conn.cursor() as cur:
             if _extension_database(conn):
                 cur.execute(
