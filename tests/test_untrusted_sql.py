@@ -126,3 +126,38 @@ def test_statistics_are_never_read_through_a_view_the_owner_planted(spec, plante
     assert run_sql(spec, database, "SELECT count(*) FROM public.stolen") == [(0,)], (
         "the planted view ran as the engine's role"
     )
+
+
+def test_a_view_in_place_of_odoos_table_is_never_read(spec, planted, target, tmp_path):
+    """``ir_attachment`` replaced by a view calling the owner's function: a backup and a
+    check refuse the database (exit 12) instead of running the function as the engine."""
+    from ipai_ops.backup import backup_database  # noqa: PLC0415
+    from ipai_ops.check import check_database  # noqa: PLC0415
+    from ipai_ops.errors import ForeignCode  # noqa: PLC0415
+
+    database, owner = planted
+    filestore = tmp_path / "filestore" / database  # the odoo_db fixture's
+    run_sql(
+        spec,
+        database,
+        "CREATE FUNCTION public.grab(text) RETURNS text LANGUAGE sql AS $$"
+        " INSERT INTO public.stolen VALUES (current_user, $1); SELECT $1 $$;"
+        " ALTER TABLE public.ir_attachment RENAME TO ir_attachment_real;"
+        " CREATE VIEW public.ir_attachment AS SELECT id, public.grab(store_fname) AS store_fname"
+        " FROM public.ir_attachment_real",
+    )
+    _own(spec, database, owner, "public.grab(text)")
+    with pytest.raises(ForeignCode, match=r"public\.ir_attachment") as refused:
+        backup_database(spec, database, target, filestore=filestore)
+    assert refused.value.exit_code == 12
+    run_sql(
+        spec,
+        database,
+        "ALTER TABLE public.ir_module_module RENAME TO ir_module_module_real;"
+        " CREATE VIEW public.ir_module_module AS SELECT name, latest_version, state"
+        " FROM public.ir_module_module_real WHERE public.grab(name) IS NOT NULL",
+    )
+    with pytest.raises(ForeignCode, match=r"public\.ir_module_module"):
+        check_database(spec, database)
+    assert run_sql(spec, database, "SELECT count(*) FROM public.stolen") == [(0,)]
+    assert target.list_sets() == [], "a refused backup publishes nothing"

@@ -38,6 +38,7 @@ from .progress import ProgressCallback, SideBySide, Tracker
 from .prune import collect_orphans
 from .source import SourceInfo, inspect_source
 from .storage import MANIFEST, LocalTarget, sha256_file, sync_filesystem
+from .untrusted_sql import harden, refuse_non_tables
 
 FORMAT = "ipai-ops-backup/1"
 # why a backup was taken: code -> label (the control plane shows the labels)
@@ -287,13 +288,16 @@ def exported_snapshot(spec: ServerSpec) -> Iterator[tuple[str, set[str]]]:
     with connection(spec, autocommit=False) as conn:
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         with conn.cursor() as cur:
+            harden(cur)  # the attachments are the database owner's: none of its code runs
             cur.execute("SELECT pg_export_snapshot()")
             snapshot = cur.fetchone()[0]
-            cur.execute("SELECT to_regclass('ir_attachment') IS NOT NULL")
+            cur.execute("SELECT to_regclass('public.ir_attachment') IS NOT NULL")
             referenced = set()
             if cur.fetchone()[0]:
+                refuse_non_tables(cur, ["ir_attachment"])
                 cur.execute(
-                    "SELECT DISTINCT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL"
+                    "SELECT DISTINCT store_fname FROM public.ir_attachment"
+                    " WHERE store_fname IS NOT NULL"
                 )
                 referenced = {row[0] for row in cur.fetchall()}
         yield snapshot, referenced

@@ -10,16 +10,20 @@ from dataclasses import asdict, dataclass
 
 from .connection import ServerSpec, connection
 from .identifiers import validate_database_name
+from .untrusted_sql import harden, refuse_non_tables
 
 _ODOO_QUERY = """
-SELECT (SELECT latest_version FROM ir_module_module WHERE name = 'base'),
-       (SELECT count(*) FROM ir_module_module WHERE state = 'installed'),
-       (SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'),
-       (SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'),
+SELECT (SELECT latest_version FROM public.ir_module_module WHERE name = 'base'),
+       (SELECT count(*) FROM public.ir_module_module WHERE state = 'installed'),
+       (SELECT value FROM public.ir_config_parameter WHERE key = 'database.uuid'),
+       (SELECT value FROM public.ir_config_parameter WHERE key = 'database.is_neutralized'),
        (SELECT md5(string_agg(name || ' ' || coalesce(latest_version, ''), ',' ORDER BY name))
-          FROM ir_module_module WHERE state = 'installed')
+          FROM public.ir_module_module WHERE state = 'installed')
 """
-_MODULES_QUERY = "SELECT name, latest_version FROM ir_module_module WHERE state = 'installed'"
+_MODULES_QUERY = (
+    "SELECT name, latest_version FROM public.ir_module_module WHERE state = 'installed'"
+)
+ODOO_TABLES = ["ir_module_module", "ir_config_parameter"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ def check_database(spec: ServerSpec, database: str) -> DatabaseReport:
     """Connect to ``database`` on ``spec``'s server and report what it holds."""
     validate_database_name(database)
     with connection(spec.for_database(database)) as conn, conn.cursor() as cur:
+        harden(cur)  # the database's content is its owner's: none of its code runs
         cur.execute(
             "SELECT current_setting('server_version'), pg_database_size(current_database()),"
             " to_regclass('public.ir_module_module') IS NOT NULL"
@@ -63,6 +68,7 @@ def check_database(spec: ServerSpec, database: str) -> DatabaseReport:
         server_version, size, is_odoo = cur.fetchone()
         if not is_odoo:
             return DatabaseReport(database, server_version, size, is_odoo=False)
+        refuse_non_tables(cur, ODOO_TABLES)
         cur.execute(_ODOO_QUERY)
         version, modules, uuid, neutralized, digest = cur.fetchone()
     return DatabaseReport(
@@ -81,6 +87,8 @@ def check_database(spec: ServerSpec, database: str) -> DatabaseReport:
 def module_versions(spec: ServerSpec, database: str) -> dict[str, str]:
     """The installed modules of an Odoo database and their versions."""
     with connection(spec.for_database(database)) as conn, conn.cursor() as cur:
+        harden(cur)
+        refuse_non_tables(cur, ODOO_TABLES)
         cur.execute(_MODULES_QUERY)
         return {name: version or "" for name, version in cur.fetchall()}
 

@@ -100,6 +100,13 @@ class SecretUnavailable(OpsError):
     exit_code = 3
 
 
+class ForeignCode(OpsError):
+    """A database holds code of its owner's where the engine would run it with its own
+    rights (a view in place of one of Odoo's tables, a row security policy): refused."""
+
+    exit_code = 12
+
+
 class RuntimeHostError(OpsError):
     """A runtime host's Docker engine could not do what an instance needs.
 

@@ -40,7 +40,7 @@ from .connection import ServerSpec, connection
 from .errors import MaskingFailed
 from .guards import refuse_production
 from .progress import ProgressCallback, Tracker
-from .untrusted_sql import ForeignCode, foreign_code, harden
+from .untrusted_sql import OwnerCode, foreign_code, harden
 
 STRATEGIES = ("email", "name", "phone", "null", "fixed", "keep")
 DEV_PASSWORD_ROUNDS = 25_000  # pbkdf2 rounds of the development admin password
@@ -354,7 +354,7 @@ def _prepare(copy: ServerSpec, rules: list[MaskRule], admin_password: str | None
     return plans, triggers
 
 
-def _disable_foreign_triggers(cur, tables: list[str]) -> list[ForeignCode]:
+def _disable_foreign_triggers(cur, tables: list[str]) -> list[OwnerCode]:
     """Disable the owner's triggers on ``tables`` (enabled again once masked); refuse
     any other code of the owner's that masking's writes would run."""
     found = foreign_code(cur, [*tables, "res_users"])
@@ -369,7 +369,7 @@ def _disable_foreign_triggers(cur, tables: list[str]) -> list[ForeignCode]:
     return found
 
 
-def _enable_triggers(copy: ServerSpec, triggers: list[ForeignCode]) -> None:
+def _enable_triggers(copy: ServerSpec, triggers: list[OwnerCode]) -> None:
     if not triggers:
         return
     with connection(copy) as conn, conn.cursor() as cur:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from .connection import ServerSpec, connection
+from .untrusted_sql import harden, refuse_non_tables
 
 _DATABASE_QUERY = """
 SELECT current_setting('server_version'), current_setting('server_version_num')::int,
@@ -40,6 +41,7 @@ class SourceInfo:
 def inspect_source(spec: ServerSpec, database: str) -> SourceInfo:
     """Server version, locale, size and — for Odoo databases — version and modules."""
     with connection(spec.for_database(database)) as conn, conn.cursor() as cur:
+        harden(cur)  # the database's content is its owner's: none of its code runs
         cur.execute(_DATABASE_QUERY)
         version, version_num, encoding, collate, ctype, size, is_odoo, owner = cur.fetchone()
         odoo = _odoo_info(cur) if is_odoo else None
@@ -47,9 +49,12 @@ def inspect_source(spec: ServerSpec, database: str) -> SourceInfo:
 
 
 def _odoo_info(cur) -> dict:
-    cur.execute("SELECT name, latest_version FROM ir_module_module WHERE state = 'installed'")
+    refuse_non_tables(cur, ["ir_module_module", "ir_config_parameter", "res_users"])
+    cur.execute(
+        "SELECT name, latest_version FROM public.ir_module_module WHERE state = 'installed'"
+    )
     modules = dict(cur.fetchall())
-    cur.execute("SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'")
+    cur.execute("SELECT value FROM public.ir_config_parameter WHERE key = 'database.uuid'")
     row = cur.fetchone()
     users = count_users(cur)
     base = modules.get("base") or ""
@@ -67,5 +72,5 @@ def count_users(cur) -> int | None:
     cur.execute("SELECT to_regclass('public.res_users') IS NOT NULL")
     if not cur.fetchone()[0]:
         return None
-    cur.execute("SELECT count(*) FROM res_users")
+    cur.execute("SELECT count(*) FROM public.res_users")
     return cur.fetchone()[0]

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 from psycopg2 import sql
 
+from .errors import ForeignCode
+
 SAFE_SEARCH_PATH = "pg_catalog, pg_temp"
 
 # (what, table, trigger name or None, how it is enabled) for every piece of code of the
@@ -84,7 +86,7 @@ _ENABLE = {"O": "ENABLE TRIGGER", "A": "ENABLE ALWAYS TRIGGER", "R": "ENABLE REP
 
 
 @dataclass(frozen=True)
-class ForeignCode:
+class OwnerCode:
     """One piece of the owner's code that writing a table would run."""
 
     what: str  # "trigger t", "index i", "rule r", …
@@ -116,7 +118,27 @@ def harden(cur) -> None:
     cur.execute("SET row_security = off")
 
 
-def foreign_code(cur, tables: list[str]) -> list[ForeignCode]:
+def foreign_code(cur, tables: list[str]) -> list[OwnerCode]:
     """The owner's code that writing rows of ``tables`` (``public`` names) would run."""
     cur.execute(_FOREIGN_CODE, {"tables": [f"public.{table}" for table in tables]})
-    return [ForeignCode(*row) for row in cur.fetchall()]
+    return [OwnerCode(*row) for row in cur.fetchall()]
+
+
+_NOT_PLAIN = """
+SELECT c.relname, c.relkind FROM pg_catalog.pg_class c
+ WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY(%(names)s)
+   AND c.relkind NOT IN ('r', 'p')
+"""
+
+
+def refuse_non_tables(cur, tables: list[str]) -> None:
+    """Raise :class:`ForeignCode` if one of ``tables`` (in ``public``) is not a plain
+    table: reading a view runs whatever functions its owner put in it, as the reader."""
+    cur.execute(_NOT_PLAIN, {"names": list(tables)})
+    found = cur.fetchall()
+    if found:
+        names = ", ".join(f"public.{name}" for name, _kind in found)
+        raise ForeignCode(
+            f"{names} should be Odoo's table(s) but is not: reading it would run code of "
+            "the database owner's with ipai-ops's rights, so ipai-ops does not."
+        )
