@@ -25,8 +25,8 @@ from pathlib import Path
 from common import generate, report, run, spec_from_env, timed
 
 from ipai_ops.clone import clone_database
-from ipai_ops.filestore import copy_tree
 from ipai_ops.connection import client_env, connect, connection
+from ipai_ops.filestore import copy_tree
 from ipai_ops.guards import drop_database
 from ipai_ops.mask import MaskRule, mask_database
 from ipai_ops.pgtools import find_client

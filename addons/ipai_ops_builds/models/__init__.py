@@ -2,7 +2,6 @@ from . import (
     ops_build,
     ops_build_run,
     ops_build_staging,
-    ops_build_trees,
     ops_environment,
     ops_project,
     ops_run,

@@ -2,7 +2,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import config
 
@@ -16,6 +16,7 @@ from ipai_ops.runtime.image import environment_image
 from ipai_ops.runtime.upgrade_code import upgrade_diffs
 
 from .actions import form_action
+from .ops_build_trees import prune_host_images, remove_unused_trees
 
 MAX_FAILURES = 200  # failures kept per build; the log has the rest
 BUILT_STAGES = ("development", "staging", "production")
@@ -82,6 +83,14 @@ class IpaiOpsBuild(models.Model):
                 build.run_id._trigger_executor()
             else:
                 build.run_id = environment._queue_system_run("build", params)
+
+    @api.model
+    def _cron_collect_build_leftovers(self):
+        """Called from a cron: build trees no environment runs or may go back to, and
+        environment images no container used for a day, are removed."""
+        removed = remove_unused_trees(self.env)
+        prune_host_images(self.env)
+        return removed
 
     def _tree_dir(self) -> Path:
         return (Path(config["data_dir"]) / "ipai_ops" / "builds" / self.project_id.code

@@ -13,6 +13,8 @@ from odoo.tests import tagged
 from odoo.addons.ipai_ops_core.tests.common import OpsCase
 from odoo.addons.ipai_ops_core.tests.rpc import RpcCase
 
+from ..models.ops_build_trees import remove_unused_trees
+
 SECRET_VAR = "IPAI_OPS_TEST_WEBHOOK_SECRET"
 
 
@@ -315,7 +317,7 @@ class TestBuildLeftovers(BuildsCase):
         outside = Path(tempfile.mkdtemp())  # a link planted among the trees is not followed
         self.addCleanup(shutil.rmtree, outside, True)
         (builds[0]._tree_dir().parent / "999999").symlink_to(outside)
-        self.assertGreaterEqual(self.env["ipai.ops.build"]._remove_unused_trees(), 1)
+        self.assertGreaterEqual(remove_unused_trees(self.env), 1)
         kept = {build: build._tree_dir().is_dir() for build in builds}
         self.assertEqual(kept, {builds[0]: True, builds[1]: True, builds[2]: False,
                                 builds[3]: True, builds[4]: True})  # fmt: skip

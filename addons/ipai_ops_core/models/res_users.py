@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 DELETE_LOCK_TIMEOUT = "5s"  # a user's deletion waits no longer for rows others hold
 
@@ -33,7 +34,7 @@ class ResUsers(models.Model):
                     count=len(asked),
                 )
             )
-        self.env.cr.execute(f"SET LOCAL lock_timeout = '{DELETE_LOCK_TIMEOUT}'")
+        self.env.cr.execute(SQL("SET LOCAL lock_timeout = %s", DELETE_LOCK_TIMEOUT))
         return super().unlink()
 
     def write(self, vals):
