@@ -47,6 +47,7 @@ class IpaiOpsBuild(models.Model):
     modules_changed = fields.Text(readonly=True, help="Modules with any file changed.")
     modules_bumped = fields.Text(string="Versions bumped", readonly=True)
     described = fields.Boolean(readonly=True, help="Read from the repository's mirror.")
+    error = fields.Char(readonly=True, help="Why the build failed before it could run.")
 
     _environment_commit_uniq = models.UniqueIndex("(environment_id, commit)")
     _delivery_uniq = models.UniqueIndex("(environment_id, delivery) WHERE delivery IS NOT NULL")

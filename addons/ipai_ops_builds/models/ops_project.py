@@ -145,18 +145,31 @@ class IpaiOpsProject(models.Model):
             return
         repo = mirror(self.repository_url, self._mirror_dir(), self._repo_auth())
         for build in builds:
-            info = commit_info(repo, build.commit)
+            try:
+                values = self._describe(repo, build)
+            except OpsError as error:  # this commit cannot be read: the queue goes on
+                _logger.warning("build %s of project %s: %s", build.commit, self.code, error)
+                values = {"state": "failed", "described": True,
+                          "error": self.env._("The commit cannot be read: %(error)s",
+                                              error=error)[:250]}  # fmt: skip
+            build.sudo().write(values)
+        builds.filtered(lambda b: b.state == "queued")._queue_builds()
+
+    def _describe(self, repo, build) -> dict:
+        """What the mirror says of a build's commit: its own author and message (a
+        webhook's are only a first guess), and the modules it changed."""
+        info = commit_info(repo, build.commit)
+        try:
             changes = changed_modules(repo, build.previous_commit or None, build.commit)
-            build.sudo().write(
-                {
-                    "author": build.author or info["author"],
-                    "message": build.message or info["message"][:250],
-                    "committed_at": utc_naive(datetime.fromisoformat(info["date"])),
-                    "modules_added": "\n".join(changes["added"]),
-                    "modules_removed": "\n".join(changes["removed"]),
-                    "modules_changed": "\n".join(changes["changed"]),
-                    "modules_bumped": "\n".join(changes["version_bumped"]),
-                    "described": True,
-                }
-            )
-        builds._queue_builds()
+        except OpsError:  # the build before is gone from the history (a force-push)
+            changes = changed_modules(repo, None, build.commit)
+        return {
+            "author": info["author"] or build.author,
+            "message": (info["message"] or build.message or "")[:250],
+            "committed_at": utc_naive(datetime.fromisoformat(info["date"])),
+            "modules_added": "\n".join(changes["added"]),
+            "modules_removed": "\n".join(changes["removed"]),
+            "modules_changed": "\n".join(changes["changed"]),
+            "modules_bumped": "\n".join(changes["version_bumped"]),
+            "described": True,
+        }

@@ -78,6 +78,33 @@ class TestPolling(BuildsCase):
         self.assertEqual((latest.modules_bumped, latest.modules_changed), ("shop", "shop"))
         self.assertFalse(latest.modules_added)
 
+    def test_a_commit_the_mirror_cannot_read_fails_its_build_and_the_queue_goes_on(self):
+        """A force-push racing a webhook: the announced commit never reaches the mirror.
+        Its build fails, saying why; the next push is built."""
+        development = self.envs_a["development"]
+        add_module(self.work, "shop", "19.0.1.0.0", "Shop")
+        gone = self.env["ipai.ops.build"]._notice(
+            development, "f" * 40, "webhook", author="Mallory", message="Announced"
+        )
+        with self.assertLogs("odoo.addons.ipai_ops_builds.models.ops_project", "WARNING"):
+            self.env["ipai.ops.project"]._cron_poll_repositories()
+        self.assertEqual(gone.state, "failed")
+        self.assertIn("cannot be read", gone.error)
+        good = self.env["ipai.ops.build"].search(
+            [("environment_id", "=", development.id), ("id", "!=", gone.id)]
+        )
+        self.assertEqual((good.state, good.described, good.modules_added),
+                         ("queued", True, "shop"))  # fmt: skip
+
+    def test_the_commit_s_own_author_and_message_win_over_the_webhook_s(self):
+        development = self.envs_a["development"]
+        commit = add_module(self.work, "shop", "19.0.1.0.0", "Shop: the real message")
+        build = self.env["ipai.ops.build"]._notice(
+            development, commit, "webhook", author="Mallory", message="Forged"
+        )
+        self.project_a._describe_builds()
+        self.assertEqual((build.author, build.message), ("Ada", "Shop: the real message"))
+
     def test_an_unreachable_repository_stops_no_other(self):
         self.project_b.sudo().repository_url = "/nonexistent/repository.git"
         self.envs_b["development"].branch = "main"
