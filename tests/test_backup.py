@@ -233,3 +233,18 @@ def test_restore_works_when_the_connection_names_the_target_database(
         assert database_exists(admin_conn, copy)
     finally:
         drop_database(admin_conn, copy)
+
+
+def test_a_database_that_is_not_odoos_is_backed_up_and_restored(
+    spec, scratch_db, target, admin_conn
+):
+    """Not every database is Odoo's: it has no uuid to renew, and is restored as it was."""
+    plain = scratch_db()
+    run_sql(spec, plain, "CREATE TABLE readings (value int); INSERT INTO readings VALUES (42)")
+    set_id = backup_database(spec, plain, target).set_id
+    restored = f"{plain}_restored"
+    try:
+        restore_backup(spec, target, set_id, restored)
+        assert run_sql(spec, restored, "SELECT value FROM readings") == [(42,)]
+    finally:
+        drop_database(admin_conn, restored)

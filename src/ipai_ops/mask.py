@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 from psycopg2 import sql
 
 from .connection import ServerSpec, connection
-from .errors import MaskingFailed
+from .errors import ForeignCode, MaskingFailed
 from .guards import refuse_production
 from .progress import ProgressCallback, Tracker
-from .untrusted_sql import OwnerCode, foreign_code, harden
+from .untrusted_sql import OwnerCode, disable_owner_triggers, enable_triggers, harden
 
 STRATEGIES = ("email", "name", "phone", "null", "fixed", "keep")
 DEV_PASSWORD_ROUNDS = 25_000  # pbkdf2 rounds of the development admin password
@@ -357,16 +357,12 @@ def _prepare(copy: ServerSpec, rules: list[MaskRule], admin_password: str | None
 def _disable_foreign_triggers(cur, tables: list[str]) -> list[OwnerCode]:
     """Disable the owner's triggers on ``tables`` (enabled again once masked); refuse
     any other code of the owner's that masking's writes would run."""
-    found = foreign_code(cur, [*tables, "res_users"])
-    refused = [f"{code.what} on {code.table}" for code in found if code.trigger is None]
-    if refused:
+    try:
+        return disable_owner_triggers(cur, [*tables, "res_users"], "Masking")
+    except ForeignCode as refused:
         raise MaskingFailed(
-            "Masking would run code the database's owner wrote, with the engine's rights: "
-            f"{', '.join(refused)}. Remove it from the source database, or copy without masking."
-        )
-    for trigger in found:
-        cur.execute(trigger.disable)
-    return found
+            f"{refused} Remove it from the source, or copy without masking."
+        ) from None
 
 
 def _enable_triggers(copy: ServerSpec, triggers: list[OwnerCode]) -> None:
@@ -374,8 +370,7 @@ def _enable_triggers(copy: ServerSpec, triggers: list[OwnerCode]) -> None:
         return
     with connection(copy) as conn, conn.cursor() as cur:
         harden(cur)
-        for trigger in triggers:
-            cur.execute(trigger.enable)
+        enable_triggers(cur, triggers)
 
 
 def _id_ranges(cur, table: str) -> list[sql.Composable | None]:

@@ -58,6 +58,7 @@ from .scratch import (
 )
 from .source import count_users
 from .storage import LocalTarget
+from .untrusted_sql import disable_owner_triggers, enable_triggers, harden, refuse_non_tables
 from .verify import verify_set
 
 RESTORE_MODES = ("new", "replace")
@@ -278,10 +279,12 @@ def _check_restored(spec: ServerSpec, manifest: dict) -> None:
     if not odoo:
         return
     with connection(spec) as conn, conn.cursor() as cur:
+        harden(cur)  # the restored content is its owner's: none of its code runs
         cur.execute("SELECT to_regclass('public.ir_module_module') IS NOT NULL")
         if not cur.fetchone()[0]:
             raise BackupCorrupt("The restored database has no Odoo module table.")
-        cur.execute("SELECT count(*) FROM ir_module_module WHERE state = 'installed'")
+        refuse_non_tables(cur, ["ir_module_module", "res_users"])
+        cur.execute("SELECT count(*) FROM public.ir_module_module WHERE state = 'installed'")
         installed = cur.fetchone()[0]
         users = count_users(cur)
     if installed != len(odoo["modules"]):
@@ -296,11 +299,21 @@ def _check_restored(spec: ServerSpec, manifest: dict) -> None:
 
 
 def _new_database_uuid(spec: ServerSpec) -> None:
-    with connection(spec) as conn, conn.cursor() as cur:
+    """A copy is another database: it gets a uuid of its own (Odoo's, when it is one),
+    written with the owner's triggers on the table disabled."""
+    with connection(spec, autocommit=False) as conn, conn.cursor() as cur:
+        harden(cur)
+        cur.execute("SELECT to_regclass('public.ir_config_parameter') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            return  # not an Odoo database: it has no uuid to renew
+        refuse_non_tables(cur, ["ir_config_parameter"])
+        triggers = disable_owner_triggers(cur, ["ir_config_parameter"], "Renewing the uuid")
         cur.execute(
-            "UPDATE ir_config_parameter SET value = gen_random_uuid()::text"
+            "UPDATE public.ir_config_parameter SET value = gen_random_uuid()::text"
             " WHERE key = 'database.uuid'"
         )
+        enable_triggers(cur, triggers)
+        conn.commit()
 
 
 def _default_owner(conn, database: str, manifest: dict, mode: str) -> str | None:

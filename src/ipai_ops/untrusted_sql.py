@@ -142,3 +142,24 @@ def refuse_non_tables(cur, tables: list[str]) -> None:
             f"{names} should be Odoo's table(s) but is not: reading it would run code of "
             "the database owner's with ipai-ops's rights, so ipai-ops does not."
         )
+
+
+def disable_owner_triggers(cur, tables: list[str], doing: str) -> list[OwnerCode]:
+    """Disable the owner's triggers on ``tables`` for the engine's writes (enable them
+    again with :func:`enable_triggers`); raise :class:`ForeignCode` when the writes would
+    run any other code of the owner's. ``doing`` names the operation in the message."""
+    found = foreign_code(cur, tables)
+    refused = [f"{code.what} on {code.table}" for code in found if code.trigger is None]
+    if refused:
+        raise ForeignCode(
+            f"{doing} would run code the database's owner wrote, with the engine's rights: "
+            f"{', '.join(refused)}."
+        )
+    for trigger in found:
+        cur.execute(trigger.disable)
+    return found
+
+
+def enable_triggers(cur, triggers: list[OwnerCode]) -> None:
+    for trigger in triggers:
+        cur.execute(trigger.enable)
