@@ -49,12 +49,14 @@ class IpaiOpsEnvironment(models.Model):
         self.check_access("read")
         return form_action(self.last_build_id)
 
-    @api.model
+    # The dashboard's header buttons: the web client calls them with the records selected
+    # (often none) as their first argument, so they are recordset methods, not api.model;
+    # the project comes from the dashboard's context, checked.
+
     def action_open_project_settings(self):
         """The dashboard's Settings button: the project's own form."""
         return form_action(self._dashboard_project())
 
-    @api.model
     def action_new_branch(self):
         """The dashboard's New development branch button."""
         project = self._dashboard_project()

@@ -135,13 +135,14 @@ class TestBuildAttacks(RpcCase, OpsCase):
             for method in ("action_open_project_settings", "action_new_branch"):
                 with self.subTest(user=name, method=method):
                     self.assertRefused(
-                        user, ENV, method, context={"default_project_id": self.project_a.id}
+                        user, ENV, method, [], context={"default_project_id": self.project_a.id}
                     )
         viewer = self.members_a["viewer"]
         action = self.call(
             viewer,
             ENV,
             "action_open_project_settings",
+            [],  # the records selected, as the web client sends them: none
             context={"default_project_id": self.project_a.id},
         )
         self.assertEqual(action["res_id"], self.project_a.id)
@@ -152,7 +153,8 @@ class TestBuildAttacks(RpcCase, OpsCase):
         for value in (False, [self.project_a.id, self.project_b.id]):
             for method in ("action_open_project_settings", "action_new_branch"):
                 with self.subTest(value=value, method=method):
-                    self.assertRefused(admin_b, ENV, method, context={"default_project_id": value})
+                    self.assertRefused(admin_b, ENV, method, [],
+                                       context={"default_project_id": value})  # fmt: skip
 
     # --- a build's logs -------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from unittest.mock import patch
 
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
 
 from odoo.addons.ipai_ops_core.tests.common import OpsCase
 from odoo.addons.ipai_ops_core.tests.rpc import RpcCase
@@ -349,3 +349,11 @@ class TestBuildLeftovers(BuildsCase):
         self.assertEqual(kept, {builds[0]: True, builds[1]: True, builds[2]: False,
                                 builds[3]: True, builds[4]: True})  # fmt: skip
         self.assertTrue(outside.is_dir())
+
+
+@tagged("post_install", "-at_install")
+class TestDashboardButtons(HttpCase, BuildsCase):
+    def test_both_header_buttons_open_in_a_browser(self):
+        """New development branch and Project settings, clicked: each opens its form."""
+        self.start_tour("/odoo/action-ipai_ops_core.action_ipai_ops_project",
+                        "ipai_ops_builds_header_tour", login="admin")  # fmt: skip

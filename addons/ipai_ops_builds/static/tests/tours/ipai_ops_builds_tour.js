@@ -55,3 +55,28 @@ registry.category("web_tour.tours").add("ipai_ops_builds_done_tour", {
         { trigger: "body:not(:has(.modal))" },
     ],
 });
+
+/** The dashboard's header buttons, as a browser clicks them. */
+registry.category("web_tour.tours").add("ipai_ops_builds_header_tour", {
+    steps: () => [
+        ...openProject,
+        {
+            trigger: ".o_control_panel button[name=action_new_branch]",
+            run: "click",
+        },
+        {
+            content: "The branch wizard opens, for this project",
+            trigger: ".modal .o_field_widget[name=branch] input",
+        },
+        { trigger: ".modal .btn-close, .modal button.o_form_button_cancel", run: "click" },
+        { trigger: "body:not(:has(.modal))" },
+        {
+            trigger: ".o_control_panel button[name=action_open_project_settings]",
+            run: "click",
+        },
+        {
+            content: "The project's own form opens",
+            trigger: ".o_form_view .o_field_widget[name=repository_url]",
+        },
+    ],
+});
