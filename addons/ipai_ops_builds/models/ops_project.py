@@ -56,11 +56,12 @@ class IpaiOpsProject(models.Model):
     )
     build_ids = fields.One2many("ipai.ops.build", "project_id", string="Builds")
     branch_limit = fields.Integer(
-        string="Development branches at most",
+        string="Development environments at most",
         default=DEFAULT_BRANCH_LIMIT,
-        help="How many development environments made from branches the project may have "
-        "at once (an operations administrator's setting): each one builds and runs on the "
-        "project's runtime host, which other projects share.",
+        help="How many development environments (each following a branch) the project may "
+        "have at once, past which New development branch refuses (an operations "
+        "administrator's setting): each one builds and runs on the project's runtime host, "
+        "which other projects share.",
     )
 
     def _ops_admin_fields(self, creating: bool) -> set[str]:

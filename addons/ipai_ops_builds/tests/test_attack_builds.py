@@ -469,6 +469,9 @@ class TestBuildAttacks(RpcCase, OpsCase):
             connection.putrequest("POST", f"/ipai_ops/webhook/{code}")
             connection.putheader("Content-Length", str(length))
             connection.putheader("Content-Type", "application/json")
+            # the test server serves only requests bearing its test cookie
+            cookies = "; ".join(f"{k}={v}" for k, v in self.opener.cookies.items())
+            connection.putheader("Cookie", cookies)
             connection.endheaders()
             return connection.getresponse().status
         finally:

@@ -59,13 +59,13 @@ class IpaiOpsBranchWizard(models.TransientModel):
             raise UserError(str(error)) from None
 
     def _check_branch_limit(self, project, environments) -> None:
-        made = environments.filtered(lambda e: e.stage == "development" and e.branch)
+        made = environments.filtered(lambda e: e.stage == "development")
         limit = project.sudo().branch_limit
         if len(made) >= limit:
             raise UserError(
                 self.env._(
-                    "%(project)s already has %(count)s development branches, its limit: archive "
-                    "one, or ask an operations administrator to raise the limit.",
+                    "%(project)s already has %(count)s development environments, its limit: "
+                    "archive one, or ask an operations administrator to raise the limit.",
                     project=project.display_name,
                     count=len(made),
                 )
