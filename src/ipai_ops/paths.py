@@ -13,7 +13,7 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import PathNotAllowed
@@ -92,6 +92,34 @@ def _open_parent(root_fd: int, parts: list[str], *, create: bool) -> int:
     return fd
 
 
+@contextlib.contextmanager
+def _links_refused(relpath: str) -> Iterator[None]:
+    """A link met on the way (ELOOP under O_NOFOLLOW, ENOTDIR for a linked directory)
+    becomes :class:`PathNotAllowed`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise PathNotAllowed(f"{relpath!r} is, or passes through, a link.") from None
+        raise
+
+
+def _open_at(root, relpath: str, flags: int, *, create: bool) -> int:
+    """A descriptor of ``relpath`` below ``root``, opened with ``flags`` | O_NOFOLLOW."""
+    parts = filestore_relpath(relpath).split("/")
+    root_fd = os.open(root, _DIRECTORY_FLAGS)
+    try:
+        with _links_refused(relpath):
+            parent = _open_parent(root_fd, parts[:-1], create=create)
+    finally:
+        os.close(root_fd)
+    try:
+        with _links_refused(relpath):
+            return os.open(parts[-1], flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=parent)
+    finally:
+        os.close(parent)
+
+
 def open_below(root: str | os.PathLike, relpath: str):
     """Open the regular file ``relpath`` below ``root`` for reading, following no link.
 
@@ -99,28 +127,8 @@ def open_below(root: str | os.PathLike, relpath: str):
         link or not what it should be (a FIFO, a device…)
     :raises FileNotFoundError: it does not exist (any more)
     """
-    parts = filestore_relpath(relpath).split("/")
-    root_fd = os.open(root, _DIRECTORY_FLAGS)
-    try:
-        parent = _open_parent(root_fd, parts[:-1], create=False)
-    except NotADirectoryError:
-        raise PathNotAllowed(f"{relpath!r} passes through a file or a link.") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise PathNotAllowed(f"{relpath!r} passes through a link.") from None
-        raise
-    finally:
-        os.close(root_fd)
-    try:
-        # O_NONBLOCK: a FIFO planted in the filestore must not hang the reader
-        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                     dir_fd=parent)  # fmt: skip
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise PathNotAllowed(f"{relpath!r} is a link.") from None
-        raise
-    finally:
-        os.close(parent)
+    # O_NONBLOCK: a FIFO planted in the filestore must not hang the reader
+    fd = _open_at(root, relpath, os.O_RDONLY | os.O_NONBLOCK, create=False)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise PathNotAllowed(f"{relpath!r} is not a regular file.")
@@ -131,15 +139,5 @@ def open_below(root: str | os.PathLike, relpath: str):
 def create_below(root: str | os.PathLike, relpath: str):
     """Create the new file ``relpath`` below ``root`` for writing (its directories too),
     following no link and never opening a file that already exists."""
-    parts = filestore_relpath(relpath).split("/")
-    root_fd = os.open(root, _DIRECTORY_FLAGS)
-    try:
-        parent = _open_parent(root_fd, parts[:-1], create=True)
-    finally:
-        os.close(root_fd)
-    try:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(parts[-1], flags, 0o644, dir_fd=parent)
-    finally:
-        os.close(parent)
+    fd = _open_at(root, relpath, os.O_WRONLY | os.O_CREAT | os.O_EXCL, create=True)
     return os.fdopen(fd, "wb")
