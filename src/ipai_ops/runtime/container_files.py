@@ -87,7 +87,7 @@ def give_directory(client, image, host_dir: str, mount: str, labels: dict[str, s
         return
     code, log = run_to_end(
         client, (runner or image).id, ["chown", "-R", "-h", f"{user}:", mount], labels=labels,
-        user="root",
+        user="root", capabilities=["CHOWN", "DAC_READ_SEARCH"],
         volumes={host_dir: {"bind": mount, "mode": "rw"}}, timeout=GIVE_TIMEOUT,
     )  # fmt: skip
     if code != 0:
@@ -95,11 +95,17 @@ def give_directory(client, image, host_dir: str, mount: str, labels: dict[str, s
         raise RuntimeHostError(f"Could not give {host_dir} to the image's user {user}: {tail}")
 
 
+ONE_OFF_PIDS = 512  # processes of a one-off container
+
+
 def run_to_end(client, image: str, entrypoint: list[str], *, labels: dict[str, str],
-               timeout: float, user: str | None = None,
-               volumes: dict | None = None) -> tuple[int, str]:  # fmt: skip
+               timeout: float, user: str | None = None, volumes: dict | None = None,
+               capabilities: list[str] | None = None) -> tuple[int, str]:  # fmt: skip
     """Run ``entrypoint`` in a one-off container of ``image`` without network, to its end
-    (``timeout`` seconds at most); its exit code and log. The container is removed."""
+    (``timeout`` seconds at most); its exit code and log. The container is removed.
+
+    It has no capability but ``capabilities`` and gains no privilege (setuid binaries
+    stay unprivileged): an image may hold a branch's code."""
     container = client.containers.create(
         image,
         name=f"ipai-ops-once-{uuid.uuid4().hex[:12]}",
@@ -109,6 +115,10 @@ def run_to_end(client, image: str, entrypoint: list[str], *, labels: dict[str, s
         labels={engine.MANAGED: "1", **labels},
         network_mode="none",
         volumes=volumes or {},
+        cap_drop=["ALL"],
+        cap_add=capabilities or [],
+        security_opt=["no-new-privileges:true"],
+        pids_limit=ONE_OFF_PIDS,
     )
     try:
         container.start()
