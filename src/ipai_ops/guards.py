@@ -15,6 +15,7 @@ from psycopg2 import sql
 from .connection import ServerSpec, connection
 from .errors import DatabaseMissing, OpsError, ProtectedDatabase
 from .identifiers import database_identifier
+from .untrusted_sql import harden, refuse_non_tables
 
 PRODUCTION_MARKER = "ipai-ops:production"
 
@@ -47,12 +48,16 @@ def mark_production(conn, database: str, production: bool = True) -> None:
 
 
 def odoo_database_uuid(conn) -> str | None:
-    """The ``database.uuid`` of the Odoo database ``conn`` is on (None when it is not Odoo)."""
+    """The ``database.uuid`` of the Odoo database ``conn`` is on (None when it is not Odoo).
+
+    ``conn``'s session is left resolving names in ``pg_catalog`` only."""
     with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass('ir_config_parameter') IS NOT NULL")
+        harden(cur)  # the database's content is its owner's: none of its code runs
+        cur.execute("SELECT to_regclass('public.ir_config_parameter') IS NOT NULL")
         if not cur.fetchone()[0]:
             return None
-        cur.execute("SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'")
+        refuse_non_tables(cur, ["ir_config_parameter"])
+        cur.execute("SELECT value FROM public.ir_config_parameter WHERE key = 'database.uuid'")
         row = cur.fetchone()
     return row[0] if row else None
 

@@ -78,7 +78,11 @@ class IpaiOpsBuild(models.Model):
                 backup = environment._create_run("backup", {"kind": "pre-update"})
                 backup._log_event("info", self.env._("Queued before the build of %(commit)s.",
                                                      commit=build.short_commit))  # fmt: skip
-                build.run_id = environment._create_run("build", params, after=backup)
+                before = backup
+                if not environment._owns_its_database():
+                    # a push to production is code too: it runs as production's own role
+                    before = environment._create_run("instance_own_role", after=backup)
+                build.run_id = environment._create_run("build", params, after=before)
                 build.run_id._log_event("info", self.env._("Queued by the schedule."))
                 build.run_id._trigger_executor()
             else:
