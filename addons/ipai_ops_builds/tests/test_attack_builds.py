@@ -465,17 +465,18 @@ class TestBuildAttacks(RpcCase, OpsCase):
         """The answer to a request that says it carries ``length`` bytes and sends none:
         refused at once by its Content-Length, not after waiting for (or reading) them."""
         connection = http.client.HTTPConnection("127.0.0.1", self.http_port(), timeout=10)
-        try:
-            connection.putrequest("POST", f"/ipai_ops/webhook/{code}")
-            connection.putheader("Content-Length", str(length))
-            connection.putheader("Content-Type", "application/json")
-            # the test server serves only requests bearing its test cookie
+        # the test server serves requests bearing the test's cookie, within this block
+        with self.allow_requests():
             cookies = "; ".join(f"{k}={v}" for k, v in self.opener.cookies.items())
-            connection.putheader("Cookie", cookies)
-            connection.endheaders()
-            return connection.getresponse().status
-        finally:
-            connection.close()
+            try:
+                connection.putrequest("POST", f"/ipai_ops/webhook/{code}")
+                connection.putheader("Content-Length", str(length))
+                connection.putheader("Content-Type", "application/json")
+                connection.putheader("Cookie", cookies)
+                connection.endheaders()
+                return connection.getresponse().status
+            finally:
+                connection.close()
 
     def _signed(self, body: bytes, secret="hook-secret", delivery="d-1"):
         signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

@@ -98,9 +98,15 @@ class TestProductionBuild(RunningBuildsCase):
         build = self.project_a.build_ids.filtered(lambda b: b.commit == commit)
         self.assertEqual(build.run_id.kind, "build", "the build was not queued to run")
         backup = build.run_id.after_run_id
+        role = backup.browse()
+        if backup.kind == "instance_own_role":  # production's first build: its own role
+            role, backup = backup, backup.after_run_id
         self.assertEqual((backup.kind, backup.params), ("backup", {"kind": "pre-update"}))
         self.process_runs()
         self.assertEqual(backup.state, "done", backup.error)
+        if role:
+            self.assertEqual(role.state, "done", role.error)
+            self.assertTrue(self.production._owns_its_database())
         return build
 
     def test_a_merge_is_backed_up_updated_and_served_and_a_broken_one_changes_nothing(self):
@@ -108,6 +114,8 @@ class TestProductionBuild(RunningBuildsCase):
         self.production_database_with_shop(first)
         build = self.build_of(first)
         self.assertEqual(build.run_id.state, "done", build.run_id.error)
+        self.assertEqual(build.run_id.after_run_id.kind, "instance_own_role",
+                         "production's first build gives it its own role first")  # fmt: skip
         self.assertEqual((build.state, build.modules_updated), ("success", "shop"))
         url = self.production.instance_url
         self.assertTrue(serves(url), f"{url} does not serve production")

@@ -42,12 +42,16 @@ class IpaiOpsRun(models.Model):
 
     def _backup_gated_kinds(self) -> set[str]:
         """The kinds of runs that update a database behind a backup queued before them."""
-        return {"instance_update"}
+        return {"instance_update", "instance_own_role"}
 
     def _compute_pre_update_backup_id(self):
         gated = self._backup_gated_kinds()
         for run in self:
             before = run.after_run_id if run.kind in gated else run.browse()
+            # a run may wait behind another gated one that waits for the backup (a
+            # production build behind production's change of role)
+            while before.kind in gated and before.after_run_id:
+                before = before.after_run_id
             backup = before.backup_id if before.kind == "backup" else before.backup_id.browse()
             run.pre_update_backup_id = backup if backup.state == "done" else False
 
