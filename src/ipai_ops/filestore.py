@@ -53,8 +53,12 @@ class FilestoreCapture:
     # names that are no file of the filestore (absolute, "..", links, devices): never read
     refused: list[str] = field(default_factory=list)
     refused_count: int = 0
+    refused_names: set = field(default_factory=set, repr=False)  # as given, not shown
 
     def refuse(self, name: object) -> None:
+        if name in self.refused_names:
+            return
+        self.refused_names.add(name)
         self.refused_count += 1
         if len(self.refused) < MAX_REFUSED_LISTED:
             self.refused.append(repr(name)[:REFUSED_NAME_CHARS])
@@ -191,7 +195,7 @@ def _store_unless_vanished(
 def _capture_late_files(
     root: Path, target: LocalTarget, capture: FilestoreCapture, referenced: set[str]
 ) -> None:
-    seen = {entry[0] for entry in capture.entries} | set(capture.refused)
+    seen = {entry[0] for entry in capture.entries} | capture.refused_names
     for relpath in sorted(referenced - seen, key=str):
         try:
             with open_below(root, relpath) as handle:  # refuses absolute names, "..", links
