@@ -40,7 +40,13 @@ from .connection import ServerSpec, connection
 from .errors import ForeignCode, MaskingFailed
 from .guards import refuse_production
 from .progress import ProgressCallback, Tracker
-from .untrusted_sql import OwnerCode, disable_owner_triggers, enable_triggers, harden
+from .untrusted_sql import (
+    OwnerCode,
+    disable_owner_triggers,
+    enable_triggers,
+    harden,
+    refuse_non_tables,
+)
 
 STRATEGIES = ("email", "name", "phone", "null", "fixed", "keep")
 DEV_PASSWORD_ROUNDS = 25_000  # pbkdf2 rounds of the development admin password
@@ -358,6 +364,7 @@ def _disable_foreign_triggers(cur, tables: list[str]) -> list[OwnerCode]:
     """Disable the owner's triggers on ``tables`` (enabled again once masked); refuse
     any other code of the owner's that masking's writes would run."""
     try:
+        refuse_non_tables(cur, [*tables, "res_users"])  # a view would write elsewhere
         return disable_owner_triggers(cur, [*tables, "res_users"], "Masking")
     except ForeignCode as refused:
         raise MaskingFailed(
