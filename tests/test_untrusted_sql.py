@@ -5,6 +5,9 @@ what such code could, owned by a role that is no superuser, and masks the copy a
 engine does.
 """
 
+import dataclasses
+
+import psycopg2
 import pytest
 from conftest import run_sql
 from odoo_like import add_operations_tables
@@ -161,3 +164,27 @@ def test_a_view_in_place_of_odoos_table_is_never_read(spec, planted, target, tmp
         check_database(spec, database)
     assert run_sql(spec, database, "SELECT count(*) FROM public.stolen") == [(0,)]
     assert target.list_sets() == [], "a refused backup publishes nothing"
+
+
+def test_a_copy_s_statements_are_planned_as_its_own_role(spec, planted, login_role):
+    """A custom plan folds the immutable functions a statement calls with constants:
+    planned as the copy's role, the owner's function runs as that role, never as ours."""
+    from ipai_ops.index_advice import explain_on  # noqa: PLC0415
+
+    database, owner = planted
+    copy_role = login_role("copy-role-pw")
+    run_sql(spec, database, f'GRANT SELECT ON public.res_partner TO "{copy_role}"')
+    run_sql(
+        spec,
+        database,
+        "CREATE FUNCTION public.probe(int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$"
+        " BEGIN IF current_user NOT LIKE 'ipai\\_role\\_%' THEN"
+        " RAISE EXCEPTION 'planned as %', current_user; END IF; RETURN $1; END $$",
+    )
+    _own(spec, database, owner, "public.probe(int)")
+    statement = "SELECT id FROM res_partner WHERE id = probe($1)"
+    login = dataclasses.replace(spec, user=copy_role, password="copy-role-pw")
+    plan = explain_on(spec, database, statement, ["1"], as_role=login)
+    assert plan["Node Type"], plan
+    with pytest.raises(psycopg2.Error, match=f"planned as {spec.user}"):
+        explain_on(spec, database, statement, ["1"])  # the server's role: what it guards

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import psycopg2
 from psycopg2 import sql
 
 from .connection import ServerSpec, connection
@@ -119,13 +120,20 @@ def suggest_indexes(spec: ServerSpec, database: str, *, limit: int = 5) -> list[
 
 
 def explain_on(
-    spec: ServerSpec, database: str, statement: str, parameters: list[str] | None = None
-) -> dict:
+    spec: ServerSpec, database: str, statement: str, parameters: list[str] | None = None,
+    *, as_role: ServerSpec | None = None,
+) -> dict:  # fmt: skip
     """:func:`explain` in ``database``, in a read-only transaction that is rolled back;
-    never on a database marked production."""
+    never on a database marked production.
+
+    :param as_role: the login of the role the copy belongs to. Planning a statement runs
+        the immutable functions it calls with constants (a custom plan folds them), and
+        in a copy a branch's code wrote those: they then run as that role, not ``spec``'s.
+    """
     with connection(spec.for_database(spec.dbname or "postgres")) as conn:
         refuse_production(conn, database, "explain a statement on")
-    with connection(spec.for_database(database), autocommit=False) as conn, conn.cursor() as cur:
+    login = (as_role or spec).for_database(database)
+    with connection(login, autocommit=False) as conn, conn.cursor() as cur:
         cur.execute("SET TRANSACTION READ ONLY")
         try:
             return explain(cur, statement, parameters)
@@ -165,9 +173,14 @@ def explain(cur, statement: str, parameters: list[str] | None = None) -> dict:
             else sql.SQL("EXECUTE ipai_ops_explain")
         )
         cur.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(execute), values)
-        return cur.fetchone()[0][0]["Plan"]
-    finally:
+        plan = cur.fetchone()[0][0]["Plan"]
+    except psycopg2.Error:
+        raise  # the transaction is aborted: its rollback forgets the statement, unmasked
+    except BaseException:
         cur.execute("DEALLOCATE ipai_ops_explain")
+        raise
+    cur.execute("DEALLOCATE ipai_ops_explain")
+    return plan
 
 
 def _scans(plan: dict) -> list[str]:
@@ -176,12 +189,19 @@ def _scans(plan: dict) -> list[str]:
     return [node, *(scan for child in plan.get("Plans", []) for scan in _scans(child))]
 
 
-def verify_suggestion(admin: ServerSpec, copy: str, suggestion: Suggestion) -> dict:
+def verify_suggestion(
+    admin: ServerSpec, copy: str, suggestion: Suggestion, *, as_role: ServerSpec | None = None
+) -> dict:
     """Explain the suggestion's statement on ``copy`` without, then with, its index (built
-    in a transaction that is rolled back); production databases are refused."""
+    in a transaction that is rolled back); production databases are refused.
+
+    :param as_role: as for :func:`explain_on` (the role owns the copy's tables, so it may
+        build the trial index)
+    """
     with connection(admin.for_database("postgres")) as conn:
         refuse_production(conn, copy, "try an index on")
-    with connection(admin.for_database(copy), autocommit=False) as conn, conn.cursor() as cur:
+    login = (as_role or admin).for_database(copy)
+    with connection(login, autocommit=False) as conn, conn.cursor() as cur:
         try:
             # a copy may be in use: wait for the table briefly, build for a bounded time
             cur.execute(f"SET LOCAL lock_timeout = '{TRIAL_LOCK_TIMEOUT}'")

@@ -125,6 +125,14 @@ class IpaiOpsEnvironment(models.Model):
         and admins, and operations administrators (nobody, before an environment is chosen)."""
         return bool(self) and self.project_id._effective_role(self.env.user) in ("tester", "admin")
 
+    def _copy_login(self):
+        """The login of the role this environment's own code runs as, when the addons
+        installed give it one (the runtime does, for environments it runs): statements
+        planned in its database then call its owner's functions as that role, not as the
+        server's. None: the server's role, as before."""
+        database_login = getattr(self, "_database_login", None)
+        return database_login() if database_login else None
+
     def _explain_target(self):
         """Where this environment's statements are explained: itself unless it holds
         production data, else the newest ready staging copy of the project."""

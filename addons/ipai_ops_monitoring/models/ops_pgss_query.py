@@ -48,8 +48,9 @@ class IpaiOpsPgssQuery(models.Model):
         target._refuse_control_plane()
         try:
             plan = explain_on(
-                target.server_id._engine_spec(), target.database_name, self.text or "", values
-            )
+                target.server_id._engine_spec(), target.database_name, self.text or "", values,
+                as_role=target._copy_login(),
+            )  # fmt: skip
         except (OpsError, psycopg2.Error) as error:  # a value of the wrong type, say
             raise UserError(str(error).strip()) from error
         self.sudo().write(

@@ -277,7 +277,8 @@ class IpaiOpsTablesReportSuggestion(models.TransientModel):
         target = environment._explain_target().sudo()
         suggestion = self._current(environment.sudo())
         target._refuse_control_plane()
-        found = verify_suggestion(target.server_id._engine_spec(), target.database_name, suggestion)
+        found = verify_suggestion(target.server_id._engine_spec(), target.database_name,
+                                  suggestion, as_role=target._copy_login())  # fmt: skip
         self.write(
             {"verified_on": target.display_name, "cost_before": found["before_cost"],
              "cost_after": found["after_cost"], "helps": found["helps"]}
