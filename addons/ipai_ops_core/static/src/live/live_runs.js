@@ -33,7 +33,8 @@ export class LiveRunListController extends ListController {
         super.setup();
         useLiveRuns(
             ({ run_id, environment_id, state }) => {
-                const records = this.model.root.records || [];
+                // the model has no root while it (re)loads: nothing on screen to refresh
+                const records = this.model.root?.records || [];
                 const resModel = this.props.resModel;
                 if (resModel === "ipai.ops.environment") {
                     return records.some((r) => r.resId === environment_id);
@@ -51,13 +52,17 @@ export class LiveRunFormController extends FormController {
         super.setup();
         useLiveRuns(
             ({ run_id, environment_id }) => {
-                const id = this.model.root.resId;
+                const id = this.model.root?.resId;
+                if (id === undefined) {
+                    return false; // the form is (re)loading: nothing on screen to refresh
+                }
                 return this.props.resModel === "ipai.ops.run" ? id === run_id : id === environment_id;
             },
             async () => {
                 // never overwrite what the user is typing
-                if (!(await this.model.root.isDirty())) {
-                    await this.model.root.load();
+                const root = this.model.root;
+                if (root && !(await root.isDirty())) {
+                    await root.load();
                 }
             }
         );
