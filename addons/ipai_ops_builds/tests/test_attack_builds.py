@@ -87,6 +87,24 @@ class TestBuildAttacks(RpcCase, OpsCase):
             "internal": self.internal,
         }
 
+    def test_nobody_writes_why_a_build_failed_or_its_state(self):
+        """A build's error and state are the system's, for every role, ops admins too."""
+        build = self.builds["development"]
+        for name, user in self.users().items():
+            with self.subTest(user=name):
+                self.assertRefused(user, BUILD, "write", build.ids,
+                                   {"error": "all fine", "state": "success"})  # fmt: skip
+
+    def test_only_operations_administrators_set_a_project_s_branch_limit(self):
+        for name, user in self.users().items():
+            with self.subTest(user=name):
+                if name == "ops_admin":
+                    self.call(user, PROJECT, "write", self.project_a.ids, {"branch_limit": 3})
+                else:
+                    self.assertRefused(user, PROJECT, "write", self.project_a.ids,
+                                       {"branch_limit": 100})  # fmt: skip
+        self.assertEqual(self.project_a.branch_limit, 3)
+
     # --- reading another project's builds -------------------------------------------
 
     def test_strangers_read_no_build_failure_or_last_build_of_a_project(self):

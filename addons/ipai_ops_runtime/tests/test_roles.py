@@ -32,6 +32,7 @@ EXPECTED = {
     "write_instance_url": set(),  # the system's, even for operations administrators
     "own_role": {("ops_admin", "production")},
     "set_limits": {("ops_admin", stage) for stage in STAGES},
+    "read_limits": {("ops_admin", stage) for stage in STAGES},
 }
 
 
@@ -134,6 +135,10 @@ class TestRuntimeRolesOverRpc(RpcCase, OpsCase):
         except Refused as refused:
             return "needs a storage target" in refused.message
         raise AssertionError("production changed owner without a storage target")
+
+    def _try_read_limits(self, user, environment) -> bool:
+        return self.allowed(user, ENVIRONMENT, "read", [environment.id],
+                            ["instance_memory_mb", "instance_cpus"])  # fmt: skip
 
     def _try_read_host_field(self, user, environment) -> bool:
         return self.allowed(user, ENVIRONMENT, "read", [environment.id], ["runtime_host_id"])
