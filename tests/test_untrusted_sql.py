@@ -136,7 +136,7 @@ def test_a_view_in_place_of_odoos_table_is_never_read(spec, planted, target, tmp
     check refuse the database (exit 12) instead of running the function as the engine."""
     from ipai_ops.backup import backup_database  # noqa: PLC0415
     from ipai_ops.check import check_database  # noqa: PLC0415
-    from ipai_ops.errors import ForeignCode  # noqa: PLC0415
+    from ipai_ops.errors import OwnerCodeRefused  # noqa: PLC0415
 
     database, owner = planted
     filestore = tmp_path / "filestore" / database  # the odoo_db fixture's
@@ -150,7 +150,7 @@ def test_a_view_in_place_of_odoos_table_is_never_read(spec, planted, target, tmp
         " FROM public.ir_attachment_real",
     )
     _own(spec, database, owner, "public.grab(text)")
-    with pytest.raises(ForeignCode, match=r"public\.ir_attachment") as refused:
+    with pytest.raises(OwnerCodeRefused, match=r"public\.ir_attachment") as refused:
         backup_database(spec, database, target, filestore=filestore)
     assert refused.value.exit_code == 12
     run_sql(
@@ -160,7 +160,7 @@ def test_a_view_in_place_of_odoos_table_is_never_read(spec, planted, target, tmp
         " CREATE VIEW public.ir_module_module AS SELECT name, latest_version, state"
         " FROM public.ir_module_module_real WHERE public.grab(name) IS NOT NULL",
     )
-    with pytest.raises(ForeignCode, match=r"public\.ir_module_module"):
+    with pytest.raises(OwnerCodeRefused, match=r"public\.ir_module_module"):
         check_database(spec, database)
     assert run_sql(spec, database, "SELECT count(*) FROM public.stolen") == [(0,)]
     assert target.list_sets() == [], "a refused backup publishes nothing"

@@ -100,7 +100,7 @@ class SecretUnavailable(OpsError):
     exit_code = 3
 
 
-class ForeignCode(OpsError):
+class OwnerCodeRefused(OpsError):
     """A database holds code of its owner's where the engine would run it with its own
     rights (a view in place of one of Odoo's tables, a row security policy): refused."""
 

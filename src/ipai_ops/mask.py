@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from psycopg2 import sql
 
 from .connection import ServerSpec, connection
-from .errors import ForeignCode, MaskingFailed
+from .errors import MaskingFailed, OwnerCodeRefused
 from .guards import refuse_production
 from .progress import ProgressCallback, Tracker
 from .untrusted_sql import (
@@ -350,7 +350,7 @@ def _prepare(copy: ServerSpec, rules: list[MaskRule], admin_password: str | None
             if "id" in present:
                 plan.parts = _id_ranges(cur, table)
             plans.append(plan)
-        triggers = _disable_foreign_triggers(cur, [plan.table for plan in plans])
+        triggers = _triggers_disabled_for_masking(cur, [plan.table for plan in plans])
         if admin_password is not None and "password" in _existing_columns(cur, "res_users"):
             cur.execute(
                 "UPDATE public.res_users SET password = %s WHERE id = 2",
@@ -360,13 +360,13 @@ def _prepare(copy: ServerSpec, rules: list[MaskRule], admin_password: str | None
     return plans, triggers
 
 
-def _disable_foreign_triggers(cur, tables: list[str]) -> list[OwnerCode]:
+def _triggers_disabled_for_masking(cur, tables: list[str]) -> list[OwnerCode]:
     """Disable the owner's triggers on ``tables`` (enabled again once masked); refuse
     any other code of the owner's that masking's writes would run."""
     try:
         refuse_non_tables(cur, [*tables, "res_users"])  # a view would write elsewhere
         return disable_owner_triggers(cur, [*tables, "res_users"], "Masking")
-    except ForeignCode as refused:
+    except OwnerCodeRefused as refused:
         raise MaskingFailed(
             f"{refused} Remove it from the source, or copy without masking."
         ) from None

@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 
-from psycopg2 import sql
-
 from .connection import ServerSpec, connection
 from .errors import OpsError
+from .untrusted_sql import harden, schema_holds_owner_code
 
 COUNTERS = ("calls", "total_ms", "rows", "shared_blks_hit", "shared_blks_read", "temp_blks_written")
 IDENTITY = ("max_ms", "min_ms", "stats_since")  # what tells a re-created entry
@@ -86,13 +85,6 @@ class Sample:
         )
 
 
-# functions and operators in the extension's schema that a superuser does not own
-_FOREIGN_ROUTINES = """
-SELECT count(*) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_roles r ON r.oid = p.proowner
- WHERE p.pronamespace = %(schema)s::regnamespace AND NOT r.rolsuper
-"""
-
-
 def _extension_database(conn) -> bool:
     """Whether pg_stat_statements can be read through ``conn``'s database; when it can,
     the session resolves names in ``pg_catalog`` and the extension's schema only.
@@ -111,11 +103,9 @@ def _extension_database(conn) -> bool:
         row = cur.fetchone()
         if row is None:
             return False
-        cur.execute(_FOREIGN_ROUTINES, {"schema": row[0]})
-        if cur.fetchone()[0]:
+        if schema_holds_owner_code(cur, row[0]):
             return False
-        cur.execute(sql.SQL("SET search_path = pg_catalog, {}").format(sql.Identifier(row[0])))
-        cur.execute("SET row_security = off")
+        harden(cur, also=row[0])
         return True
 
 

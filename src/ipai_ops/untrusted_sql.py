@@ -13,7 +13,7 @@ So, wherever the engine's role acts in such a database:
 * :func:`harden` gives the session a ``search_path`` of ``pg_catalog, pg_temp`` (every
   table the engine names is schema-qualified) and ``row_security = off`` (a table a
   policy would filter raises an error instead of running the policy's code);
-* :func:`foreign_code` lists the code of the owner's that writing rows of given
+* :func:`owner_code` lists the code of the owner's that writing rows of given
   tables would run: triggers (which the caller disables for its writes) and anything
   else (rules, index expressions, constraints, generated columns, domain checks),
   which makes the caller refuse. Code is trusted when a superuser owns it: the
@@ -26,13 +26,13 @@ from dataclasses import dataclass
 
 from psycopg2 import sql
 
-from .errors import ForeignCode
+from .errors import OwnerCodeRefused
 
 SAFE_SEARCH_PATH = "pg_catalog, pg_temp"
 
 # (what, table, trigger name or None, how it is enabled) for every piece of code of the
 # owner's that an UPDATE of the tables would run; enabled: pg_trigger.tgenabled
-_FOREIGN_CODE = """
+_OWNER_CODE = """
 WITH tables AS (SELECT to_regclass(name) AS rel FROM unnest(%(tables)s::text[]) AS name),
 untrusted AS (
     SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_roles r ON r.oid = p.proowner
@@ -112,15 +112,33 @@ def _qualified(name: str) -> sql.Composable:
     return sql.SQL(name)
 
 
-def harden(cur) -> None:
-    """Make the session's name resolution and row security the engine's own."""
-    cur.execute(f"SET search_path = {SAFE_SEARCH_PATH}")
+def harden(cur, *, also: str | None = None) -> None:
+    """Make the session's name resolution and row security the engine's own.
+
+    :param also: a schema searched after ``pg_catalog`` (an extension's), which the
+        caller proved holds no code of the owner's (:func:`schema_holds_owner_code`)
+    """
+    path = sql.SQL(SAFE_SEARCH_PATH)
+    if also:
+        path = sql.SQL("pg_catalog, {}, pg_temp").format(sql.Identifier(also))
+    cur.execute(sql.SQL("SET search_path = {}").format(path))
     cur.execute("SET row_security = off")
 
 
-def foreign_code(cur, tables: list[str]) -> list[OwnerCode]:
+def schema_holds_owner_code(cur, schema: str) -> bool:
+    """Whether ``schema`` holds a function (operators' too) no superuser owns."""
+    cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p"
+        " JOIN pg_catalog.pg_roles r ON r.oid = p.proowner"
+        " WHERE p.pronamespace = %s::regnamespace AND NOT r.rolsuper)",
+        (schema,),
+    )
+    return cur.fetchone()[0]
+
+
+def owner_code(cur, tables: list[str]) -> list[OwnerCode]:
     """The owner's code that writing rows of ``tables`` (``public`` names) would run."""
-    cur.execute(_FOREIGN_CODE, {"tables": [f"public.{table}" for table in tables]})
+    cur.execute(_OWNER_CODE, {"tables": [f"public.{table}" for table in tables]})
     return [OwnerCode(*row) for row in cur.fetchall()]
 
 
@@ -132,13 +150,13 @@ SELECT c.relname, c.relkind FROM pg_catalog.pg_class c
 
 
 def refuse_non_tables(cur, tables: list[str]) -> None:
-    """Raise :class:`ForeignCode` if one of ``tables`` (in ``public``) is not a plain
+    """Raise :class:`OwnerCodeRefused` if one of ``tables`` (in ``public``) is not a plain
     table: reading a view runs whatever functions its owner put in it, as the reader."""
     cur.execute(_NOT_PLAIN, {"names": list(tables)})
     found = cur.fetchall()
     if found:
         names = ", ".join(f"public.{name}" for name, _kind in found)
-        raise ForeignCode(
+        raise OwnerCodeRefused(
             f"{names} should be Odoo's table(s) but is not: reading it would run code of "
             "the database owner's with ipai-ops's rights, so ipai-ops does not."
         )
@@ -146,12 +164,12 @@ def refuse_non_tables(cur, tables: list[str]) -> None:
 
 def disable_owner_triggers(cur, tables: list[str], doing: str) -> list[OwnerCode]:
     """Disable the owner's triggers on ``tables`` for the engine's writes (enable them
-    again with :func:`enable_triggers`); raise :class:`ForeignCode` when the writes would
+    again with :func:`enable_triggers`); raise :class:`OwnerCodeRefused` when the writes would
     run any other code of the owner's. ``doing`` names the operation in the message."""
-    found = foreign_code(cur, tables)
+    found = owner_code(cur, tables)
     refused = [f"{code.what} on {code.table}" for code in found if code.trigger is None]
     if refused:
-        raise ForeignCode(
+        raise OwnerCodeRefused(
             f"{doing} would run code the database's owner wrote, with the engine's rights: "
             f"{', '.join(refused)}."
         )
