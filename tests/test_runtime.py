@@ -874,3 +874,64 @@ def test_under_user_namespaces_an_instance_s_root_is_nobody_on_the_host(remapped
         container.remove(force=True, v=True)
     assert said == ["101", "the-password"], said
     assert host_uids and min(host_uids) >= 100000, f"host uids {host_uids}: not remapped"
+
+
+# --- a Docker network of the host's (real deployments; these machines keep host networking)
+
+
+def test_host_networking_is_the_default_and_a_named_network_publishes_on_loopback_only():
+    assert (
+        engine.network_settings("") == engine.network_settings("host") == {"network_mode": "host"}
+    )
+    assert engine.listens_on("host") == "127.0.0.1"
+    own = engine.network_settings("ops-net", (18100, 18101))
+    assert own == {
+        "network": "ops-net",
+        "ports": {"18100/tcp": ("127.0.0.1", 18100), "18101/tcp": ("127.0.0.1", 18101)},
+    }
+    assert engine.listens_on("ops-net") == "0.0.0.0"
+    assert catcher.smtp_address(2525) == ("127.0.0.1", 2525)
+    assert catcher.smtp_address(2525, "ops-net") == (catcher.CATCHER_NAME, 2525)
+
+
+def test_a_network_the_engine_lacks_or_that_reaches_nothing_is_refused(client):
+    assert engine.check_network(client, "") == "host"
+    with pytest.raises(RuntimeHostError, match="does not exist on this runtime host"):
+        engine.check_network(client, "ipai-ops-no-such-network")
+    with pytest.raises(RuntimeHostError, match="cannot carry instances"):
+        engine.check_network(client, "none")
+
+
+def test_a_deploy_onto_a_missing_network_changes_nothing(client, spec, deployed):
+    dev, before = deployed
+    moved = dataclasses.replace(
+        dev, network="ipai-ops-no-such-network", server=dataclasses.replace(spec, host="db.example")
+    )
+    with pytest.raises(RuntimeHostError, match="does not exist on this runtime host"):
+        instance.deploy(client, moved)
+    after = instance.status(client, PROJECT, dev.environment)
+    assert (after.container_id, after.http_port, after.state) == (
+        before.container_id,
+        before.http_port,
+        "running",
+    )
+    assert requests.get(f"http://127.0.0.1:{after.http_port}/web/health", timeout=5).ok
+
+
+def test_on_a_network_of_its_own_an_instance_may_not_name_postgres_by_loopback(client, deployed):
+    dev, before = deployed
+    for host in ("127.0.0.1", "localhost", "::1"):
+        moved = dataclasses.replace(
+            dev, network="ops-net", server=dataclasses.replace(dev.server, host=host)
+        )
+        with pytest.raises(RuntimeHostError, match="that is their own loopback"):
+            instance.deploy(client, moved)
+    assert instance.status(client, PROJECT, dev.environment).container_id == before.container_id
+
+
+def test_the_mail_catcher_is_not_made_on_a_missing_network(client, tmp_path):
+    with pytest.raises(RuntimeHostError, match="does not exist on this runtime host"):
+        catcher.ensure_catcher(
+            client, "odoo:19", tmp_path / "spool", _free_tcp_port(), network="ipai-ops-nowhere"
+        )
+    assert catcher.find_catcher(client) is None

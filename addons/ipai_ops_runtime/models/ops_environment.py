@@ -156,6 +156,7 @@ class IpaiOpsEnvironment(models.Model):
             port_range=(host.port_low, host.port_high),
             workers=host.workers,
             bind=host.listen_address,
+            network=host._network(),
             filestore_dir=self._filestore_dir(),
             **self._instance_limits(host),
         )

@@ -14,6 +14,7 @@ from ipai_ops.runtime import catcher, engine
 _logger = logging.getLogger(__name__)
 
 ENDPOINT = re.compile(r"(unix:///\S+|tcp://[A-Za-z0-9.\-\[\]:]+:\d+)")
+NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 URL_FIELDS = ("project", "environment", "port")
 
 
@@ -70,6 +71,14 @@ class IpaiOpsRuntimeHost(models.Model):
         help="Where the host's mail catcher listens (on the host's loopback): every staging "
         "and development instance of the host sends its mail there, to be kept, not sent.",
     )
+    network = fields.Char(
+        string="Docker network",
+        help="Empty: containers share the host's network and listen on its loopback. "
+        "Otherwise a bridge or overlay network of this engine: every instance, one-off run "
+        "and the mail catcher get a network namespace of their own on it, and instances' "
+        "ports are published on the host's loopback for its router only. PostgreSQL must "
+        "then be named by an address that network reaches.",
+    )
     workers = fields.Integer(default=0, help="Odoo workers per instance (0: threaded server).")
     memory_mb = fields.Integer(
         string="Production memory (MiB)", help="Per production instance; 0: no limit."
@@ -105,6 +114,17 @@ class IpaiOpsRuntimeHost(models.Model):
         "CHECK (port_low >= 1024 AND port_high <= 65535 AND port_high > port_low)",
         "The port range must lie within 1024-65535, first port below last.",
     )
+
+    @api.constrains("network")
+    def _check_network(self):
+        for host in self:
+            if host.network and not NETWORK_NAME.fullmatch(host.network):
+                raise ValidationError(
+                    self.env._(
+                        "A Docker network name uses letters, digits, '_', '.' and '-', "
+                        "starting with a letter or digit."
+                    )
+                )
 
     @api.constrains("endpoint", "tls_ca_file", "tls_cert_file", "tls_key_file", "url_template")
     def _check_endpoint(self):
@@ -158,7 +178,8 @@ class IpaiOpsRuntimeHost(models.Model):
         host = self.sudo()
         spool = self.env["ipai.ops.mail"]._spool()
         try:
-            catcher.ensure_catcher(host._client(), host.base_image, spool, host.mail_catcher_port)
+            catcher.ensure_catcher(host._client(), host.base_image, spool, host.mail_catcher_port,
+                                   network=host._network())  # fmt: skip
         except OpsError as exc:
             _logger.warning("mail catcher of runtime host %s: %s", host.name, exc)
             raise RuntimeHostError(
@@ -168,7 +189,10 @@ class IpaiOpsRuntimeHost(models.Model):
                     host=host.name,
                 )
             ) from None
-        return "127.0.0.1", host.mail_catcher_port
+        return catcher.smtp_address(host.mail_catcher_port, host._network())
+
+    def _network(self) -> str:
+        return (self.sudo().network or "").strip() or engine.HOST_NETWORK
 
     def _url(self, project: str, environment: str, port: int) -> str:
         self.ensure_one()
@@ -226,4 +250,9 @@ class IpaiOpsRuntimeHost(models.Model):
                     image=self.base_image,
                 )
             )
+        try:
+            network = engine.check_network(client, self._network())
+            lines.append(self.env._("Network: %(network)s", network=network))
+        except OpsError as exc:
+            lines.append(self.env._("Network: %(error)s", error=str(exc)))
         return "\n".join(lines)

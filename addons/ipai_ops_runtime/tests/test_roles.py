@@ -190,6 +190,25 @@ class TestRuntimeRolesOverRpc(RpcCase, OpsCase):
                 )
                 self.host.sudo().base_image = "odoo:19"
 
+    def test_a_host_s_network_is_the_ops_admins_alone_and_reaches_every_instance(self):
+        """Project roles cannot move instances onto another network (the setting is the
+        host's); an operations administrator's network reaches every environment's spec,
+        and a name Docker could not take is refused."""
+        for role in ROLES:
+            with self.subTest(role=role):
+                allowed = role == "ops_admin"
+                values = {"network": "ops-net"}
+                self.assertEqual(
+                    self.allowed(self.users[role], HOST, "write", [self.host.id], values), allowed
+                )
+        self.assertEqual(self.envs_a["staging"]._instance_spec().network, "ops-net")
+        self.host.network = False
+        self.assertEqual(self.envs_a["staging"]._instance_spec().network, "host")
+        refused = self.assertRefused(
+            self.ops_admin, HOST, "write", [self.host.id], {"network": "net; rm -rf /"}
+        )
+        self.assertIn("Docker network name", refused.message)
+
     def test_a_tcp_engine_without_tls_is_refused(self):
         """An engine reachable over TCP without TLS gives root on its machine: refused."""
         refused = self.assertRefused(

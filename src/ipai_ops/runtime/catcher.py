@@ -2,7 +2,9 @@
 
 Every staging and development instance of a host sends its mail here (neutralization
 points its outgoing server at ``127.0.0.1:PORT`` of the host, which instances reach
-through host networking). It files mails in a spool directory of the host, bind-mounted:
+through host networking; on a Docker network of the host's, the catcher joins it and
+instances name it by its container name, :func:`smtp_address`). It files mails in a
+spool directory of the host, bind-mounted:
 the control plane's own spool when the host is local, the same path on shared storage
 otherwise. One per host, labelled like everything ipai-ops makes, restarted with the
 engine (``unless-stopped``); made again when its port or spool changes.
@@ -25,6 +27,7 @@ CATCHER_NAME = "ipai-ops-mail-catcher"
 SCRIPT_PATH = "/opt/ipai-ops/catcher_main.py"
 SPOOL_MOUNT = "/var/spool/ipai-ops-mail"
 SPOOL_LABEL = "ipai-ops.spool"
+NETWORK_LABEL = "ipai-ops.network"
 START_TIMEOUT = 20  # seconds for the catcher to listen
 
 
@@ -35,19 +38,29 @@ def find_catcher(client: docker.DockerClient):
     return found[0] if found else None
 
 
-def ensure_catcher(client: docker.DockerClient, image: str, spool: str | Path, port: int,
-                   bind: str = "127.0.0.1"):  # fmt: skip
-    """The host's catcher on ``bind:port`` filing into ``spool``: kept, made or started."""
+def smtp_address(port: int, network: str = engine.HOST_NETWORK) -> tuple[str, int]:
+    """Where the instances of a host on ``network`` send mail to reach its catcher."""
+    if network == engine.HOST_NETWORK:
+        return "127.0.0.1", port
+    return CATCHER_NAME, port
+
+
+def ensure_catcher(client: docker.DockerClient, image: str, spool: str | Path, port: int, *,
+                   bind: str = "127.0.0.1", network: str = engine.HOST_NETWORK):  # fmt: skip
+    """The host's catcher on ``bind:port`` (on ``network``: that network's address)
+    filing into ``spool``: kept, made or started."""
     spool = str(spool)
+    network = engine.check_network(client, network)
     catcher = find_catcher(client)
     if catcher is not None and (
         catcher.labels.get(engine.HTTP_PORT) != str(port)
         or catcher.labels.get(SPOOL_LABEL) != spool
+        or catcher.labels.get(NETWORK_LABEL, engine.HOST_NETWORK) != network
     ):
         catcher.remove(force=True)
         catcher = None
     if catcher is None:
-        catcher = _create(client, image, spool, port, bind)
+        catcher = _create(client, image, spool, port, bind=bind, network=network)
     if catcher.status != "running":
         catcher.start()
     _wait_listening(catcher)
@@ -66,12 +79,15 @@ def _wait_listening(catcher, timeout: float = START_TIMEOUT) -> None:
         time.sleep(0.2)
 
 
-def _create(client, image: str, spool: str, port: int, bind: str):
+def _create(client, image: str, spool: str, port: int, *, bind: str, network: str):
     try:
         found = client.images.get(image)
     except docker.errors.ImageNotFound:
         raise RuntimeHostError(f"The image {image} is not on this runtime host.") from None
-    labels = {engine.ROLE: "catcher", engine.HTTP_PORT: str(port), SPOOL_LABEL: spool}
+    labels = {engine.ROLE: "catcher", engine.HTTP_PORT: str(port), SPOOL_LABEL: spool,
+              NETWORK_LABEL: network}  # fmt: skip
+    if network != engine.HOST_NETWORK:
+        bind = engine.listens_on(network)  # its own namespace: instances arrive by name
     # a host's catcher takes a login only with the password granted to it (catcher_main)
     Path(spool, LOGINS).mkdir(parents=True, exist_ok=True)
     give_directory(client, found, spool, SPOOL_MOUNT, labels={engine.ROLE: "once"})
@@ -81,7 +97,7 @@ def _create(client, image: str, spool: str, port: int, bind: str):
         entrypoint=["python3", SCRIPT_PATH, SPOOL_MOUNT, bind, str(port)],
         command=[],
         labels={engine.MANAGED: "1", **labels},
-        network_mode="host",
+        **engine.network_settings(network),
         init=True,
         restart_policy={"Name": "unless-stopped"},
         volumes={spool: {"bind": SPOOL_MOUNT, "mode": "rw"}},

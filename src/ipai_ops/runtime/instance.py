@@ -74,6 +74,9 @@ class InstanceSpec:
     memory_mb: int = 0  # 0: no limit
     cpus: float = 0.0  # 0: no limit
     pids: int = 0  # processes and threads at most; 0: DEFAULT_PIDS
+    # "host" (these machines), or a bridge/overlay network of the engine: the container's
+    # own namespace, its ports published on the host's loopback for the router
+    network: str = engine.HOST_NETWORK
     # the database's attachments, a directory of the host: the one backups and copies
     # read (on a remote host, the same path on shared storage); None: the data volume's
     filestore_dir: str | None = None
@@ -219,6 +222,7 @@ def _settings(spec: InstanceSpec, image, port: int) -> config.OdooSettings:
         gevent_port=port + 1,
         addons_path=image.labels.get(ADDONS_PATH_LABEL, ""),
         workers=spec.workers,
+        http_interface=engine.listens_on(spec.network),
     )
 
 
@@ -277,6 +281,8 @@ def _create(client, spec: InstanceSpec, tag: str, port: int, *, role: str, comma
             "Instances reach PostgreSQL over TCP: give the database server a host name or "
             "an address, not a socket directory."
         )
+    _check_reaches_database(spec)
+    engine.check_network(client, spec.network)
     image = client.images.get(tag)
     _own_filestore(client, spec, image)
     settings = _settings(spec, image, port)
@@ -303,9 +309,10 @@ def _create(client, spec: InstanceSpec, tag: str, port: int, *, role: str, comma
         command=command,
         environment={"PGPASSFILE": config.PGPASS_PATH},
         labels=labels,
-        network_mode="host",
         init=True,
         volumes=_mounts(client, spec),
+        # a one-off command without HTTP holds no port: nothing of it is published
+        **engine.network_settings(spec.network, (port, port + 1) if role != "once" else ()),
         stop_signal="SIGTERM",
         **_limits(spec),
         **extra,
@@ -324,6 +331,20 @@ def _create(client, spec: InstanceSpec, tag: str, port: int, *, role: str, comma
         },
     )
     return container
+
+
+def _check_reaches_database(spec: InstanceSpec) -> None:
+    """On a network of its own, a container's loopback is its own: PostgreSQL must be
+    named by an address that network reaches."""
+    host = (spec.server.host or "").strip().lower()
+    if spec.network != engine.HOST_NETWORK and (
+        host in ("localhost", "::1") or host.startswith("127.")
+    ):
+        raise RuntimeHostError(
+            f"Instances on the Docker network {spec.network!r} cannot reach PostgreSQL at "
+            f"{spec.server.host}: that is their own loopback. Name the database server by an "
+            "address or host name reachable from that network."
+        )
 
 
 def _api(action: str, call, *args, **kwargs):
