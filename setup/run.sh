@@ -36,16 +36,19 @@ if [ "$(id -u)" = 0 ]; then
     say "running as root: fine for a trial on this machine; run Odoo as its own user in production"
 fi
 
-# odoo [server|shell] OPTIONS…: odoo-bin on this project's addons and PostgreSQL.
-# The password stays in PGPASSWORD (libpq reads it), out of the argument list.
-odoo() {
+# odoo_argv [server|shell] OPTIONS…: ODOO_ARGV is odoo-bin on this project's addons and
+# PostgreSQL. The password stays in PGPASSWORD (libpq reads it), out of the argument list.
+odoo_argv() {
     local command=server
     case "${1:-}" in server | shell) command=$1 && shift ;; esac
-    "$PY" "$ODOO/odoo-bin" "$command" \
-        --addons-path="$ODOO/addons,$ODOO/odoo/addons,$PROJECT_ROOT/addons" \
-        --data-dir="$PROJECT_ROOT/var/odoo-data" --db_host="$PGHOST" --db_port="${PGPORT:-5432}" \
-        --db_user="${PGUSER:-$USER}" --http-interface=127.0.0.1 "$@" \
-        2> >(grep --line-buffered -Ev "$HARMLESS" >&2)
+    ODOO_ARGV=("$PY" "$ODOO/odoo-bin" "$command"
+        --addons-path="$ODOO/addons,$ODOO/odoo/addons,$PROJECT_ROOT/addons"
+        --data-dir="$PROJECT_ROOT/var/odoo-data" --db_host="$PGHOST" --db_port="${PGPORT:-5432}"
+        --db_user="${PGUSER:-$USER}" --http-interface=127.0.0.1 "$@")
+}
+odoo() {
+    odoo_argv "$@"
+    "${ODOO_ARGV[@]}" 2> >(grep --line-buffered -Ev "$HARMLESS" >&2)
 }
 
 database_exists() {
@@ -80,5 +83,12 @@ else
 fi
 
 say "Odoo 19 on http://127.0.0.1:8069 — log in as admin / admin (database $CONTROL_DB)"
-odoo server -d "$CONTROL_DB" --db-filter="^$CONTROL_DB\$" --http-port=8069 \
+odoo_argv server -d "$CONTROL_DB" --db-filter="^$CONTROL_DB\$" --http-port=8069 \
     --limit-time-real-cron=0 --max-cron-threads=2
+# one SIGTERM or Ctrl-C stops it: after STOP_GRACE seconds a stuck Odoo is killed
+"$PROJECT_ROOT/setup/supervise.sh" "${IPAI_OPS_STOP_GRACE:-20}" "${ODOO_ARGV[@]}" \
+    2> >(grep --line-buffered -Ev "$HARMLESS" >&2) &
+SUPERVISOR=$!
+trap 'kill -TERM "$SUPERVISOR" 2>/dev/null || true' TERM INT
+wait "$SUPERVISOR" || true
+wait "$SUPERVISOR" 2>/dev/null || true  # the first wait ends with the signal, not with Odoo

@@ -199,7 +199,8 @@ def stack(docker_host, tmp_path_factory):
 
 def test_services_use_the_host_network_an_init_and_loopback_only(stack, docker_host):
     """Both services run with host networking and an init; Compose made no network; the
-    ports chosen are listened on at 127.0.0.1 only."""
+    ports chosen are listened on at 127.0.0.1 only; a stuck Odoo is killed 20 s after
+    the stop's SIGTERM."""
     client = docker.DockerClient(base_url=docker_host)
     project = {"label": f"com.docker.compose.project={stack.name}"}
     try:
@@ -208,6 +209,9 @@ def test_services_use_the_host_network_an_init_and_loopback_only(stack, docker_h
         for container in containers:
             assert container.attrs["HostConfig"]["NetworkMode"] == "host", container.name
             assert container.attrs["HostConfig"]["Init"] is True, container.name
+        # Docker kills what one SIGTERM did not stop, after this grace: no hang outlives it
+        [odoo] = [c for c in containers if c.labels["com.docker.compose.service"] == "odoo"]
+        assert odoo.attrs["Config"].get("StopTimeout") == 20
         networks = client.networks.list(filters=project)
         assert not networks, f"Compose made networks: {[n.name for n in networks]}"
     finally:

@@ -258,6 +258,9 @@ class IpaiOpsRun(models.Model):
         except EXPECTED_ERRORS as exc:
             self._finish_failed(exc, kind)
         except Exception as exc:
+            if is_transient(exc):  # a lock timeout, a serialization failure: no crash
+                self._finish_failed(exc, kind)
+                return
             _logger.exception("run %s (%s) crashed", self.name, self.kind)
             self._finish_failed(exc, kind, unexpected=True)
         else:

@@ -1,8 +1,10 @@
+from psycopg2 import errors
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-DELETE_LOCK_TIMEOUT = "5s"  # a user's deletion waits no longer for rows others hold
+DELETE_LOCK_TIMEOUT = "3s"  # a user's deletion waits no longer for rows others hold
 
 
 class ResUsers(models.Model):
@@ -35,7 +37,20 @@ class ResUsers(models.Model):
                 )
             )
         self.env.cr.execute(SQL("SET LOCAL lock_timeout = %s", DELETE_LOCK_TIMEOUT))
-        return super().unlink()
+        try:
+            with self.env.cr.savepoint():
+                result = super().unlink()
+                self.env.flush_all()  # the deletion's waits happen here, bounded
+        except errors.LockNotAvailable:
+            raise UserError(
+                self.env._(
+                    "An operation running now holds records %(users)s created or last "
+                    "changed, so they cannot be deleted this moment. Try again once it has "
+                    "finished, or archive them.",
+                    users=", ".join(self.mapped("name")),
+                )
+            ) from None
+        return result
 
     def write(self, vals):
         result = super().write(vals)
