@@ -12,18 +12,15 @@ import pytest
 from conftest import run_sql
 from odoo_like import MODULES, add_operations_tables, fake_addons_path, table_fingerprints
 
-from ipai_ops import mask
+from ipai_ops import mask, mask_check
 from ipai_ops.clone import clone_database, drop_clone
 from ipai_ops.errors import MaskingFailed, NeutralizationFailed, ProtectedDatabase
 from ipai_ops.guards import drop_database, mark_production
 from ipai_ops.identifiers import database_exists
-from ipai_ops.mask import (
-    check_no_survivors,
-    find_survivors,
-    mask_database,
-    raise_on_survivors,
-)
+from ipai_ops.mask import mask_database
+from ipai_ops.mask_check import check_no_survivors, find_survivors, raise_on_survivors
 from ipai_ops.neutralize import neutralize_database
+from ipai_ops.safe_copy import Masking, make_safe
 
 BASE_SCRIPT = "UPDATE ir_mail_server SET active = false;\n"
 MODULE_NAMES = [name for name, _version in MODULES]
@@ -361,3 +358,42 @@ def test_filestore_copies_work_across_file_systems(tmp_path):
         assert sum(copy_tree(source, tmp_path / "same-fs")) == 12
     finally:
         subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_an_original_planted_anywhere_fails_the_safe_copy_whatever_the_jobs(
+    spec, production, admin_conn, monkeypatch
+):
+    """make_safe, the preparation every copy goes through: original values left in a text
+    column no rule names, inside a JSON value and inside HTML fail the copy before its
+    neutralization, naming each place, and one left in a masked column is counted — with
+    one connection or four, tables scanned whole or in ranges of ids, alike."""
+    name, _filestore = production
+    plant = """
+        CREATE TABLE x_planted (id serial PRIMARY KEY, note text, data jsonb, page text);
+        INSERT INTO x_planted (note, data, page)
+        SELECT 'call ' || email || ' back',
+               jsonb_build_object('contact', jsonb_build_object('mail', email)),
+               '<p>Write to <b>' || email || '</b></p>'
+          FROM res_partner WHERE email IS NOT NULL;
+    """
+    outcomes = []
+    for jobs, part_bytes in ((1, 2**62), (4, 0)):
+        monkeypatch.setattr(mask_check, "PART_MIN_BYTES", part_bytes)
+        copy = f"{name}_planted{jobs}"
+        try:
+            clone_database(spec, name, copy)
+            run_sql(spec, copy, plant)
+            with pytest.raises(MaskingFailed) as failed:
+                make_safe(spec, copy, source=name, masking=Masking(), jobs=jobs,
+                          neutralize={"addons_paths": []})  # fmt: skip
+            original = run_sql(spec, name, "SELECT min(email) FROM res_partner")[0][0]
+            run_sql(spec, copy, "UPDATE res_partner SET email = %s WHERE id = 9", (original,))
+            outcomes.append((str(failed.value),
+                             check_no_survivors(spec, spec, (name, copy), jobs=jobs)))  # fmt: skip
+        finally:
+            drop_database(admin_conn, copy)
+    message, survivors = outcomes[0]
+    for column in ("x_planted.note", "x_planted.data", "x_planted.page"):
+        assert f"{column} (found by the full scan)" in message, message
+    assert survivors["res_partner.email"] == 1
+    assert outcomes[1] == outcomes[0], "the jobs and the parts change nothing of the proof"

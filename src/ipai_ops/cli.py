@@ -29,14 +29,15 @@ from .clone import CLONE_METHODS, clone_database
 from .connection import ServerSpec, connection
 from .errors import OpsError
 from .guards import mark_production
-from .mask import check_no_survivors, mask_database, raise_on_survivors
+from .mask import mask_database
+from .mask_check import check_no_survivors, raise_on_survivors
 from .neutralize import neutralize_database
 from .odoo_zip import export_zip, import_zip
 from .probe import probe_server
-from .progress import Tracker
 from .prune import prune_target
 from .restore import restore_backup
 from .retention import RetentionPolicy
+from .safe_copy import Masking, make_safe
 from .storage import LocalTarget
 from .verify import verify_set
 
@@ -168,30 +169,20 @@ def _catcher(value: str | None):
 
 def _prepare(args):
     """Mask and prove no original value survived, then neutralize: the safe-copy recipe."""
-    spec = _spec(args)
-    steps = {"neutralize": 1} if args.no_mask else {"mask": 2, "check": 1, "neutralize": 1}
+    masking = None if args.no_mask else Masking(admin_password=args.admin_password)
 
     def prepare(database: str, progress=None) -> dict:
-        tracker = Tracker(progress, steps)
-        out = {}
-        if not args.no_mask:  # before the code's own neutralize.sql sees the copy
-            masking = mask_database(
-                spec, database, admin_password=args.admin_password,
-                progress=tracker.within("mask"),
-            )  # fmt: skip
-            tracker.phase("check", "Checking that no original value survived")
-            raise_on_survivors(check_no_survivors(spec, spec, (args.source, database)))
-            out["masking"] = vars(masking)
-        tracker.phase("neutralize", f"Neutralizing {database}")
-        report = neutralize_database(
-            spec,
-            database,
-            addons_paths=args.addons_path,
-            base_url=args.base_url,
-            mail_catcher=_catcher(args.mail_catcher),
-            mail_login=args.target,  # the copy's final name, not the scratch one
-        )
-        out["neutralization"] = vars(report)
+        made = make_safe(
+            _spec(args), database, source=args.source, masking=masking, progress=progress,
+            neutralize={
+                "addons_paths": args.addons_path, "base_url": args.base_url,
+                "mail_catcher": _catcher(args.mail_catcher),
+                "mail_login": args.target,  # the copy's final name, not the scratch one
+            },
+        )  # fmt: skip
+        out = {"neutralization": vars(made.neutralization), "seconds": made.seconds}
+        if made.masking:
+            out["masking"] = vars(made.masking)
         return out
 
     return prepare

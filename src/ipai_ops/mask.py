@@ -15,7 +15,8 @@ own statement normalized, without it; only a server logging every statement,
 The default rules cover Odoo's known places of personal data, including derived
 and duplicated columns (``phone_sanitized``, chatter bodies and senders, tracking
 values, mail queues, indexed attachment text); :func:`find_survivors` then proves
-that a sample of original values appears in *no* text column of the copy.
+that a sample of original values appears in *no* text column of the copy
+(:mod:`.mask_check`).
 
 Updating every row of a table with many indexes is slow because every index is
 updated too, so the table's plain indexes are dropped first and rebuilt after
@@ -425,143 +426,6 @@ def _first_error(outcomes: list) -> str:
     return next(str(o).strip() for o in outcomes if isinstance(o, BaseException))
 
 
-def check_no_survivors(
-    production: ServerSpec, copy: ServerSpec, database_pair: tuple[str, str], rules=None
-) -> dict[str, int]:
-    """Count, per masked column, values of the copy still equal to an original value.
-
-    Compares MD5s of the values (never the values themselves) across both databases.
-    """
-    rules = DEFAULT_RULES if rules is None else rules
-    source_db, copy_db = database_pair
-    survivors = {}
-    with (
-        connection(production.for_database(source_db)) as prod,
-        connection(copy.for_database(copy_db)) as clone,
-    ):
-        for rule in rules:
-            if rule.strategy in ("keep", "fixed"):
-                continue
-            with prod.cursor() as pcur, clone.cursor() as ccur:
-                harden(pcur)
-                harden(ccur)
-                if rule.column not in _existing_columns(ccur, rule.table):
-                    continue
-                originals = _md5s(pcur, rule, None)
-                masked = _md5s(ccur, rule, rule.condition)
-            survivors[f"{rule.table}.{rule.column}"] = len(originals & masked)
-    return survivors
-
-
-SURVIVOR_SAMPLE = 10  # original values sampled per masked column for the full scan
-MIN_SAMPLE_LENGTH = 6  # shorter values (initials, short codes) match by chance
-TEXT_TYPES = ("character varying", "text", "jsonb", "json")
-
-
-def find_survivors(
-    production: ServerSpec, copy: ServerSpec, database_pair: tuple[str, str], rules=None,
-    *, sample: int = SURVIVOR_SAMPLE,
-) -> dict[str, int]:  # fmt: skip
-    """Look for a sample of original personal values in *every* text column of the copy.
-
-    Rules name the columns known to hold personal data; modules copy it elsewhere
-    (search helpers, chatter, logs). Values sampled from the masked columns of the
-    source are searched, as substrings, in each text column of each table of the
-    copy, one scan per table.
-
-    :return: ``{"table.column": rows holding an original value}`` for columns that do
-    """
-    rules = DEFAULT_RULES if rules is None else rules
-    source_db, copy_db = database_pair
-    with connection(production.for_database(source_db)) as prod, prod.cursor() as cur:
-        harden(cur)
-        values = _sample_values(cur, rules, sample)
-    if not values:
-        return {}
-    patterns = [f"%{_escape_like(value)}%" for value in values]
-    found = {}
-    with connection(copy.for_database(copy_db)) as clone, clone.cursor() as cur:
-        harden(cur)
-        for table, columns in _text_columns(cur).items():
-            counts = sql.SQL(", ").join(
-                sql.SQL("count(*) FILTER (WHERE {}::text LIKE ANY(%(p)s))").format(
-                    sql.Identifier(column)
-                )
-                for column in columns
-            )
-            cur.execute(
-                sql.SQL("SELECT {} FROM {}").format(counts, sql.Identifier("public", table)),
-                {"p": patterns},
-            )
-            for column, hits in zip(columns, cur.fetchone(), strict=True):
-                if hits:
-                    found[f"{table}.{column}"] = hits
-    return found
-
-
-def _escape_like(value: str) -> str:
-    """``value`` matched literally inside a LIKE pattern (backslash is LIKE's escape)."""
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _sample_values(cur, rules, sample: int) -> set[str]:
-    values: set[str] = set()
-    for rule in rules:
-        if rule.strategy not in ("email", "name", "phone"):
-            continue
-        if rule.column not in _existing_columns(cur, rule.table):
-            continue
-        where = (
-            sql.SQL(" AND ({})").format(sql.SQL(rule.condition)) if rule.condition else sql.SQL("")
-        )
-        cur.execute(
-            sql.SQL(
-                "SELECT DISTINCT {col}::text FROM {table} WHERE length({col}::text) >= %(min)s"
-            ).format(col=sql.Identifier(rule.column), table=sql.Identifier("public", rule.table))
-            + where
-            + _not_module_data(cur, rule.table)
-            + sql.SQL(" LIMIT %(n)s"),
-            {"min": MIN_SAMPLE_LENGTH, "n": sample, "model": rule.table.replace("_", ".")},
-        )
-        values |= {row[0] for row in cur.fetchall()}
-    return values
-
-
-def _not_module_data(cur, table: str) -> sql.Composable:
-    """Leave out rows a module created (OdooBot, the public user, demo partners): their
-    names are words of the code, found in views and rules, not anybody's personal data."""
-    if not _existing_columns(cur, "ir_model_data"):
-        return sql.SQL("")
-    return sql.SQL(
-        " AND NOT EXISTS (SELECT 1 FROM public.ir_model_data d"
-        " WHERE d.model = %(model)s AND d.res_id = {table}.id)"
-    ).format(table=sql.Identifier(table))
-
-
-def _text_columns(cur) -> dict[str, list[str]]:
-    cur.execute(
-        "SELECT c.table_name, array_agg(c.column_name::text ORDER BY c.ordinal_position)"
-        "  FROM information_schema.columns c"
-        "  JOIN information_schema.tables t USING (table_schema, table_name)"
-        " WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'"
-        "   AND c.data_type = ANY(%s)"
-        " GROUP BY c.table_name",
-        (list(TEXT_TYPES),),
-    )
-    return dict(cur.fetchall())
-
-
-def _md5s(cur, rule: MaskRule, condition: str | None) -> set[bytes]:
-    where = sql.SQL(" AND ({})").format(sql.SQL(condition)) if condition else sql.SQL("")
-    cur.execute(
-        sql.SQL(
-            "SELECT decode(md5({col}::text), 'hex') FROM {table} WHERE {col} IS NOT NULL"
-        ).format(col=sql.Identifier(rule.column), table=sql.Identifier("public", rule.table))
-        + where
-    )
-    return {bytes(row[0]) for row in cur.fetchall()}
-
-
 def odoo_password_hash(password: str, rounds: int = DEV_PASSWORD_ROUNDS) -> str:
     """A hash Odoo accepts (passlib's pbkdf2_sha512 format), without passlib."""
     salt = secrets.token_bytes(16)
@@ -572,10 +436,3 @@ def odoo_password_hash(password: str, rounds: int = DEV_PASSWORD_ROUNDS) -> str:
 def _ab64(data: bytes) -> str:
     """passlib's "adapted base64": '.' for '+', no padding."""
     return base64.b64encode(data).decode().rstrip("=").replace("+", ".")
-
-
-def raise_on_survivors(survivors: dict[str, int]) -> None:
-    leaked = {column: count for column, count in survivors.items() if count}
-    if leaked:
-        detail = ", ".join(f"{column} ({count})" for column, count in sorted(leaked.items()))
-        raise MaskingFailed(f"Original values survived masking in: {detail}.")

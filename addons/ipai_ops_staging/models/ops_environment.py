@@ -11,9 +11,9 @@ from ipai_ops.check import check_database
 from ipai_ops.clone import clone_database, clone_from_backup, drop_clone
 from ipai_ops.errors import OpsError
 from ipai_ops.mail_catcher import grant_login
-from ipai_ops.mask import check_no_survivors, find_survivors, mask_database, raise_on_survivors
 from ipai_ops.neutralize import neutralize_database
 from ipai_ops.odoo_init import init_database
+from ipai_ops.safe_copy import Masking, make_safe
 
 
 class IpaiOpsEnvironment(models.Model):
@@ -273,29 +273,30 @@ class IpaiOpsEnvironment(models.Model):
         catcher = copy._mail_catcher_address()  # before copying anything: it may fail
         login = copy._database_login()
 
+        masking = None
+        if needs_masking:  # not when copied from a masked copy
+            masking = Masking(rules, project._mask_key(), project.dev_admin_password)
+
         def prepare(database: str) -> None:
             # masked and proven masked before the branch's own scripts see the copy
-            if needs_masking:  # not when copied from a masked copy
-                masking = mask_database(
-                    spec, database, rules, admin_password=project.dev_admin_password,
-                    key=project._mask_key(),
-                )  # fmt: skip
-                pair = (source.database_name, database)
-                masking.survivors = check_no_survivors(spec, spec, pair, rules)
-                stray = find_survivors(spec, spec, pair, rules)
-                masking.survivors |= {f"{column} (found by the full scan)": n
-                                      for column, n in stray.items()}  # fmt: skip
-                raise_on_survivors(masking.survivors)
-                reports["masking"] = masking
-                run._log_event_now("info", masking.summary)
-            report = neutralize_database(
-                spec, database, addons_paths=addons, base_url=copy.base_url or None,
-                mail_catcher=catcher, cron_allowlist=project._cron_allowlist(),
-                mail_login=mail_login or copy.database_name, as_role=login,
-                mail_password=catcher and self._mail_password(mail_login or copy.database_name),
+            def masked(report):
+                reports["masking"] = report
+                run._log_event_now("info", report.summary)
+
+            made = make_safe(
+                spec, database, source=source.database_name, masking=masking,
+                on_masked=masked, neutralize={
+                    "addons_paths": addons, "base_url": copy.base_url or None,
+                    "mail_catcher": catcher, "cron_allowlist": project._cron_allowlist(),
+                    "mail_login": mail_login or copy.database_name, "as_role": login,
+                    "mail_password": catcher
+                    and self._mail_password(mail_login or copy.database_name),
+                },
             )  # fmt: skip
-            reports["neutralization"] = report
-            run._log_event_now("info", report.summary, {"checks": report.checks})
+            reports["neutralization"] = made.neutralization
+            run._log_event_now(
+                "info", made.neutralization.summary, {"checks": made.neutralization.checks}
+            )
 
         return prepare
 
