@@ -397,3 +397,28 @@ def test_an_original_planted_anywhere_fails_the_safe_copy_whatever_the_jobs(
         assert f"{column} (found by the full scan)" in message, message
     assert survivors["res_partner.email"] == 1
     assert outcomes[1] == outcomes[0], "the jobs and the parts change nothing of the proof"
+
+
+def test_sampled_values_match_literally_whatever_characters_they_hold(spec, production, admin_conn):
+    """The full scan's sampled values are matched as text, not as patterns: an e-mail
+    full of regular-expression characters is found where it is copied, and a near miss
+    that would match it as a pattern is not."""
+    name, _filestore = production
+    hostile = "a.b+c(d)@x?y*z[1]{2}|^$\\w%_é.example"
+    partner = run_sql(spec, name, "SELECT max(id) FROM res_partner WHERE email IS NOT NULL"
+                                   f" AND {mask.NOT_COMPANY}")[0][0]  # fmt: skip
+    before = run_sql(spec, name, "SELECT email FROM res_partner WHERE id = %s", (partner,))[0][0]
+    copy = f"{name}_hostile"
+    try:
+        run_sql(spec, name, "UPDATE res_partner SET email = %s WHERE id = %s", (hostile, partner))
+        clone_database(spec, name, copy)
+        mask_database(spec, copy)
+        run_sql(spec, copy, "CREATE TABLE x_meta (id serial PRIMARY KEY, note text)")
+        near_miss = hostile.replace(".", "X", 1)
+        run_sql(spec, copy, "INSERT INTO x_meta (note) VALUES (%s), (%s)",
+                (f"mail {hostile} now", f"mail {near_miss} now"))  # fmt: skip
+        found = find_survivors(spec, spec, (name, copy), sample=100_000)
+        assert found == {"x_meta.note": 1}, found
+    finally:
+        run_sql(spec, name, "UPDATE res_partner SET email = %s WHERE id = %s", (before, partner))
+        drop_database(admin_conn, copy)
