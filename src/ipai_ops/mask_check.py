@@ -24,7 +24,7 @@ from psycopg2 import sql
 
 from .connection import ServerSpec, connection
 from .errors import MaskingFailed
-from .mask import DEFAULT_RULES
+from .mask import DEFAULT_RULES, _existing_columns
 from .untrusted_sql import harden
 
 SURVIVOR_SAMPLE = 10  # original values sampled per masked column for the full scan
@@ -61,7 +61,7 @@ def check_no_survivors(
 def _table_survivors(source: ServerSpec, target: ServerSpec, table: str, rules) -> dict:
     with connection(target) as clone, clone.cursor() as cur:
         harden(cur)
-        present = _columns(cur, table)
+        present = _existing_columns(cur, table)
     rules = [rule for rule in rules if rule.column in present]
     if not rules:
         return {}
@@ -181,21 +181,12 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _columns(cur, table: str) -> set[str]:
-    cur.execute(
-        "SELECT column_name::text FROM information_schema.columns"
-        " WHERE table_schema = 'public' AND table_name = %s",
-        (table,),
-    )
-    return {row[0] for row in cur.fetchall()}
-
-
 def _sample_values(cur, rules, sample: int) -> set[str]:
     values: set[str] = set()
     for rule in rules:
         if rule.strategy not in ("email", "name", "phone"):
             continue
-        if rule.column not in _columns(cur, rule.table):
+        if rule.column not in _existing_columns(cur, rule.table):
             continue
         where = (
             sql.SQL(" AND ({})").format(sql.SQL(rule.condition)) if rule.condition else sql.SQL("")
@@ -216,7 +207,7 @@ def _sample_values(cur, rules, sample: int) -> set[str]:
 def _not_module_data(cur, table: str) -> sql.Composable:
     """Leave out rows a module created (OdooBot, the public user, demo partners): their
     names are words of the code, found in views and rules, not anybody's personal data."""
-    if not _columns(cur, "ir_model_data"):
+    if not _existing_columns(cur, "ir_model_data"):
         return sql.SQL("")
     return sql.SQL(
         " AND NOT EXISTS (SELECT 1 FROM public.ir_model_data d"
