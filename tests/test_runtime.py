@@ -903,7 +903,8 @@ def test_a_network_the_engine_lacks_or_that_reaches_nothing_is_refused(client):
 
 
 def test_a_deploy_onto_a_missing_network_changes_nothing(client, spec, deployed):
-    dev, before = deployed
+    dev, _ = deployed
+    before = instance.status(client, PROJECT, dev.environment)  # earlier tests redeployed
     moved = dataclasses.replace(
         dev, network="ipai-ops-no-such-network", server=dataclasses.replace(spec, host="db.example")
     )
@@ -919,7 +920,8 @@ def test_a_deploy_onto_a_missing_network_changes_nothing(client, spec, deployed)
 
 
 def test_on_a_network_of_its_own_an_instance_may_not_name_postgres_by_loopback(client, deployed):
-    dev, before = deployed
+    dev, _ = deployed
+    before = instance.status(client, PROJECT, dev.environment)
     for host in ("127.0.0.1", "localhost", "::1"):
         moved = dataclasses.replace(
             dev, network="ops-net", server=dataclasses.replace(dev.server, host=host)
