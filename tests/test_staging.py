@@ -12,7 +12,7 @@ import pytest
 from conftest import run_sql
 from odoo_like import MODULES, add_operations_tables, fake_addons_path, table_fingerprints
 
-from ipai_ops import mask, mask_check
+from ipai_ops import mask
 from ipai_ops.clone import clone_database, drop_clone
 from ipai_ops.errors import MaskingFailed, NeutralizationFailed, ProtectedDatabase
 from ipai_ops.guards import drop_database, mark_production
@@ -378,7 +378,7 @@ def test_an_original_planted_anywhere_fails_the_safe_copy_whatever_the_jobs(
     """
     outcomes = []
     for jobs, part_bytes in ((1, 2**62), (4, 0)):
-        monkeypatch.setattr(mask_check, "PART_MIN_BYTES", part_bytes)
+        monkeypatch.setattr(mask, "PART_MIN_BYTES", part_bytes)
         copy = f"{name}_planted{jobs}"
         try:
             clone_database(spec, name, copy)

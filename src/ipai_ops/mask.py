@@ -53,7 +53,7 @@ STRATEGIES = ("email", "name", "phone", "null", "fixed", "keep")
 DEV_PASSWORD_ROUNDS = 25_000  # pbkdf2 rounds of the development admin password
 MASK_MAINTENANCE_MEMORY = "256MB"  # per index rebuild after masking, in the copy only
 MASK_WORKERS = 2  # connections masking table parts and rebuilding indexes side by side
-PART_MIN_BYTES = 8 * 1024**2  # a table this large (heap) is masked in MASK_WORKERS parts
+PART_MIN_BYTES = 8 * 1024**2  # a table this large (heap) is masked and scanned in parts
 
 
 @dataclass(frozen=True)
@@ -349,7 +349,7 @@ def _prepare(copy: ServerSpec, rules: list[MaskRule], admin_password: str | None
                 cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier("public", name)))
                 plan.indexes.append(definition)
             if "id" in present:
-                plan.parts = _id_ranges(cur, table)
+                plan.parts = id_ranges(cur, table)
             plans.append(plan)
         triggers = _triggers_disabled_for_masking(cur, [plan.table for plan in plans])
         if admin_password is not None and "password" in _existing_columns(cur, "res_users"):
@@ -381,21 +381,28 @@ def _enable_triggers(copy: ServerSpec, triggers: list[OwnerCode]) -> None:
         enable_triggers(cur, triggers)
 
 
-def _id_ranges(cur, table: str) -> list[sql.Composable | None]:
-    """Conditions splitting a large table into :data:`MASK_WORKERS` ranges of ids."""
+def id_ranges(cur, table: str, parts: int = MASK_WORKERS) -> list[sql.Composable | None]:
+    """Conditions splitting a large table with an integer ``id`` into ``parts`` ranges of
+    ids (``[None]``: the whole table), for masking and scanning it side by side."""
     # the size, not reltuples: a restored copy has no statistics yet
-    cur.execute("SELECT pg_relation_size(to_regclass(%s))", (f"public.{table}",))
-    if cur.fetchone()[0] < PART_MIN_BYTES:
+    cur.execute(
+        "SELECT pg_relation_size(to_regclass(%s)),"
+        "       EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public'"
+        "                  AND table_name = %s AND column_name = 'id'"
+        "                  AND data_type IN ('integer', 'bigint'))",
+        (f"public.{table}", table),
+    )
+    size, has_id = cur.fetchone()
+    if parts < 2 or not has_id or (size or 0) < PART_MIN_BYTES:
         return [None]
     cur.execute(sql.SQL("SELECT min(id), max(id) FROM {}").format(sql.Identifier("public", table)))
     low, high = cur.fetchone()
     if low is None:
         return [None]
-    step = (high - low) // MASK_WORKERS + 1
-    bounds = [low + i * step for i in range(MASK_WORKERS)]
+    step = (high - low) // parts + 1
     return [
         sql.SQL("(id >= {} AND id < {})").format(sql.Literal(start), sql.Literal(start + step))
-        for start in bounds
+        for start in (low + i * step for i in range(parts))
     ]
 
 

@@ -24,7 +24,7 @@ from psycopg2 import sql
 
 from .connection import ServerSpec, connection
 from .errors import MaskingFailed
-from .mask import DEFAULT_RULES, _existing_columns
+from .mask import DEFAULT_RULES, _existing_columns, id_ranges
 from .untrusted_sql import harden
 
 SURVIVOR_SAMPLE = 10  # original values sampled per masked column for the full scan
@@ -32,7 +32,6 @@ MIN_SAMPLE_LENGTH = 6  # shorter values (initials, short codes) match by chance
 TEXT_TYPES = ("character varying", "text", "jsonb", "json")
 CHECK_JOBS = 2  # connections checking tables side by side
 FETCH_ROWS = 20_000  # rows per round trip of a streamed scan
-PART_MIN_BYTES = 8 * 1024**2  # a table this large (heap) is scanned in ranges of ids
 
 
 def check_no_survivors(
@@ -126,7 +125,7 @@ def find_survivors(
         parts = [
             (table, columns, part)
             for table, columns in _text_columns(cur).items()
-            for part in _id_ranges(cur, table, jobs)
+            for part in id_ranges(cur, table, jobs)
         ]
     found: dict[str, int] = defaultdict(int)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -151,29 +150,6 @@ def _scan_part(target: ServerSpec, patterns: list[str], table: str, columns, par
             {"p": patterns},
         )
         return cur.fetchone()
-
-
-def _id_ranges(cur, table: str, parts: int) -> list[sql.Composable | None]:
-    """Conditions splitting a large table with an integer ``id`` into ``parts`` ranges."""
-    cur.execute(
-        "SELECT pg_relation_size(to_regclass(%s)),"
-        "       EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public'"
-        "                  AND table_name = %s AND column_name = 'id'"
-        "                  AND data_type IN ('integer', 'bigint'))",
-        (f"public.{table}", table),
-    )
-    size, has_id = cur.fetchone()
-    if parts < 2 or not has_id or (size or 0) < PART_MIN_BYTES:
-        return [None]
-    cur.execute(sql.SQL("SELECT min(id), max(id) FROM {}").format(sql.Identifier("public", table)))
-    low, high = cur.fetchone()
-    if low is None:
-        return [None]
-    step = (high - low) // parts + 1
-    return [
-        sql.SQL("(id >= {} AND id < {})").format(sql.Literal(start), sql.Literal(start + step))
-        for start in (low + i * step for i in range(parts))
-    ]
 
 
 def _escape_like(value: str) -> str:
