@@ -9,8 +9,11 @@
 # ipai_ops_* addon of the image installed (IPAI_OPS_ADDONS, comma-separated, to choose)
 # and the admin user gets IPAI_OPS_ADMIN_PASSWORD; when the image's addons have changed
 # since the database was last brought up to date, they are updated first. Then Odoo
-# serves that one database on 127.0.0.1:IPAI_OPS_HTTP_PORT with its cron threads (the
-# run executor) and no time limit on crons (long backups).
+# serves that one database with workers: IPAI_OPS_WORKERS HTTP workers on
+# 127.0.0.1:IPAI_OPS_ODOO_PORT, its evented server (the web client's bus) on
+# IPAI_OPS_GEVENT_PORT, and cron workers (the run executor) that its master respawns
+# when PostgreSQL went away, with no time limit (long backups). The compose file's front
+# gives the browser one address for both ports.
 #
 #   (no arguments)        serve
 #   --some-option …       serve, with these Odoo options added
@@ -94,5 +97,6 @@ elif [ "$(cat "$DONE_DIGEST_FILE" 2>/dev/null)" != "$WANTED_DIGEST" ]; then
     echo "$WANTED_DIGEST" >"$DONE_DIGEST_FILE"
 fi
 
-say "Odoo on http://127.0.0.1:${IPAI_OPS_HTTP_PORT:-8069} (database $DB)"
-exec odoo -d "$DB" --db-filter="^$DB\$" --http-port="${IPAI_OPS_HTTP_PORT:-8069}" "$@"
+say "Odoo's workers on 127.0.0.1:${IPAI_OPS_ODOO_PORT:-8070} (database $DB)"
+exec odoo -d "$DB" --db-filter="^$DB\$" --http-port="${IPAI_OPS_ODOO_PORT:-8070}" \
+    --gevent-port="${IPAI_OPS_GEVENT_PORT:-8072}" --workers="${IPAI_OPS_WORKERS:-2}" "$@"

@@ -2,7 +2,8 @@
 # Install what the project needs on a fresh machine: PostgreSQL server packages
 # and OpenSSH's server (Debian) when absent, a virtualenv with the engine and test tools,
 # another with moto's S3 server for the off-site tests, and — when
-# an Odoo 19 is configured — Odoo's Python packages and Chromium for tours.
+# an Odoo 19 is configured — Odoo's Python packages, Chromium for tours and Caddy,
+# the front of the control plane's server.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -34,4 +35,6 @@ pip_install "$PROJECT_ROOT/setup/requirements-s3-server.txt" "$S3_VENV"
 if [ -n "$(odoo_src)" ]; then
     pip_install "$PROJECT_ROOT/setup/requirements-odoo.txt"
     command -v chromium >/dev/null || apt_install chromium
+    # the front of the control plane's multi-process server (setup/serve.sh)
+    command -v caddy >/dev/null || apt_install caddy
 fi

@@ -6,8 +6,10 @@
 #                    laid out as the official image (docker/standins/odoo.Dockerfile)
 #   postgres:16      Debian bookworm's PostgreSQL 15 with an entrypoint behaving like the
 #                    official image's for docker-compose.yml (docker/standins/postgres.Dockerfile)
+#   caddy:2          Debian bookworm's Caddy, laid out as the official image
+#                    (docker/standins/caddy.Dockerfile), the front of docker-compose.yml
 #
-#   DOCKER_HOST=… setup/docker_images.sh     make sure all three are in that engine
+#   DOCKER_HOST=… setup/docker_images.sh     make sure all four are in that engine
 #                                             (exit 3: no Odoo 19 is configured)
 #
 # Each image carries a label with the digest of what it was made from. An image already
@@ -81,17 +83,21 @@ build_odoo() {
     rm -f "$log"
 }
 
-build_postgres() {
-    local digest=$1 log
-    log=$(mktemp "${TMPDIR:-/tmp}/ipai-ops-postgres-build.XXXXXX")
-    if ! tar -c -C "$STANDINS" postgres.Dockerfile postgres-entrypoint.sh \
-        | "$DOCKER" build --network host -q -f postgres.Dockerfile \
-            --label "$DIGEST_LABEL=$digest" -t postgres:16 - >"$log" 2>&1; then
+# build_standin NAME TAG DIGEST FILE…: docker/standins/NAME.Dockerfile (and FILEs) as TAG
+build_standin() {
+    local name=$1 tag=$2 digest=$3 log
+    shift 3
+    log=$(mktemp "${TMPDIR:-/tmp}/ipai-ops-$name-build.XXXXXX")
+    if ! tar -c -C "$STANDINS" "$name.Dockerfile" "$@" \
+        | "$DOCKER" build --network host -q -f "$name.Dockerfile" \
+            --label "$DIGEST_LABEL=$digest" -t "$tag" - >"$log" 2>&1; then
         tail -n 30 "$log" >&2
-        die "building the postgres:16 stand-in failed (log: $log)"
+        die "building the $tag stand-in failed (log: $log)"
     fi
     rm -f "$log"
 }
+build_postgres() { build_standin postgres postgres:16 "$1" postgres-entrypoint.sh; }
+build_caddy() { build_standin caddy caddy:2 "$1"; }
 
 # what an image is made of, as one short digest
 digest_of() {
@@ -117,6 +123,9 @@ ensure local/bookworm "$bookworm_digest" build_bookworm
 postgres_digest=$(digest_of "$STANDINS/postgres.Dockerfile" "$STANDINS/postgres-entrypoint.sh" \
     <(echo "$bookworm_digest"))
 ensure postgres:16 "$postgres_digest" build_postgres
+
+caddy_digest=$(digest_of "$STANDINS/caddy.Dockerfile" <(echo "$bookworm_digest"))
+ensure caddy:2 "$caddy_digest" build_caddy
 
 listing=$(mktemp)
 trap 'rm -f "$listing"' EXIT

@@ -83,12 +83,11 @@ else
 fi
 
 say "Odoo 19 on http://127.0.0.1:8069 — log in as admin / admin (database $CONTROL_DB)"
-odoo_argv server -d "$CONTROL_DB" --db-filter="^$CONTROL_DB\$" --http-port=8069 \
-    --limit-time-real-cron=0 --max-cron-threads=2
-# one SIGTERM or Ctrl-C stops it: after STOP_GRACE seconds a stuck Odoo is killed
-"$PROJECT_ROOT/setup/supervise.sh" "${IPAI_OPS_STOP_GRACE:-20}" "${ODOO_ARGV[@]}" \
+odoo_argv server -d "$CONTROL_DB" --db-filter="^$CONTROL_DB\$"
+# multi-process Odoo behind Caddy (setup/serve.sh says why); one SIGTERM or Ctrl-C stops it
+IPAI_OPS_HTTP_PORT=8069 "$PROJECT_ROOT/setup/serve.sh" "${ODOO_ARGV[@]}" \
     2> >(grep --line-buffered -Ev "$HARMLESS" >&2) &
-SUPERVISOR=$!
-trap 'kill -TERM "$SUPERVISOR" 2>/dev/null || true' TERM INT
-wait "$SUPERVISOR" || true
-wait "$SUPERVISOR" 2>/dev/null || true  # the first wait ends with the signal, not with Odoo
+SERVER=$!
+trap 'kill -TERM "$SERVER" 2>/dev/null || true' TERM INT
+wait "$SERVER" || true
+wait "$SERVER" 2>/dev/null || true  # the first wait ends with the signal, not with Odoo

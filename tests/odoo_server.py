@@ -1,6 +1,6 @@
 """A real Odoo 19 server for the tests that need one running as an administrator runs it:
-threaded, two cron threads executing runs, HTTP on a port of its own, under
-``setup/supervise.sh`` as ``make run`` starts it — driven over XML-RPC like any client.
+``setup/serve.sh``, as ``make run`` starts it (multi-process, two cron workers executing
+runs, Caddy in front), on ports of its own — driven over XML-RPC like any client.
 
 Its database gets the addons and the tests' own ``tests/odoo_addons`` (test support,
 never shipped). Odoo is found as ``make test`` finds it (``setup/common.sh``).
@@ -8,6 +8,7 @@ never shipped). Odoo is found as ``make test`` finds it (``setup/common.sh``).
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
@@ -78,7 +79,7 @@ class Client:
 class OdooServer:
     def __init__(self, src: Path, database: str, work: Path):
         self.src, self.database, self.work = src, database, work
-        self.port = free_port()
+        self.port, self.odoo_port, self.gevent_port = free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = work / "odoo.log"
         self.process: subprocess.Popen | None = None
@@ -94,8 +95,7 @@ class OdooServer:
             f"--db_host={os.environ.get('PGHOST', '')}",
             f"--db_port={os.environ.get('PGPORT', '5432')}",
             f"--db_user={os.environ.get('PGUSER', '')}",
-            "--http-interface=127.0.0.1", f"--http-port={self.port}",
-            f"--gevent-port={free_port()}", *options,
+            "--http-interface=127.0.0.1", *options,
         ]  # fmt: skip
 
     def install(self, modules: str) -> None:
@@ -103,16 +103,21 @@ class OdooServer:
         drop_database(self.database)
         with self.log.open("a") as log:
             subprocess.run(
-                self._argv(f"--init={modules}", "--stop-after-init", "--log-level=warn"),
+                self._argv(f"--init={modules}", "--stop-after-init", "--log-level=warn",
+                           f"--http-port={self.odoo_port}"),
                 stdout=log, stderr=subprocess.STDOUT, check=True, timeout=900,
             )  # fmt: skip
 
     def start(self, *options: str) -> None:
-        argv = self._argv("--max-cron-threads=2", "--limit-time-real-cron=0", *options)
+        ports = {"IPAI_OPS_HTTP_PORT": self.port, "IPAI_OPS_ODOO_PORT": self.odoo_port,
+                 "IPAI_OPS_GEVENT_PORT": self.gevent_port}  # fmt: skip
+        environ = {**os.environ, **{name: str(port) for name, port in ports.items()},
+                   "IPAI_OPS_FRONT_DIR": str(self.work / "front"),
+                   "IPAI_OPS_STOP_GRACE": str(STOP_GRACE)}  # fmt: skip
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
-                ["bash", str(ROOT / "setup" / "supervise.sh"), str(STOP_GRACE), *argv],
-                stdout=log, stderr=subprocess.STDOUT,
+                ["bash", str(ROOT / "setup" / "serve.sh"), *self._argv(*options)],
+                stdout=log, stderr=subprocess.STDOUT, env=environ,
             )  # fmt: skip
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -140,6 +145,26 @@ class OdooServer:
     def tail(self, lines: int = 60) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def websocket_handshake(url: str, timeout: float = 10) -> str:
+    """The status line the web client's bus gets when it opens ``url``/websocket."""
+    host, port = url.removeprefix("http://").split(":")
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET /websocket?version=1 HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nOrigin: {url}\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(request.encode())
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.split(b"\r\n", 1)[0].decode(errors="replace")
 
 
 def drop_database(name: str) -> None:

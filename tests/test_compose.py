@@ -24,6 +24,7 @@ import docker
 import psycopg2
 import pytest
 import requests
+from odoo_server import websocket_handshake
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTROL_DB = "ipai_ops"  # docker-compose.yml's default
@@ -60,7 +61,7 @@ class Stack:
 
     def __init__(self, docker_host: str, compose: str, secrets_dir: Path):
         self.name = f"ipaiops{secrets.token_hex(4)}"
-        self.odoo_port, self.pg_port = _free_ports(2)
+        self.odoo_port, self.pg_port, self.workers_port, self.gevent_port = _free_ports(4)
         self.pg_password = secrets.token_urlsafe(16)
         self.admin_password = secrets.token_urlsafe(16)
         # the secrets reach the containers as Docker secrets: files, named to Compose
@@ -73,6 +74,8 @@ class Stack:
             **os.environ,
             "DOCKER_HOST": docker_host,
             "ODOO_PORT": str(self.odoo_port),
+            "ODOO_HTTP_PORT": str(self.workers_port),
+            "ODOO_GEVENT_PORT": str(self.gevent_port),
             "POSTGRES_PORT": str(self.pg_port),
             "POSTGRES_PASSWORD_FILE": str(files["postgres"]),
             "ADMIN_PASSWORD_FILE": str(files["admin"]),
@@ -198,14 +201,15 @@ def stack(docker_host, tmp_path_factory):
 
 
 def test_services_use_the_host_network_an_init_and_loopback_only(stack, docker_host):
-    """Both services run with host networking and an init; Compose made no network; the
+    """Every service runs with host networking and an init; Compose made no network; the
     ports chosen are listened on at 127.0.0.1 only; a stuck Odoo is killed 20 s after
     the stop's SIGTERM."""
     client = docker.DockerClient(base_url=docker_host)
     project = {"label": f"com.docker.compose.project={stack.name}"}
     try:
         containers = client.containers.list(filters=project)
-        assert {c.labels["com.docker.compose.service"] for c in containers} == {"db", "odoo"}
+        services = {c.labels["com.docker.compose.service"] for c in containers}
+        assert services == {"db", "odoo", "front"}
         for container in containers:
             assert container.attrs["HostConfig"]["NetworkMode"] == "host", container.name
             assert container.attrs["HostConfig"]["Init"] is True, container.name
@@ -216,7 +220,7 @@ def test_services_use_the_host_network_an_init_and_loopback_only(stack, docker_h
         assert not networks, f"Compose made networks: {[n.name for n in networks]}"
     finally:
         client.close()
-    for port in (stack.odoo_port, stack.pg_port):
+    for port in (stack.odoo_port, stack.pg_port, stack.workers_port, stack.gevent_port):
         listening = _listeners(port)
         assert listening, f"nothing listens on port {port}"
         assert listening <= LOOPBACK, f"port {port} is open beyond loopback: {listening}"
@@ -311,13 +315,19 @@ def _finished_runs(stack, rpc, environment: int, kinds: list[str]) -> dict[str, 
         time.sleep(1)
 
 
-def test_check_and_backup_through_the_control_plane(stack):
-    """Over JSON-RPC as admin: register the compose PostgreSQL and a production
-    environment on it, press Check and Backup; Odoo's cron threads run both to done, and
-    the backup set on the backups volume verifies byte for byte with its filestore."""
+@pytest.fixture(scope="module")
+def production(stack):
+    """(an admin's JSON-RPC session, the production environment registered through it)"""
     rpc = Rpc(stack.url)
     rpc.login("admin", stack.admin_password)
-    environment = _register_production(stack, rpc)
+    return rpc, _register_production(stack, rpc)
+
+
+def test_check_and_backup_through_the_control_plane(stack, production):
+    """Over JSON-RPC as admin: register the compose PostgreSQL and a production
+    environment on it, press Check and Backup; Odoo's cron workers run both to done, and
+    the backup set on the backups volume verifies byte for byte with its filestore."""
+    rpc, environment = production
     rpc("ipai.ops.environment", "action_run_check", [environment])
     rpc("ipai.ops.environment", "action_backup_now", [environment])
     # the buttons only queue runs: the executor's crons run them
@@ -343,6 +353,45 @@ def test_check_and_backup_through_the_control_plane(stack):
     verified = json.loads(stack.exec_odoo(*verify).stdout)
     assert verified["ok"], verified
     assert verified["blobs_checked"] > 0, "the filestore was not backed up"
+
+
+def test_a_run_queued_after_postgresql_restarts_completes_within_a_minute(stack, production):
+    """`docker-compose restart db` under the running control plane; a check queued 20 s
+    later is done within a minute, Odoo untouched: its master respawned the cron workers."""
+    rpc, environment = production
+    stack.run("restart", "db")
+    deadline = time.monotonic() + 120
+    while not _answers(stack):
+        assert time.monotonic() < deadline, f"PostgreSQL did not come back\n{stack.logs()}"
+        time.sleep(1)
+    time.sleep(20)
+    started = time.monotonic()
+    rpc("ipai.ops.environment", "action_run_check", [environment])
+    [run] = rpc("ipai.ops.run", "search_read",
+                [("environment_id", "=", environment), ("kind", "=", "check")],
+                ["id"], order="id desc", limit=1)  # fmt: skip
+    while True:
+        [found] = rpc("ipai.ops.run", "read", [run["id"]], ["state", "error"])
+        if found["state"] in FINISHED:
+            break
+        assert time.monotonic() - started < 60, f"still {found['state']}\n{stack.logs()}"
+        time.sleep(1)
+    assert found["state"] == "done", found
+    assert time.monotonic() - started < 60
+
+
+def _answers(stack) -> bool:
+    try:
+        psycopg2.connect(host="127.0.0.1", port=stack.pg_port, user="odoo",
+                         password=stack.pg_password, dbname="postgres").close()  # fmt: skip
+    except psycopg2.OperationalError:
+        return False
+    return True
+
+
+def test_the_web_client_s_bus_opens_through_the_front(stack):
+    """The front sends /websocket to Odoo's evented server: the bus opens on ODOO_PORT."""
+    assert websocket_handshake(stack.url).startswith("HTTP/1.1 101"), stack.logs()
 
 
 def test_stop_is_quick_and_a_start_keeps_the_database(stack):

@@ -1,6 +1,6 @@
-"""The executor in a real Odoo server's cron threads, as ``make run`` runs it: deleting
+"""The executor in a real Odoo server's cron workers, as ``make run`` runs it: deleting
 users while their runs execute, locks held elsewhere, churn of users while both lanes
-work, and a stop with one SIGTERM while a run holds a lane.
+work, PostgreSQL restarted under it, and a stop with one SIGTERM while a run holds a lane.
 
 A run that waits at a known point is the ``hold`` kind of the tests' own addon
 (``tests/odoo_addons/ipai_ops_test_hold``): it writes its environment, so its
@@ -18,13 +18,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import pytest
-from odoo_server import OdooServer, drop_database, odoo_source
+from cluster import restart_cluster
+from odoo_server import OdooServer, drop_database, odoo_source, websocket_handshake
 
 DATABASE = f"ipai_exec_{os.getpid()}"
 PASSWORD = "a long password for tests"  # users of a throwaway database
 DELETION_BOUND = 5.0  # seconds a user's deletion (or its refusal) may take
 REQUEST_BOUND = 10.0  # seconds any request may take under churn
 CHURN_SECONDS = 120
+RESTART_TO_QUEUE = 20  # seconds between PostgreSQL's restart and the next run queued
+AFTER_RESTART_BOUND = 60  # seconds that run may take to complete
 
 
 @pytest.fixture(scope="module")
@@ -287,6 +290,43 @@ def test_twenty_users_churning_while_both_lanes_work_keep_every_request_short(od
     finished = odoo.wait_finished(runs, timeout=180)
     states = {run["state"] for run in finished.values()}
     assert states == {"done"}, {s: sum(r["state"] == s for r in finished.values()) for s in states}
+
+
+def test_the_web_client_s_bus_opens_on_the_server_s_one_address(odoo):
+    """The live run views need the bus: its websocket opens on the address the browser
+    uses (the front sends it to the evented server), not only on the evented port."""
+    assert websocket_handshake(odoo.server.url).startswith("HTTP/1.1 101"), odoo.server.tail()
+    workers = f"http://127.0.0.1:{odoo.server.odoo_port}"
+    assert not websocket_handshake(workers).startswith("HTTP/1.1 101"), "what the front is for"
+
+
+def test_a_run_queued_after_postgresql_restarts_completes_within_a_minute(odoo):
+    """PostgreSQL restarts under the server (``pg_ctl -m fast restart``); a run queued 20 s
+    later completes within a minute, Odoo untouched: its cron workers came back."""
+    restart_cluster()
+    time.sleep(RESTART_TO_QUEUE)
+    developer = odoo.developer("dev_after_restart")
+    started = time.monotonic()
+    run = odoo.hold(developer)
+    finished = odoo.wait_finished([run], timeout=AFTER_RESTART_BOUND)[run]
+    assert finished["state"] == "done", finished
+    assert time.monotonic() - started < AFTER_RESTART_BOUND
+
+
+def test_a_run_the_restart_cut_off_is_retried_and_completes(odoo):
+    """A run executing when PostgreSQL restarts loses its transaction: it is attempted
+    again (a transient failure, said in its events), never left running, and completes."""
+    developer = odoo.developer("dev_cut_off")
+    run = odoo.hold(developer, "cut")
+    odoo.reached("cut")
+    restart_cluster()
+    odoo.release("cut")  # the run returns to a database that is gone
+    finished = odoo.wait_finished([run], timeout=AFTER_RESTART_BOUND * 2)[run]
+    assert finished["state"] == "done", finished
+    events = odoo.admin("ipai.ops.run.event", "read", finished["event_ids"], ["message"])
+    said = " ".join(event["message"] for event in events)
+    assert "Attempt 1 of" in said and "connection to the control plane's database was lost" in said
+    assert odoo.admin("ipai.ops.run", "read", [run], ["attempt"])[0]["attempt"] == 2
 
 
 def test_one_sigterm_stops_the_server_while_a_run_holds_a_lane(odoo):

@@ -1,13 +1,12 @@
 """pg_stat_statements samples and deltas, activity and locks, catalog reports, for real."""
 
 import contextlib
-import os
-import subprocess
 import threading
 from datetime import datetime, timedelta
 
 import psycopg2
 import pytest
+from cluster import restart_cluster
 from conftest import run_sql
 from hypothesis import given
 from hypothesis import strategies as st
@@ -70,16 +69,6 @@ def test_deltas_stay_right_across_a_server_restart(spec, odoo_db):
     assert deltas.restart and not deltas.reset, "a clean restart keeps the saved counters"
     times = [r for r in deltas.rows if after.texts.get(r["queryid"]) == "SELECT $1 * $2"]
     assert [r["calls"] for r in times] == [2]
-
-
-def restart_cluster():
-    data, bindir = os.environ["IPAI_OPS_PG_DATA"], os.environ["IPAI_OPS_PG_BINDIR"]
-    log = os.path.join(os.path.dirname(data), "server.log")
-    command = [f"{bindir}/pg_ctl", "-D", data, "-l", log, "-m", "fast", "-w", "restart"]
-    if os.geteuid() == 0:
-        command = ["runuser", "-u", "postgres", "--", *command]
-    # no pipes: the restarted postmaster would inherit them and they would never close
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _sample(counters, started, reset):

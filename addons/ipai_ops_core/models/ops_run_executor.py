@@ -10,7 +10,7 @@ How it works
 * The run executes in a second transaction while a :class:`RunHeartbeat` keeps
   ``heartbeat_at`` fresh and holds an advisory lock keyed by the run.
 * Every pass first fails runs whose heartbeat is older than
-  ``ipai_ops.heartbeat_timeout`` seconds (default 120) *and* whose advisory
+  ``ipai_ops.heartbeat_timeout`` seconds (default 30) *and* whose advisory
   lock is free — their worker is gone (killed, crashed, restarted).
 
 Long runs and ``limit_time_real``
@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import psycopg2
+
 from odoo import api, fields, models, sql_db
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, config
@@ -43,7 +45,10 @@ from .ops_run import utcnow
 _logger = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL = 10  # seconds between two heartbeats of a running run
-DEFAULT_HEARTBEAT_TIMEOUT = 120  # seconds of silence before a run's worker is presumed dead
+# Seconds of silence before a run's worker may be presumed dead. The proof is its advisory
+# lock, free once its session is gone; the silence only covers the instant between a
+# claim and the heartbeat taking that lock.
+DEFAULT_HEARTBEAT_TIMEOUT = 30
 PASS_BUDGET = 300  # seconds one executor pass keeps claiming new runs before yielding
 PASS_MARGIN = 30  # a pass with less cron time left than this claims no new run
 EXPECTED_ERRORS = (OpsError, UserError, ValidationError, AccessError)
@@ -213,6 +218,18 @@ class IpaiOpsRun(models.Model):
     @api.model
     def _execute_run_id(self, run_id: int) -> None:
         """Execute a claimed run in its own transaction and record how it ended."""
+        try:
+            self._execute_in_own_transaction(run_id)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            # PostgreSQL went away under the run (a restart, a lost link): its transaction
+            # is gone and so is the heartbeat's session. Say so as soon as the server is
+            # back, rather than leave it to the orphan check's timeout, then end this pass:
+            # the cron's own transaction is gone too.
+            _logger.warning("run %s lost its database connection", run_id, exc_info=True)
+            self._retry_lost_run(run_id)
+            raise
+
+    def _execute_in_own_transaction(self, run_id: int) -> None:
         with self.env.registry.cursor() as cr:
             if isinstance(cr, sql_db.Cursor):  # a real transaction (tests share theirs)
                 # A run lasts minutes; under Odoo's REPEATABLE READ its final writes would
@@ -338,6 +355,23 @@ class IpaiOpsRun(models.Model):
                 timeout=timeout,
             )
             run._finish_failed(WorkerLost(message), run._kind())
+
+    @api.model
+    def _retry_lost_run(self, run_id: int) -> None:
+        """Retry (or fail) a run whose database connection broke while it executed."""
+        try:
+            with self.env.registry.cursor() as cr:
+                bound_lock_waits(cr)
+                run = self.with_env(self.env(cr=cr)).sudo().browse(run_id)
+                if run.state != "running" or worker_alive(cr, run_id):
+                    return  # finished after all, or already taken up again elsewhere
+                message = self.env._(
+                    "The connection to the control plane's database was lost while the run "
+                    "executed (PostgreSQL restarted or went away). Nothing was marked done."
+                )
+                run._finish_failed(WorkerLost(message), run._kind())
+        except psycopg2.Error:
+            _logger.warning("database still away: the orphan check will take up run %s", run_id)
 
     @api.model
     def _cancel_runs_whose_predecessor_failed(self) -> None:
