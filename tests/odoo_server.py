@@ -124,7 +124,11 @@ class OdooServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Odoo exited:\n{self.tail()}")
             try:
-                if requests.get(f"{self.url}/web/health", timeout=2).ok:
+                # ready when the workers (through the front) and the evented server answer
+                if all(
+                    requests.get(f"{url}/web/health", timeout=2).ok
+                    for url in (self.url, f"http://127.0.0.1:{self.gevent_port}")
+                ):
                     return
             except requests.RequestException:
                 pass

@@ -116,12 +116,18 @@ class Stack:
         )
         return f"--- docker-compose logs (last lines) ---\n{done.stdout[-6000:]}"
 
+    def _bus_opens(self) -> bool:
+        try:
+            return websocket_handshake(self.url).startswith("HTTP/1.1 101")
+        except OSError:
+            return False
+
     def wait_healthy(self, timeout: float):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 answer = requests.get(f"{self.url}/web/health", timeout=5)
-                if answer.ok and answer.json().get("status") == "pass":
+                if answer.ok and answer.json().get("status") == "pass" and self._bus_opens():
                     return
             except requests.RequestException:
                 pass

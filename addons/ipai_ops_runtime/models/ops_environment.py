@@ -577,8 +577,26 @@ class IpaiOpsEnvironment(models.Model):
         environments = self.sudo().search(
             [("instance_state", "in", ("running", "down")), ("runtime_host_id", "!=", False)]
         )
+        for host in environments.runtime_host_id:
+            on_host = environments.filtered(lambda e, host=host: e.runtime_host_id == host)
+            on_host._repair_host(host)
         for environment in environments:
             environment._check_instance()
+
+    def _repair_host(self, host) -> None:
+        """The host's own services first: an instance behind a stopped router is down for
+        its users however healthy it is. Alerts these environments while it fails."""
+        copies_here = any(e.stage != "production" for e in self)
+        repaired = host._repair_services(copies_here)
+        message = self.env._(
+            "Runtime host %(host)s does not answer, or its router or mail catcher could not "
+            "be started again; operations administrators see why in the server log.",
+            host=host.name,
+        )
+        for environment in self:
+            self.env["ipai.ops.alert"]._update(
+                environment, "host_service_down", not repaired, 0.0, message
+            )
 
     def _check_instance(self) -> None:
         host = self.runtime_host_id

@@ -9,7 +9,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ipai_ops.errors import OpsError, RuntimeHostError
-from ipai_ops.runtime import catcher, engine
+from ipai_ops.runtime import catcher, engine, front
 
 _logger = logging.getLogger(__name__)
 
@@ -190,6 +190,39 @@ class IpaiOpsRuntimeHost(models.Model):
                 )
             ) from None
         return catcher.smtp_address(host.mail_catcher_port, host._network())
+
+    def _repair_services(self, copies_here: bool) -> bool:
+        """Start the host's router, and its mail catcher when it has one or copies run
+        here, if either is stopped or gone: a killed container, an engine restarted (the
+        engine restarts them by policy, but not after ``docker kill``). Every port and
+        every copy's mail goes through them. False when the host could not be repaired
+        (why: in the server log, where the endpoint may be named)."""
+        self.ensure_one()
+        host = self.sudo()
+        started = []
+        try:
+            client = host._client()
+            try:
+                router = front.find_router(client)
+                if router is None or router.status != "running":
+                    front.ensure_router(client, host.base_image, host.listen_address)
+                    started.append(self.env._("the router"))
+                mail = catcher.find_catcher(client)
+                if (mail is not None or copies_here) and (mail is None or mail.status != "running"):
+                    host._mail_catcher()
+                    started.append(self.env._("the mail catcher"))
+            finally:
+                client.close()
+        except (OpsError, docker.errors.DockerException, OSError) as exc:
+            _logger.warning("runtime host %s could not be repaired: %s", host.name, exc)
+            return False
+        if started:
+            host.message_post(
+                body=self.env._("Found stopped and started again: %(what)s.",
+                                what=", ".join(started)),
+                subtype_xmlid="mail.mt_note",
+            )  # fmt: skip
+        return True
 
     def _network(self) -> str:
         return (self.sudo().network or "").strip() or engine.HOST_NETWORK

@@ -1,3 +1,4 @@
+import subprocess
 from pathlib import Path
 
 import requests
@@ -8,9 +9,10 @@ from odoo.tests import tagged
 from odoo.addons.ipai_ops_core.tests.common import drop_database_now, maintenance_spec
 
 from ipai_ops.connection import connection
-from ipai_ops.runtime import engine, instance
+from ipai_ops.runtime import catcher, engine, front, instance
 
 from .common import (
+    PROJECT_ROOT,
     InstanceUser,
     RuntimeCase,
     remove_instances,
@@ -223,6 +225,28 @@ class TestInstanceLifecycle(RuntimeCase):
         self.assertGreater(self.dev.instance_latency_ms, 0)
         self.assertEqual(self.dev.instance_health, "pass")
 
+    def test_killed_router_and_catcher_are_started_again_by_the_check(self):
+        """``docker kill`` stops what the engine's restart policy keeps: the next health
+        check starts them, and the instance answers at its URL again."""
+        self.deploy()
+        self.dev.runtime_host_id._mail_catcher()  # made by the first copy placed on the host
+        router, mail = front.find_router(self.client), catcher.find_catcher(self.client)
+        router.kill()
+        mail.kill()
+        self.assertFalse(answers(self.dev.instance_url), "the router still answers")
+        self.env["ipai.ops.environment"]._cron_check_instances()
+        for container in (router, mail):
+            container.reload()
+            self.assertEqual(container.status, "running", container.name)
+        self.assertTrue(answers(self.dev.instance_url), "not served after the repair")
+        self.assertEqual(self.dev.instance_state, "running")
+        host = self.dev.runtime_host_id
+        self.assertIn("the router, the mail catcher", host.message_ids[:1].body)
+        alerts = self.env["ipai.ops.alert"].search(
+            [("environment_id", "=", self.dev.id), ("state", "=", "open")]
+        )
+        self.assertFalse(alerts, alerts.mapped("message"))
+
     def test_never_policy_alerts_without_restarting(self):
         self.deploy()
         self.dev.restart_policy = "never"
@@ -277,3 +301,32 @@ class TestTwoHosts(RuntimeCase):
         self.assertIsNotNone(instance.find(self.other_client, *staging_names))
         self.assertIsNone(instance.find(self.other_client, *dev_names), "development on host 2")
         self.assertIn(":183", self.staging.instance_url, "not in the second host's ports")
+
+    def test_engine_restart_alerts_then_the_check_brings_the_host_back(self):
+        """The second host's engine stops under a running copy: its environments are
+        alerted (and nothing else is); once it is back, the on-failure policy restarts
+        the copy, which answers again, and every alert clears."""
+        self.staging.action_instance_deploy()
+        self.process_runs()
+        Alert, Environment = self.env["ipai.ops.alert"], self.env["ipai.ops.environment"]
+        engine_dir = str(Path(self.other_host.endpoint.removeprefix("unix://")).parent)
+        engine_script = str(PROJECT_ROOT / "setup" / "docker_engine.sh")
+        subprocess.run(["bash", engine_script, "stop", engine_dir], check=True,
+                       capture_output=True)  # fmt: skip
+        try:
+            Environment._cron_check_instances()
+            opened = Alert.search(
+                [("environment_id", "=", self.staging.id), ("state", "=", "open")]
+            )
+            self.assertIn("host_service_down", opened.mapped("condition"))
+            self.assertNotIn(self.other_host.endpoint, " ".join(opened.mapped("message")))
+            self.assertFalse(Alert.search([("environment_id", "=", self.dev.id)]))
+        finally:
+            subprocess.run(["bash", engine_script, "start", engine_dir], check=True,
+                           capture_output=True)  # fmt: skip
+        self.process_runs()
+        restart = self.staging.run_ids.filtered(lambda r: r.kind == "instance_restart")[:1]
+        self.assertEqual(restart.state, "done", restart.error)
+        Environment._cron_check_instances()
+        self.assertTrue(answers(self.staging.instance_url), "the copy is not served again")
+        self.assertEqual(opened.mapped("state"), ["closed"] * len(opened))
