@@ -75,8 +75,9 @@ def populate(spec: ServerSpec, name: str, *, partners: int, messages: int, body_
         cur.execute(
             """
             INSERT INTO res_partner (name, email, phone, street, city, comment)
+            -- a format masking never writes (+1 555 …): a fake can never equal an original
             SELECT 'Partner ' || i, 'partner' || i || '@customer.example',
-                   '+1 555 ' || lpad(i::text, 7, '0'), i || ' Main Street', 'City ' || (i %% 97),
+                   '+32 470 ' || lpad(i::text, 8, '0'), i || ' Main Street', 'City ' || (i %% 97),
                    repeat(md5(i::text), 3)
               FROM generate_series(1, %s) AS i
             """,

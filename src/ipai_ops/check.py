@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 from .connection import ServerSpec, connection
 from .identifiers import validate_database_name
-from .untrusted_sql import harden, refuse_non_tables
+from .untrusted_sql import harden, refuse_non_tables, require_odoo
 
 _ODOO_QUERY = """
 SELECT (SELECT latest_version FROM public.ir_module_module WHERE name = 'base'),
@@ -115,3 +115,10 @@ def format_bytes(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def require_odoo_database(spec: ServerSpec, database: str, operation: str) -> None:
+    """Refuse ``operation`` at once on a database that is not Odoo's."""
+    with connection(spec.for_database(database)) as conn, conn.cursor() as cur:
+        harden(cur)  # the database's content is its owner's: none of its code runs
+        require_odoo(cur, database, operation)

@@ -34,6 +34,7 @@ import psycopg2
 from psycopg2 import sql
 
 from .backup import default_jobs
+from .check import require_odoo_database
 from .connection import ServerSpec, client_env, connection
 from .errors import ClientToolError, DatabaseExists, DatabaseMissing, OpsError, StorageError
 from .filestore import copy_tree, walk_files
@@ -156,6 +157,8 @@ def clone_database(
     with _building(spec, target, dest) as build:
         if not database_exists(build.conn, source):
             raise DatabaseMissing(f"The source database {source!r} does not exist.")
+        if prepare:  # masked and neutralized: refused before a byte is copied
+            require_odoo_database(spec, source, "clone")
         build.owner = owner or database_owner(build.conn, source)
         used = _copy_database(
             build.conn, spec, source, build.scratch, method=method, jobs=jobs,

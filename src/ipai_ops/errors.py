@@ -107,6 +107,12 @@ class OwnerCodeRefused(OpsError):
     exit_code = 12
 
 
+class NotAnOdooDatabase(OpsError):
+    """An operation that works on Odoo's tables was given a database without them."""
+
+    exit_code = 13
+
+
 class RuntimeHostError(OpsError):
     """A runtime host's Docker engine could not do what an instance needs.
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 from psycopg2 import sql
 
+from .check import require_odoo_database
 from .connection import ServerSpec, connection
 from .errors import MaskingFailed, OwnerCodeRefused
 from .guards import refuse_production
@@ -283,6 +284,7 @@ def mask_database(
     """
     with connection(spec.for_database("postgres")) as admin:
         refuse_production(admin, database, "mask")
+    require_odoo_database(spec, database, "mask")
     copy = spec.for_database(database)
     started = time.monotonic()
     plans, triggers = _prepare(copy, DEFAULT_RULES if rules is None else rules, admin_password)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import psycopg2
 from psycopg2 import sql
 
+from .check import require_odoo_database
 from .connection import ServerSpec, connection
 from .errors import NeutralizationFailed
 from .guards import refuse_production
@@ -99,6 +100,7 @@ def neutralize_database(
     """
     with connection(spec.for_database("postgres")) as admin:
         refuse_production(admin, database, "neutralize")
+        require_odoo_database(spec, database, "neutralize")
         if as_role is not None:
             _let_connect(admin, database, as_role.user)
     report = NeutralizationReport()

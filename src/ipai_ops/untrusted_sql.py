@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from psycopg2 import sql
 
-from .errors import OwnerCodeRefused
+from .errors import NotAnOdooDatabase, OwnerCodeRefused
 
 SAFE_SEARCH_PATH = "pg_catalog, pg_temp"
 
@@ -181,3 +181,17 @@ def disable_owner_triggers(cur, tables: list[str], doing: str) -> list[OwnerCode
 def enable_triggers(cur, triggers: list[OwnerCode]) -> None:
     for trigger in triggers:
         cur.execute(trigger.enable)
+
+
+def require_odoo(cur, database: str, operation: str) -> None:
+    """Refuse ``operation`` on a database without Odoo's tables, before it changes
+    anything (rather than failing on the first query that needs them)."""
+    cur.execute(
+        "SELECT to_regclass('public.ir_module_module') IS NOT NULL"
+        " AND to_regclass('public.ir_config_parameter') IS NOT NULL"
+    )
+    if not cur.fetchone()[0]:
+        raise NotAnOdooDatabase(
+            f"{database} is not an Odoo database (it has no ir_module_module and "
+            f"ir_config_parameter tables): nothing to {operation}, nothing was changed."
+        )
