@@ -85,3 +85,36 @@ def test_a_restore_onto_an_existing_database_is_refused_and_leaves_it(plain_db, 
         assert restored.returncode == 0, restored.stderr
     finally:
         drop_database(admin_conn, copy)
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 2 MiB file system of its own (tmpfs, as root), unmounted after the test."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    if mounted.returncode:
+        pytest.fail(f"a small file system is needed, mount failed: {mounted.stderr}", False)
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_full_then_a_read_only_target_fail_the_backup_and_publish_nothing(
+    scratch_db, spec, small_fs
+):
+    name = scratch_db()
+    conn = connect(spec.for_database(name))
+    with conn.cursor() as cur:  # some 20 MiB that do not compress to 2
+        cur.execute("CREATE TABLE t AS SELECT g, md5(g::text) || md5((g * 7)::text) AS v"
+                    " FROM generate_series(1, 200000) g")  # fmt: skip
+    conn.close()
+    target = small_fs / "backups"
+    _said(ipai_ops("backup", name, "--target", str(target)), 1, "the disk is full")
+    assert not list((target / "sets").iterdir()), "a set was published"
+    assert not list((target / "tmp").glob("*.partial")), "a partial set was left"
+    subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
+    for command in ("backup", "prune"):
+        args = [name] if command == "backup" else ["--daily", "1"]
+        done = ipai_ops(command, *args, "--target", str(target))
+        _said(done, 1, "The storage target is on a read-only file system")

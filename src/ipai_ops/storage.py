@@ -97,6 +97,8 @@ def _process_alive(pid: int) -> bool:
 def _raise_storage(exc: OSError, what: str) -> NoReturn:
     if exc.errno == errno.ENOSPC:
         raise StorageError(f"The storage target is full while {what}; nothing was published.")
+    if exc.errno == errno.EROFS:
+        raise StorageError(f"The storage target is on a read-only file system ({what}).")
     raise StorageError(f"Storage error while {what}: {exc}")
 
 
@@ -138,11 +140,17 @@ class LocalTarget:
                 "directory outside the filestore."
             )
 
+    def _lock_file(self):
+        try:
+            return open(self.root / "lock", "a+")  # the callers close it (with)
+        except OSError as exc:
+            _raise_storage(exc, f"opening {self.root / 'lock'}")
+
     @contextmanager
     def lock(self, *, exclusive: bool) -> Iterator[None]:
         """Writers share the target; pruning (which deletes blobs) needs it alone."""
         self.ensure()
-        with open(self.root / "lock", "a+") as handle:
+        with self._lock_file() as handle:
             fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             try:
                 yield
@@ -153,7 +161,7 @@ class LocalTarget:
     def lock_if_alone(self) -> Iterator[bool]:
         """The exclusive lock if nobody holds the target now (yields True), else False."""
         self.ensure()
-        with open(self.root / "lock", "a+") as handle:
+        with self._lock_file() as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
