@@ -299,4 +299,3 @@ class TestTwoHosts(RuntimeCase):
         self.assertIsNotNone(instance.find(self.other_client, *staging_names))
         self.assertIsNone(instance.find(self.other_client, *dev_names), "development on host 2")
         self.assertIn(":183", self.staging.instance_url, "not in the second host's ports")
-
