@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 from .connection import ServerSpec, connection
 from .identifiers import validate_database_name
-from .untrusted_sql import harden, refuse_non_tables, require_odoo
+from .untrusted_sql import harden, has_odoo_tables, refuse_non_tables, require_odoo
 
 _ODOO_QUERY = """
 SELECT (SELECT latest_version FROM public.ir_module_module WHERE name = 'base'),
@@ -61,12 +61,10 @@ def check_database(spec: ServerSpec, database: str) -> DatabaseReport:
     with connection(spec.for_database(database)) as conn, conn.cursor() as cur:
         harden(cur)  # the database's content is its owner's: none of its code runs
         cur.execute(
-            "SELECT current_setting('server_version'), pg_database_size(current_database()),"
-            " to_regclass('public.ir_module_module') IS NOT NULL"
-            " AND to_regclass('public.ir_config_parameter') IS NOT NULL"
+            "SELECT current_setting('server_version'), pg_database_size(current_database())"
         )
-        server_version, size, is_odoo = cur.fetchone()
-        if not is_odoo:
+        server_version, size = cur.fetchone()
+        if not has_odoo_tables(cur):
             return DatabaseReport(database, server_version, size, is_odoo=False)
         refuse_non_tables(cur, ODOO_TABLES)
         cur.execute(_ODOO_QUERY)

@@ -183,14 +183,18 @@ def enable_triggers(cur, triggers: list[OwnerCode]) -> None:
         cur.execute(trigger.enable)
 
 
-def require_odoo(cur, database: str, operation: str) -> None:
-    """Refuse ``operation`` on a database without Odoo's tables, before it changes
-    anything (rather than failing on the first query that needs them)."""
+def has_odoo_tables(cur) -> bool:
     cur.execute(
         "SELECT to_regclass('public.ir_module_module') IS NOT NULL"
         " AND to_regclass('public.ir_config_parameter') IS NOT NULL"
     )
-    if not cur.fetchone()[0]:
+    return cur.fetchone()[0]
+
+
+def require_odoo(cur, database: str, operation: str) -> None:
+    """Refuse ``operation`` on a database without Odoo's tables, before it changes
+    anything (rather than failing on the first query that needs them)."""
+    if not has_odoo_tables(cur):
         raise NotAnOdooDatabase(
             f"{database} is not an Odoo database (it has no ir_module_module and "
             f"ir_config_parameter tables): nothing to {operation}, nothing was changed."

@@ -588,10 +588,10 @@ class IpaiOpsEnvironment(models.Model):
         its users however healthy it is. Alerts these environments while it fails."""
         copies_here = any(e.stage != "production" for e in self)
         repaired = host._repair_services(copies_here)
+        # project roles see this alert: hosts are named to operations administrators only
         message = self.env._(
-            "Runtime host %(host)s does not answer, or its router or mail catcher could not "
-            "be started again; operations administrators see why in the server log.",
-            host=host.name,
+            "The runtime host does not answer, or its router or mail catcher could not be "
+            "started again; operations administrators see why on the host and in the server log."
         )
         for environment in self:
             self.env["ipai.ops.alert"]._update(

@@ -420,6 +420,8 @@ class TestRuntimeAttacks(RpcCase, OpsCase):
                 (ENVIRONMENT, "_record_instance", [[dev.id], {}]),
                 (ENVIRONMENT, "_attach_log", [[dev.id], run.id, "forged", "x"]),
                 (ENVIRONMENT, "_instance_logs", [[dev.id], 10]),
+                (ENVIRONMENT, "_repair_host", [[dev.id], self.host.id]),
+                (HOST, "_repair_services", [[self.host.id], True]),
                 (HOST, "_client", [[self.host.id]]),
                 (HOST, "_url", [[self.host.id], "a", "b", 1]),
             ):
@@ -428,6 +430,20 @@ class TestRuntimeAttacks(RpcCase, OpsCase):
                     refused = self.assertRefused(user, model, method, *args)
                     self.assertIn("Private methods", refused.message)
                     self.assertEqual(self.runs(), before)
+
+    def test_a_host_down_alert_names_neither_the_host_nor_its_endpoint(self):
+        """The health check alerts the environments of a host it cannot reach; the
+        project's roles read the alert, which must not tell them where the host is."""
+        self.env[ENVIRONMENT]._cron_check_instances()
+        domain = [("condition", "=", "host_service_down")]
+        for role in ("viewer", "developer", "tester", "admin", "outsider", "other_admin"):
+            with self.subTest(role=role):
+                seen = self.read_or_nothing(self.users[role], "ipai.ops.alert", "search_read",
+                                            domain, ["message", "environment_id"])  # fmt: skip
+                self.assertNotIn("Nowhere", repr(seen))
+                self.assertNotIn(ENDPOINT, repr(seen))
+                if role == "admin":
+                    self.assertTrue(seen, "the project's admin is not told the host is down")
 
     def test_module_names_cannot_smuggle_arguments(self):
         """Only technical names reach ``-u``: no options, separators or paths."""
